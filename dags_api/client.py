@@ -1,0 +1,357 @@
+"""The Airflow client: every call the panel makes to an Airflow deployment.
+
+``AirflowClient`` is version-neutral: it walks pages, decides what may be retried and
+makes triggers idempotent. Paths and shapes come from the version seam (``AirflowV1``).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from .config import ConnectionSettings
+from .errors import AirflowConflict, AirflowNotFound, AirflowServerError, AirflowValidationError
+from .models import (
+    ClearedTaskInstance,
+    Dag,
+    DagDetails,
+    DagRun,
+    HealthStatus,
+    TaskInstance,
+    TriggerResult,
+    VersionInfo,
+)
+from .transport import Transport
+from .v1 import AirflowV1
+
+DAG_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
+SETTABLE_RUN_STATES = ("success", "failed", "queued")
+
+
+def new_dag_run_id(prefix: str = "panel") -> str:
+    """A unique run id of our own, so a trigger can be retried safely.
+
+    Sorts by time, then 8 random bytes: ``panel__2026-11-24T07:50:01.123456+00:00__a1b2...``
+    mirrors Airflow's own ``manual__<timestamp>`` ids.
+    """
+    stamp = datetime.now(UTC).isoformat()
+    return f"{prefix}__{stamp}__{secrets.token_hex(8)}"
+
+
+class AirflowClient:
+    """Talks to one Airflow deployment through its stable REST API.
+
+    One instance per connection profile: it holds a pooled HTTP session. Use it as a
+    context manager or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        api: AirflowV1 | None = None,
+    ) -> None:
+        self.settings = settings
+        self.api = api or AirflowV1()
+        self.transport = Transport(settings, session=session, sleep=sleep)
+
+    def __enter__(self) -> AirflowClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the pooled connections."""
+        self.transport.close()
+
+    # --- low level ---------------------------------------------------------------------
+
+    def _json(
+        self,
+        method: str,
+        *segments: str,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        retry: bool = True,
+        subject: str = "what was asked for",
+    ) -> dict[str, Any]:
+        url = self.api.url(self.settings.base_url, *segments)
+        response = self.transport.request(
+            method, url, params=params, json=body, retry=retry, subject=subject
+        )
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise AirflowServerError(
+                "Airflow answered with something that is not JSON; is the URL the Airflow "
+                "webserver?",
+                detail=f"HTTP {response.status_code}: {response.text[:300]}",
+                status_code=response.status_code,
+            ) from exc
+        if not isinstance(data, dict):
+            raise AirflowServerError(
+                "Airflow answered in an unexpected shape.", detail=str(data)[:300]
+            )
+        return data
+
+    def _pages(self, fetch: Callable[[int], dict[str, Any]], key: str) -> Iterator[dict[str, Any]]:
+        """Walk offset pages until Airflow's ``total_entries`` is reached or a page is short."""
+        offset = 0
+        while True:
+            page = fetch(offset)
+            items = page.get(key) or []
+            yield from items
+            offset += len(items)
+            total = page.get("total_entries")
+            if len(items) < self.api.page_limit or (total is not None and offset >= total):
+                return
+
+    # --- health and version ------------------------------------------------------------
+
+    def health(self) -> HealthStatus:
+        """Metadatabase and scheduler health (needs no credentials)."""
+        return self.api.parse_health(self._json("GET", "health", subject="the health endpoint"))
+
+    def version(self) -> VersionInfo:
+        """The Airflow version (needs no credentials)."""
+        return self.api.parse_version(self._json("GET", "version", subject="the version endpoint"))
+
+    # --- DAGs --------------------------------------------------------------------------
+
+    def list_dags(
+        self,
+        *,
+        tags: list[str] | None = None,
+        dag_id_pattern: str | None = None,
+        paused: bool | None = None,
+        only_active: bool = True,
+    ) -> list[Dag]:
+        """Every DAG matching the filters, across all pages.
+
+        ``tags`` matches DAGs carrying any of the tags; ``dag_id_pattern`` is a substring.
+        """
+
+        def fetch(offset: int) -> dict[str, Any]:
+            query = self.api.dag_list_query(
+                offset=offset, tags=tags, dag_id_pattern=dag_id_pattern,
+                paused=paused, only_active=only_active,
+            )
+            return self._json("GET", "dags", params=query, subject="the DAG list")
+
+        return [self.api.parse_dag(item) for item in self._pages(fetch, "dags")]
+
+    def get_dag(self, dag_id: str) -> DagDetails:
+        """One DAG with its details and ``params``."""
+        data = self._json("GET", "dags", dag_id, "details", subject=f"the DAG '{dag_id}'")
+        return self.api.parse_dag_details(data)
+
+    def set_paused(self, dag_id: str, paused: bool) -> Dag:
+        """Pause or unpause a DAG; doing it twice is harmless, so it may be retried."""
+        data = self._json(
+            "PATCH", "dags", dag_id, params={"update_mask": "is_paused"},
+            body={"is_paused": paused}, subject=f"the DAG '{dag_id}'",
+        )
+        return self.api.parse_dag(data)
+
+    def pause(self, dag_id: str) -> Dag:
+        """Pause a DAG: no new runs start until it is unpaused."""
+        return self.set_paused(dag_id, True)
+
+    def unpause(self, dag_id: str) -> Dag:
+        """Unpause a DAG: queued and scheduled runs start."""
+        return self.set_paused(dag_id, False)
+
+    # --- runs --------------------------------------------------------------------------
+
+    def trigger_dag_run(
+        self,
+        dag_id: str,
+        *,
+        conf: dict[str, Any] | None = None,
+        dag_run_id: str | None = None,
+        logical_date: datetime | None = None,
+        note: str | None = None,
+    ) -> TriggerResult:
+        """Start a run of a DAG with ``conf``.
+
+        With our own ``dag_run_id`` the request is retried on network errors and gateway
+        errors, and a 409 for that id with the same conf means an earlier attempt already
+        created the run (``already_existed``). Without one it is sent exactly once: a
+        retry could start the DAG twice.
+        """
+        conf = dict(conf or {})
+        if dag_run_id is not None and not DAG_RUN_ID_PATTERN.match(dag_run_id):
+            raise AirflowValidationError(
+                "A run id may only contain letters, digits and _ . ~ : + -",
+                detail=f"invalid dag_run_id {dag_run_id!r}", status_code=None,
+            )
+        if logical_date is not None and logical_date.tzinfo is None:
+            raise AirflowValidationError(
+                "The logical date needs a time zone.",
+                detail=f"naive logical_date {logical_date.isoformat()}", status_code=None,
+            )
+        body = self.api.trigger_body(
+            conf=conf, dag_run_id=dag_run_id, logical_date=logical_date, note=note
+        )
+        try:
+            data = self._json(
+                "POST", "dags", dag_id, "dagRuns", body=body,
+                retry=dag_run_id is not None, subject=f"the DAG '{dag_id}'",
+            )
+        except AirflowConflict as conflict:
+            existing = self._earlier_attempt(dag_id, dag_run_id, conf, logical_date)
+            if existing is not None:
+                return TriggerResult(run=existing, already_existed=True)
+            raise self._describe_conflict(conflict, dag_id, dag_run_id, logical_date) from None
+        return TriggerResult(run=self.api.parse_dag_run(data))
+
+    def _earlier_attempt(
+        self,
+        dag_id: str,
+        dag_run_id: str | None,
+        conf: dict[str, Any],
+        logical_date: datetime | None,
+    ) -> DagRun | None:
+        """The run an earlier attempt of this same trigger created, if the 409 was that."""
+        if dag_run_id is None:
+            return None
+        try:
+            run = self.get_dag_run(dag_id, dag_run_id)
+        except AirflowNotFound:
+            return None  # the clash was the logical date of some other run
+        same_date = logical_date is None or run.logical_date == logical_date
+        return run if run.conf == conf and same_date else None
+
+    def _describe_conflict(
+        self,
+        conflict: AirflowConflict,
+        dag_id: str,
+        dag_run_id: str | None,
+        logical_date: datetime | None,
+    ) -> AirflowConflict:
+        clash = self.api.conflict_clash(conflict.detail)
+        if clash == "logical_date" and logical_date is not None:
+            message = (
+                f"DAG '{dag_id}' already has a run with the logical date "
+                f"{logical_date.isoformat()}; each run of a DAG needs its own logical date."
+            )
+        elif clash == "dag_run_id":
+            message = (
+                f"DAG '{dag_id}' already has a run with the id '{dag_run_id}' "
+                "that was started with a different configuration."
+            )
+        else:
+            message = f"DAG '{dag_id}' already has a run that clashes with this one."
+        return AirflowConflict(message, detail=conflict.detail, clash=clash)
+
+    def get_dag_run(self, dag_id: str, dag_run_id: str) -> DagRun:
+        """One run of a DAG."""
+        data = self._json(
+            "GET", "dags", dag_id, "dagRuns", dag_run_id,
+            subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
+        )
+        return self.api.parse_dag_run(data)
+
+    def list_dag_runs(
+        self, *, dag_ids: list[str] | None = None, states: list[str] | None = None
+    ) -> list[DagRun]:
+        """Runs of many DAGs at once (``~/dagRuns/list``), across all pages.
+
+        One request per 100 runs, whatever the number of DAGs: this is what polling uses.
+        """
+
+        def fetch(offset: int) -> dict[str, Any]:
+            body = self.api.dag_runs_batch_body(dag_ids=dag_ids, states=states, offset=offset)
+            return self._json("POST", "dags", "~", "dagRuns", "list", body=body,
+                              subject="the run list")
+
+        return [self.api.parse_dag_run(item) for item in self._pages(fetch, "dag_runs")]
+
+    def set_dag_run_state(self, dag_id: str, dag_run_id: str, state: str) -> DagRun:
+        """Mark a run success, failed or queued; the same request twice is harmless."""
+        if state not in SETTABLE_RUN_STATES:
+            raise AirflowValidationError(
+                f"A run can only be set to {', '.join(SETTABLE_RUN_STATES)}.",
+                detail=f"state {state!r}", status_code=None,
+            )
+        data = self._json(
+            "PATCH", "dags", dag_id, "dagRuns", dag_run_id, body={"state": state},
+            subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
+        )
+        return self.api.parse_dag_run(data)
+
+    # --- task instances and logs -----------------------------------------------------
+
+    def list_task_instances(self, dag_id: str, dag_run_id: str) -> list[TaskInstance]:
+        """The task instances of one run, one per task and map index."""
+
+        def fetch(offset: int) -> dict[str, Any]:
+            return self._json(
+                "GET", "dags", dag_id, "dagRuns", dag_run_id, "taskInstances",
+                params={"limit": self.api.page_limit, "offset": offset},
+                subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
+            )
+
+        return [self.api.parse_task_instance(i) for i in self._pages(fetch, "task_instances")]
+
+    def list_task_instances_batch(
+        self,
+        *,
+        dag_ids: list[str] | None = None,
+        dag_run_ids: list[str] | None = None,
+        states: list[str | None] | None = None,
+    ) -> list[TaskInstance]:
+        """Task instances of many runs at once (``~/dagRuns/~/taskInstances/list``)."""
+
+        def fetch(offset: int) -> dict[str, Any]:
+            body = self.api.task_instances_batch_body(
+                dag_ids=dag_ids, dag_run_ids=dag_run_ids, states=states, offset=offset
+            )
+            return self._json("POST", "dags", "~", "dagRuns", "~", "taskInstances", "list",
+                              body=body, subject="the task instance list")
+
+        return [self.api.parse_task_instance(i) for i in self._pages(fetch, "task_instances")]
+
+    def get_task_log(
+        self,
+        dag_id: str,
+        dag_run_id: str,
+        task_id: str,
+        try_number: int,
+        *,
+        map_index: int = -1,
+    ) -> str:
+        """The whole log text of one try of one task instance."""
+        url = self.api.url(
+            self.settings.base_url, "dags", dag_id, "dagRuns", dag_run_id,
+            "taskInstances", task_id, "logs", str(try_number),
+        )
+        response = self.transport.request(
+            "GET", url, params={"full_content": "true", "map_index": map_index},
+            accept="text/plain",
+            subject=f"the log of try {try_number} of task '{task_id}' in run '{dag_run_id}'",
+        )
+        return response.text
+
+    def clear_failed_task_instances(
+        self, dag_id: str, dag_run_id: str, *, dry_run: bool = False
+    ) -> list[ClearedTaskInstance]:
+        """Reset a run's failed and upstream-failed tasks so the scheduler runs them again.
+
+        Not retried: a second clear after a success could reset tasks failing anew.
+        """
+        data = self._json(
+            "POST", "dags", dag_id, "clearTaskInstances",
+            body=self.api.clear_failed_body(dag_run_id=dag_run_id, dry_run=dry_run),
+            retry=False, subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
+        )
+        return self.api.parse_cleared(data)

@@ -1,0 +1,298 @@
+"""Start a real Apache Airflow on loopback, for tests, benchmarks and the local demo.
+
+Airflow is installed from PyPI into its own virtual environment (its pins would fight
+Django's), cached under ``~/.cache/airflow-control-panel/`` and keyed by version and the
+pinned constraints, so only the first run pays for the install. Each instance gets its own
+``AIRFLOW_HOME``, free ports, the suite's test DAGs and one user per Airflow role.
+
+Usable without pytest: ``python -m tests.harness.airflow serve --home DIR`` runs one in the
+foreground until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from base64 import b64encode
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HARNESS_DIR = Path(__file__).resolve().parent
+DAGS_SOURCE = HARNESS_DIR / "dags"
+AIRFLOW_VERSION = os.environ.get("TEST_AIRFLOW_VERSION", "2.11.0")
+CACHE_ROOT = Path(
+    os.environ.get("AIRFLOW_HARNESS_CACHE", Path.home() / ".cache" / "airflow-control-panel")
+)
+READY_TIMEOUT = float(os.environ.get("AIRFLOW_HARNESS_READY_TIMEOUT", "180"))
+
+# One user per Airflow role the panel must cope with: name -> (password, role).
+USERS: dict[str, tuple[str, str]] = {
+    "admin": ("admin-pass", "Admin"),
+    "operator": ("operator-pass", "User"),
+    "viewer": ("viewer-pass", "Viewer"),
+}
+TEST_DAG_IDS = ("cp_etl", "cp_mapped", "cp_params_showcase", "cp_paused", "cp_quick")
+
+
+class HarnessError(RuntimeError):
+    """Airflow could not be installed or started; the message says where to look."""
+
+
+def constraints_file(version: str = AIRFLOW_VERSION) -> Path:
+    """The pinned constraints the Airflow venv is installed with (reproducible installs)."""
+    return HARNESS_DIR / f"airflow-{version}-constraints.txt"
+
+
+def ensure_airflow_venv(version: str = AIRFLOW_VERSION) -> Path:
+    """The path of a virtualenv with ``apache-airflow==version``, installing it once.
+
+    A file lock makes concurrent callers (CI steps, xdist workers) wait for one install.
+    """
+    constraints = constraints_file(version)
+    digest = hashlib.sha256(constraints.read_bytes()).hexdigest()[:12]
+    venv = CACHE_ROOT / f"airflow-{version}-{digest}"
+    marker = venv / ".installed"
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(CACHE_ROOT / f".{venv.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return venv
+        shutil.rmtree(venv, ignore_errors=True)
+        started = time.monotonic()
+        print(f"[airflow harness] installing apache-airflow=={version} into {venv}",
+              file=sys.stderr)
+        _run([sys.executable, "-m", "venv", str(venv)], "create the Airflow venv")
+        _run(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+             f"apache-airflow=={version}", "-c", str(constraints)],
+            "install Airflow",
+        )
+        marker.write_text(f"{version}\n")
+        print(f"[airflow harness] installed in {time.monotonic() - started:.0f} s",
+              file=sys.stderr)
+    return venv
+
+
+def _run(cmd: list[str], what: str, env: dict[str, str] | None = None,
+         cwd: Path | None = None) -> None:
+    result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HarnessError(
+            f"could not {what}: {' '.join(cmd)} exited {result.returncode}\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class AirflowInstance:
+    """A running Airflow webserver and scheduler, and how to reach them."""
+
+    url: str
+    home: Path
+    venv: Path | None = None
+    users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def password(self, username: str) -> str:
+        """The password of one of the harness users."""
+        return self.users[username][0]
+
+    def stop(self) -> None:
+        """Stop webserver and scheduler, whole process groups (gunicorn and task runners)."""
+        for proc in self.processes:
+            _kill_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        for proc in self.processes:
+            _kill_group(proc, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+        self.processes.clear()
+
+    def is_running(self) -> bool:
+        """True while every process of the instance is alive."""
+        return bool(self.processes) and all(p.poll() is None for p in self.processes)
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def airflow_env(home: Path, venv: Path, web_port: int) -> dict[str, str]:
+    """The environment of every Airflow process of one instance (see AIRFLOW.md)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(home / "dags"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__EXECUTOR="SequentialExecutor",
+        AIRFLOW__API__AUTH_BACKENDS=(
+            "airflow.api.auth.backend.basic_auth,airflow.api.auth.backend.session"
+        ),
+        AIRFLOW__WEBSERVER__SECRET_KEY=hashlib.sha256(str(home).encode()).hexdigest(),
+        AIRFLOW__WEBSERVER__WEB_SERVER_PORT=str(web_port),
+        AIRFLOW__WEBSERVER__BASE_URL=f"http://127.0.0.1:{web_port}",
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL="5",
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="2",
+        AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL="5",
+        AIRFLOW__CORE__LAZY_LOAD_PLUGINS="True",
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+_INIT_SCRIPT = """
+import json, sys
+from airflow.cli import cli_parser
+users = json.loads(sys.argv[1])
+parser = cli_parser.get_parser()
+commands = [["db", "migrate"], ["sync-perm"]]
+for name, (password, role) in users.items():
+    commands.append(["users", "create", "-u", name, "-p", password, "-r", role,
+                     "-f", name, "-l", "Harness", "-e", name + "@example.invalid"])
+commands.append(["dags", "reserialize"])
+for argv in commands:
+    args = parser.parse_args(argv)
+    args.func(args)
+"""
+
+
+def start_airflow(
+    home: Path,
+    *,
+    version: str = AIRFLOW_VERSION,
+    port: int | None = None,
+    dags_source: Path = DAGS_SOURCE,
+) -> AirflowInstance:
+    """Install (cached), initialise and start an Airflow in ``home``; wait until it is ready."""
+    venv = ensure_airflow_venv(version)
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(dags_source, home / "dags", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    port = port or free_port()
+    env = airflow_env(home, venv, port)
+    _run([str(venv / "bin" / "python"), "-c", _INIT_SCRIPT, json.dumps(USERS)],
+         "initialise Airflow (db migrate, sync-perm, users, reserialize)", env=env, cwd=home)
+    instance = AirflowInstance(url=f"http://127.0.0.1:{port}", home=home, venv=venv)
+    airflow = str(venv / "bin" / "airflow")
+    try:
+        instance.processes.append(_spawn(
+            [airflow, "webserver", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
+            env, home / "webserver.log"))
+        instance.processes.append(_spawn([airflow, "scheduler"], env, home / "scheduler.log"))
+        wait_until_ready(instance)
+    except BaseException:
+        instance.stop()
+        raise
+    return instance
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start one Airflow process in its own process group, output to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(cmd, env=env, cwd=log_path.parent, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_until_ready(instance: AirflowInstance, timeout: float = READY_TIMEOUT) -> None:
+    """Wait until health says the scheduler is up and every test DAG is listed."""
+    deadline = time.monotonic() + timeout
+    last_problem = "nothing answered yet"
+    while time.monotonic() < deadline:
+        if instance.processes and not instance.is_running():
+            break
+        try:
+            health = _get_json(instance, "/api/v1/health")
+            if health.get("scheduler", {}).get("status") != "healthy":
+                last_problem = f"scheduler not healthy yet: {health}"
+            else:
+                dags = _get_json(instance, "/api/v1/dags?limit=100", user="admin")
+                listed = {d["dag_id"] for d in dags.get("dags", [])}
+                missing = set(TEST_DAG_IDS) - listed
+                if not missing:
+                    return
+                last_problem = f"DAGs not listed yet: {sorted(missing)}"
+        except (OSError, ValueError) as exc:
+            last_problem = str(exc)
+        time.sleep(1)
+    logs = "\n".join(
+        f"--- {name} (tail) ---\n{_tail(instance.home / name)}"
+        for name in ("webserver.log", "scheduler.log")
+    )
+    raise HarnessError(f"Airflow at {instance.url} did not become ready: {last_problem}\n{logs}")
+
+
+def _get_json(instance: AirflowInstance, path: str, user: str | None = None) -> dict:
+    request = urllib.request.Request(instance.url + path)
+    if user:
+        token = b64encode(f"{user}:{instance.password(user)}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+        return json.loads(response.read())
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``serve``: run one instance in the foreground; ``install``: only warm the cache."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start Airflow and keep it running until Ctrl-C")
+    serve.add_argument("--home", type=Path, required=True)
+    serve.add_argument("--port", type=int, default=None)
+    sub.add_parser("install", help="install the cached Airflow venv and print its path")
+    args = parser.parse_args(argv)
+    if args.command == "install":
+        print(ensure_airflow_venv())
+        return 0
+    instance = start_airflow(args.home.resolve(), port=args.port)
+    print(json.dumps({"url": instance.url, "home": str(instance.home),
+                      "users": {u: p for u, (p, _r) in instance.users.items()}}), flush=True)
+    stop = {"now": False}
+
+    def _stop(*_args: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stop["now"] and instance.is_running():
+            time.sleep(1)
+    finally:
+        instance.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
