@@ -1,11 +1,8 @@
 """A plain-Python client for Apache Airflow's stable REST API (no Django inside).
 
-    from dags_api import AirflowClient, BasicAuth, ConnectionSettings
-
-    settings = ConnectionSettings("https://airflow.example.com", BasicAuth("panel", "pw"))
-    with AirflowClient(settings) as airflow:
-        run = airflow.trigger_dag_run("etl", conf={"day": "2026-11-24"},
-                                      dag_run_id=new_dag_run_id()).run
+Build ``ConnectionSettings`` (URL, credentials, TLS, timeouts), open an ``AirflowClient``
+with it and call its methods; they return the dataclasses of ``models`` or raise the
+errors of ``errors``. The README shows an example.
 """
 
 from .client import DAG_RUN_ID_PATTERN, AirflowClient, new_dag_run_id

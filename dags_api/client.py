@@ -142,8 +142,11 @@ class AirflowClient:
 
         def fetch(offset: int) -> dict[str, Any]:
             query = self.api.dag_list_query(
-                offset=offset, tags=tags, dag_id_pattern=dag_id_pattern,
-                paused=paused, only_active=only_active,
+                offset=offset,
+                tags=tags,
+                dag_id_pattern=dag_id_pattern,
+                paused=paused,
+                only_active=only_active,
             )
             return self._json("GET", "dags", params=query, subject="the DAG list")
 
@@ -157,8 +160,12 @@ class AirflowClient:
     def set_paused(self, dag_id: str, paused: bool) -> Dag:
         """Pause or unpause a DAG; doing it twice is harmless, so it may be retried."""
         data = self._json(
-            "PATCH", "dags", dag_id, params={"update_mask": "is_paused"},
-            body={"is_paused": paused}, subject=f"the DAG '{dag_id}'",
+            "PATCH",
+            "dags",
+            dag_id,
+            params={"update_mask": "is_paused"},
+            body={"is_paused": paused},
+            subject=f"the DAG '{dag_id}'",
         )
         return self.api.parse_dag(data)
 
@@ -192,20 +199,27 @@ class AirflowClient:
         if dag_run_id is not None and not DAG_RUN_ID_PATTERN.match(dag_run_id):
             raise AirflowValidationError(
                 "A run id may only contain letters, digits and _ . ~ : + -",
-                detail=f"invalid dag_run_id {dag_run_id!r}", status_code=None,
+                detail=f"invalid dag_run_id {dag_run_id!r}",
+                status_code=None,
             )
         if logical_date is not None and logical_date.tzinfo is None:
             raise AirflowValidationError(
                 "The logical date needs a time zone.",
-                detail=f"naive logical_date {logical_date.isoformat()}", status_code=None,
+                detail=f"naive logical_date {logical_date.isoformat()}",
+                status_code=None,
             )
         body = self.api.trigger_body(
             conf=conf, dag_run_id=dag_run_id, logical_date=logical_date, note=note
         )
         try:
             data = self._json(
-                "POST", "dags", dag_id, "dagRuns", body=body,
-                retry=dag_run_id is not None, subject=f"the DAG '{dag_id}'",
+                "POST",
+                "dags",
+                dag_id,
+                "dagRuns",
+                body=body,
+                retry=dag_run_id is not None,
+                subject=f"the DAG '{dag_id}'",
             )
         except AirflowConflict as conflict:
             existing = self._earlier_attempt(dag_id, dag_run_id, conf, logical_date)
@@ -256,7 +270,11 @@ class AirflowClient:
     def get_dag_run(self, dag_id: str, dag_run_id: str) -> DagRun:
         """One run of a DAG."""
         data = self._json(
-            "GET", "dags", dag_id, "dagRuns", dag_run_id,
+            "GET",
+            "dags",
+            dag_id,
+            "dagRuns",
+            dag_run_id,
             subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
         )
         return self.api.parse_dag_run(data)
@@ -271,8 +289,9 @@ class AirflowClient:
 
         def fetch(offset: int) -> dict[str, Any]:
             body = self.api.dag_runs_batch_body(dag_ids=dag_ids, states=states, offset=offset)
-            return self._json("POST", "dags", "~", "dagRuns", "list", body=body,
-                              subject="the run list")
+            return self._json(
+                "POST", "dags", "~", "dagRuns", "list", body=body, subject="the run list"
+            )
 
         return [self.api.parse_dag_run(item) for item in self._pages(fetch, "dag_runs")]
 
@@ -281,10 +300,16 @@ class AirflowClient:
         if state not in SETTABLE_RUN_STATES:
             raise AirflowValidationError(
                 f"A run can only be set to {', '.join(SETTABLE_RUN_STATES)}.",
-                detail=f"state {state!r}", status_code=None,
+                detail=f"state {state!r}",
+                status_code=None,
             )
         data = self._json(
-            "PATCH", "dags", dag_id, "dagRuns", dag_run_id, body={"state": state},
+            "PATCH",
+            "dags",
+            dag_id,
+            "dagRuns",
+            dag_run_id,
+            body={"state": state},
             subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
         )
         return self.api.parse_dag_run(data)
@@ -296,7 +321,12 @@ class AirflowClient:
 
         def fetch(offset: int) -> dict[str, Any]:
             return self._json(
-                "GET", "dags", dag_id, "dagRuns", dag_run_id, "taskInstances",
+                "GET",
+                "dags",
+                dag_id,
+                "dagRuns",
+                dag_run_id,
+                "taskInstances",
                 params={"limit": self.api.page_limit, "offset": offset},
                 subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
             )
@@ -316,8 +346,17 @@ class AirflowClient:
             body = self.api.task_instances_batch_body(
                 dag_ids=dag_ids, dag_run_ids=dag_run_ids, states=states, offset=offset
             )
-            return self._json("POST", "dags", "~", "dagRuns", "~", "taskInstances", "list",
-                              body=body, subject="the task instance list")
+            return self._json(
+                "POST",
+                "dags",
+                "~",
+                "dagRuns",
+                "~",
+                "taskInstances",
+                "list",
+                body=body,
+                subject="the task instance list",
+            )
 
         return [self.api.parse_task_instance(i) for i in self._pages(fetch, "task_instances")]
 
@@ -332,11 +371,20 @@ class AirflowClient:
     ) -> str:
         """The whole log text of one try of one task instance."""
         url = self.api.url(
-            self.settings.base_url, "dags", dag_id, "dagRuns", dag_run_id,
-            "taskInstances", task_id, "logs", str(try_number),
+            self.settings.base_url,
+            "dags",
+            dag_id,
+            "dagRuns",
+            dag_run_id,
+            "taskInstances",
+            task_id,
+            "logs",
+            str(try_number),
         )
         response = self.transport.request(
-            "GET", url, params={"full_content": "true", "map_index": map_index},
+            "GET",
+            url,
+            params={"full_content": "true", "map_index": map_index},
             accept="text/plain",
             subject=f"the log of try {try_number} of task '{task_id}' in run '{dag_run_id}'",
         )
@@ -350,8 +398,12 @@ class AirflowClient:
         Not retried: a second clear after a success could reset tasks failing anew.
         """
         data = self._json(
-            "POST", "dags", dag_id, "clearTaskInstances",
+            "POST",
+            "dags",
+            dag_id,
+            "clearTaskInstances",
             body=self.api.clear_failed_body(dag_run_id=dag_run_id, dry_run=dry_run),
-            retry=False, subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
+            retry=False,
+            subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
         )
         return self.api.parse_cleared(data)

@@ -44,11 +44,11 @@ class Transport:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if settings.credentials is not None and settings.is_plain_http:
-            if not settings.allow_insecure_http:
-                raise InsecureConnectionError(
-                    detail=f"refusing to send credentials to {settings.base_url}",
-                )
+        sends_credentials = settings.credentials is not None
+        if sends_credentials and settings.is_plain_http and not settings.allow_insecure_http:
+            raise InsecureConnectionError(
+                detail=f"refusing to send credentials to {settings.base_url}",
+            )
         self.settings = settings
         self._sleep = sleep
         self.session = session or requests.Session()
@@ -107,8 +107,9 @@ class Transport:
                 log.info("Airflow %s %s failed (%s), retrying", method, url, error.reason)
             else:
                 if response.status_code in RETRY_STATUSES and not last_attempt:
-                    log.info("Airflow %s %s answered %s, retrying", method, url,
-                             response.status_code)
+                    log.info(
+                        "Airflow %s %s answered %s, retrying", method, url, response.status_code
+                    )
                 elif response.status_code >= 400:
                     raise error_from_response(response, subject=subject)
                 else:
@@ -138,9 +139,16 @@ class Transport:
                 reason="timeout",
             )
         lowered = text.lower()
-        if any(s in lowered for s in ("name or service not known", "nodename nor servname",
-                                      "name resolution", "getaddrinfo failed",
-                                      "no address associated")):
+        if any(
+            s in lowered
+            for s in (
+                "name or service not known",
+                "nodename nor servname",
+                "name resolution",
+                "getaddrinfo failed",
+                "no address associated",
+            )
+        ):
             return AirflowUnavailable(
                 f"The Airflow server name in {host} could not be found (DNS).",
                 detail=text,
@@ -164,8 +172,9 @@ def error_from_response(response: requests.Response, *, subject: str) -> Airflow
     if status in (401, 403):
         return AirflowAuthError(detail=detail, status_code=status)
     if status == 404:
-        return AirflowNotFound(f"Airflow could not find {subject}.", detail=detail,
-                               status_code=status)
+        return AirflowNotFound(
+            f"Airflow could not find {subject}.", detail=detail, status_code=status
+        )
     if status == 409:
         return AirflowConflict(detail=detail, status_code=status)
     if status in (400, 422):
@@ -209,5 +218,5 @@ def _html_summary(html: str) -> str:
     start = lowered.find("<title>")
     end = lowered.find("</title>")
     if start != -1 and end > start:
-        return html[start + len("<title>"):end].strip()[:200]
+        return html[start + len("<title>") : end].strip()[:200]
     return html[:200]

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.airflow
 def runs(admin_client: AirflowClient) -> dict[str, Any]:
     """Trigger the runs the tests look at, all at once, so the scheduler works in parallel."""
     started: dict[str, Any] = {}
-    plans = {
+    plans: dict[str, tuple[str, dict[str, Any], str | None]] = {
         "quick": ("cp_quick", {"name": "panel"}, "triggered by the test suite"),
         "etl_fails": ("cp_etl", {"fail_at": "transform", "fail_mode": "first_try"}, None),
         "mapped": ("cp_mapped", {"items": [10, 20, 30, 40]}, None),
@@ -228,11 +228,11 @@ def test_duplicate_logical_date_is_a_conflict_naming_the_date(
     admin_client: AirflowClient,
 ) -> None:
     when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC) + timedelta(seconds=time.time() % 10_000)
-    admin_client.trigger_dag_run("cp_paused", dag_run_id=new_dag_run_id("date"),
-                                 logical_date=when)
+    admin_client.trigger_dag_run("cp_paused", dag_run_id=new_dag_run_id("date"), logical_date=when)
     with pytest.raises(AirflowConflict) as err:
-        admin_client.trigger_dag_run("cp_paused", dag_run_id=new_dag_run_id("date"),
-                                     logical_date=when)
+        admin_client.trigger_dag_run(
+            "cp_paused", dag_run_id=new_dag_run_id("date"), logical_date=when
+        )
     assert err.value.clash == "logical_date"
     assert "logical date" in err.value.user_message
 
@@ -250,8 +250,9 @@ def test_run_on_paused_dag_stays_queued_and_its_state_can_be_set(
 
 def test_invalid_conf_is_a_validation_error_naming_the_param(admin_client: AirflowClient) -> None:
     with pytest.raises(AirflowValidationError) as err:
-        admin_client.trigger_dag_run("cp_etl", conf={"rows": "many"},
-                                     dag_run_id=new_dag_run_id("bad"))
+        admin_client.trigger_dag_run(
+            "cp_etl", conf={"rows": "many"}, dag_run_id=new_dag_run_id("bad")
+        )
     assert err.value.param == "rows"
     assert "'rows'" in err.value.user_message
     assert "not of type 'integer'" in err.value.user_message
@@ -291,8 +292,12 @@ def test_unknown_dag_is_not_found(admin_client: AirflowClient) -> None:
 
 def test_port_where_nothing_listens_is_unavailable_within_the_timeout() -> None:
     settings = ConnectionSettings(
-        f"http://127.0.0.1:{free_port()}", BasicAuth("admin", "x"), allow_insecure_http=True,
-        connect_timeout=2, max_retries=1, backoff_seconds=0.1,
+        f"http://127.0.0.1:{free_port()}",
+        BasicAuth("admin", "x"),
+        allow_insecure_http=True,
+        connect_timeout=2,
+        max_retries=1,
+        backoff_seconds=0.1,
     )
     started = time.monotonic()
     with AirflowClient(settings) as client, pytest.raises(AirflowUnavailable) as err:

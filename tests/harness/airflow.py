@@ -71,22 +71,30 @@ def ensure_airflow_venv(version: str = AIRFLOW_VERSION) -> Path:
             return venv
         shutil.rmtree(venv, ignore_errors=True)
         started = time.monotonic()
-        print(f"[airflow harness] installing apache-airflow=={version} into {venv}",
-              file=sys.stderr)
+        print(
+            f"[airflow harness] installing apache-airflow=={version} into {venv}", file=sys.stderr
+        )
         _run([sys.executable, "-m", "venv", str(venv)], "create the Airflow venv")
         _run(
-            [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
-             f"apache-airflow=={version}", "-c", str(constraints)],
+            [
+                str(venv / "bin" / "pip"),
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"apache-airflow=={version}",
+                "-c",
+                str(constraints),
+            ],
             "install Airflow",
         )
         marker.write_text(f"{version}\n")
-        print(f"[airflow harness] installed in {time.monotonic() - started:.0f} s",
-              file=sys.stderr)
+        print(f"[airflow harness] installed in {time.monotonic() - started:.0f} s", file=sys.stderr)
     return venv
 
 
-def _run(cmd: list[str], what: str, env: dict[str, str] | None = None,
-         cwd: Path | None = None) -> None:
+def _run(
+    cmd: list[str], what: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
     result = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
         raise HarnessError(
@@ -193,18 +201,27 @@ def start_airflow(
     """Install (cached), initialise and start an Airflow in ``home``; wait until it is ready."""
     venv = ensure_airflow_venv(version)
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(dags_source, home / "dags", dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        dags_source, home / "dags", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+    )
     port = port or free_port()
     env = airflow_env(home, venv, port)
-    _run([str(venv / "bin" / "python"), "-c", _INIT_SCRIPT, json.dumps(USERS)],
-         "initialise Airflow (db migrate, sync-perm, users, reserialize)", env=env, cwd=home)
+    _run(
+        [str(venv / "bin" / "python"), "-c", _INIT_SCRIPT, json.dumps(USERS)],
+        "initialise Airflow (db migrate, sync-perm, users, reserialize)",
+        env=env,
+        cwd=home,
+    )
     instance = AirflowInstance(url=f"http://127.0.0.1:{port}", home=home, venv=venv)
     airflow = str(venv / "bin" / "airflow")
     try:
-        instance.processes.append(_spawn(
-            [airflow, "webserver", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
-            env, home / "webserver.log"))
+        instance.processes.append(
+            _spawn(
+                [airflow, "webserver", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
+                env,
+                home / "webserver.log",
+            )
+        )
         instance.processes.append(_spawn([airflow, "scheduler"], env, home / "scheduler.log"))
         wait_until_ready(instance)
     except BaseException:
@@ -216,8 +233,14 @@ def start_airflow(
 def _spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """Start one Airflow process in its own process group, output to ``log_path``."""
     with open(log_path, "ab") as log:
-        return subprocess.Popen(cmd, env=env, cwd=log_path.parent, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=log_path.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def wait_until_ready(instance: AirflowInstance, timeout: float = READY_TIMEOUT) -> None:
@@ -249,7 +272,7 @@ def wait_until_ready(instance: AirflowInstance, timeout: float = READY_TIMEOUT) 
 
 
 def _get_json(instance: AirflowInstance, path: str, user: str | None = None) -> dict:
-    request = urllib.request.Request(instance.url + path)
+    request = urllib.request.Request(instance.url + path)  # noqa: S310 (our loopback URL)
     if user:
         token = b64encode(f"{user}:{instance.password(user)}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
@@ -277,8 +300,16 @@ def main(argv: list[str] | None = None) -> int:
         print(ensure_airflow_venv())
         return 0
     instance = start_airflow(args.home.resolve(), port=args.port)
-    print(json.dumps({"url": instance.url, "home": str(instance.home),
-                      "users": {u: p for u, (p, _r) in instance.users.items()}}), flush=True)
+    print(
+        json.dumps(
+            {
+                "url": instance.url,
+                "home": str(instance.home),
+                "users": {u: p for u, (p, _r) in instance.users.items()},
+            }
+        ),
+        flush=True,
+    )
     stop = {"now": False}
 
     def _stop(*_args: object) -> None:

@@ -8,9 +8,9 @@ from airflow.operators.python import PythonOperator
 
 def _step(step, **context):
     params = context["params"]
-    if params["fail_at"] == step:
-        if params["fail_mode"] == "always" or context["ti"].try_number == 1:
-            raise RuntimeError(f"Deliberate failure in {step} (requested by conf)")
+    chosen = params["fail_at"] == step
+    if chosen and (params["fail_mode"] == "always" or context["ti"].try_number == 1):
+        raise RuntimeError(f"Deliberate failure in {step} (requested by conf)")
     print(f"{step} finished for {params['rows']} rows")
 
 
@@ -25,8 +25,12 @@ with DAG(
     tags=["etl", "finance"],
     params={
         "fail_at": Param("none", type="string", enum=["none", "extract", "transform", "load"]),
-        "fail_mode": Param("always", type="string", enum=["always", "first_try"],
-                           description="first_try: fail only the first try, so a retry passes"),
+        "fail_mode": Param(
+            "always",
+            type="string",
+            enum=["always", "first_try"],
+            description="first_try: fail only the first try, so a retry passes",
+        ),
         "rows": Param(10, type="integer", minimum=0),
     },
 ) as dag:

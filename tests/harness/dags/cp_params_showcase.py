@@ -31,10 +31,12 @@ with DAG(
             pattern="^[a-z0-9_]+$",
             section="Who",
         ),
-        "run_date": Param("2024-01-31", type="string", format="date", title="Run date",
-                          section="When"),
-        "run_at": Param("2024-01-31T12:00:00+00:00", type="string", format="date-time",
-                        section="When"),
+        "run_date": Param(
+            "2024-01-31", type="string", format="date", title="Run date", section="When"
+        ),
+        "run_at": Param(
+            "2024-01-31T12:00:00+00:00", type="string", format="date-time", section="When"
+        ),
         "cutoff_time": Param("06:00:00", type="string", format="time", section="When"),
         "region": Param(
             "eu",
@@ -54,8 +56,9 @@ with DAG(
         ),
         "tables": Param(["orders", "customers"], type="array"),
         "options": Param({"retries": 2}, type="object"),
-        "comment": Param(None, type=["null", "string"],
-                         description_md="An optional **comment** for the run log"),
+        "comment": Param(
+            None, type=["null", "string"], description_md="An optional **comment** for the run log"
+        ),
         "schema_version": Param(2, type="integer", const=2),
         "legacy_limit": Param(7),
     },

@@ -1,0 +1,22 @@
+# The panel image: Django (gunicorn), Celery worker and beat all run from it.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY requirements/constraints.txt requirements/constraints.txt
+COPY controlpanel controlpanel
+COPY dags_api dags_api
+RUN pip install --no-cache-dir -c requirements/constraints.txt .
+
+COPY manage.py ./
+COPY templates templates
+COPY static static
+RUN SECRET_KEY=collectstatic-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+    python manage.py collectstatic --noinput
+
+RUN useradd --create-home --uid 10001 panel && mkdir -p /app/var && chown panel /app/var
+USER panel
+EXPOSE 8000
+CMD ["gunicorn", "controlpanel.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
