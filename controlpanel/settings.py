@@ -130,6 +130,9 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Fernet keys for connection secrets at rest, newest first (see controlpanel/crypto.py).
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
+
 # --- Static files ---------------------------------------------------------------------------
 
 STATIC_URL = "/static/"

@@ -52,7 +52,6 @@ class DagParam:
     default: Any
     description: str | None
     schema: dict[str, Any] = field(default_factory=dict)
-    has_default: bool = True
 
 
 @dataclass(frozen=True)

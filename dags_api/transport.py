@@ -127,7 +127,11 @@ class Transport:
                 detail=text,
                 reason="tls",
             )
-        if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout):
+        # A stall after the headers arrives as a ConnectionError saying "Read timed out."
+        stalled_body = "read timed out" in text.lower()
+        if stalled_body or isinstance(
+            exc, requests.exceptions.ConnectTimeout | requests.exceptions.ReadTimeout
+        ):
             seconds = (
                 self.settings.connect_timeout
                 if isinstance(exc, requests.exceptions.ConnectTimeout)

@@ -176,14 +176,12 @@ class AirflowV1:
         if not isinstance(raw, dict) or "schema" not in raw:
             # A plain value in params (no Param object) is a param with that default.
             return DagParam(name=name, default=raw, description=None, schema={})
-        default = raw.get("value")
-        has_default = not (isinstance(default, str) and default == "NOTSET") and "value" in raw
+        # Airflow 2 sends a param without default as "value": null, like Param(None).
         return DagParam(
             name=name,
-            default=default if has_default else None,
+            default=raw.get("value"),
             description=raw.get("description"),
             schema=dict(raw.get("schema") or {}),
-            has_default=has_default,
         )
 
     def _dag_fields(self, data: dict[str, Any]) -> dict[str, Any]:

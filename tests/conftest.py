@@ -11,11 +11,14 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.test import Client
 
 from dags_api import AirflowClient, BasicAuth, ConnectionSettings, DagRun
 from tests.harness.airflow import AirflowInstance, start_airflow
+from tests.world import World, build_world
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +82,34 @@ def wait_for_run(
         time.sleep(1)
         run = client.get_dag_run(dag_id, dag_run_id)
     return run
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    """Two profiles, their DAGs, three teams with grants and every persona (tests/world.py)."""
+    return build_world()
+
+
+@pytest.fixture
+def client_as(world: World) -> Callable[[str], Client]:
+    """A Django test client logged in as a persona ("anonymous": not logged in)."""
+
+    def build(persona: str) -> Client:
+        client = Client()
+        user = world.users[persona]
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return build
+
+
+# A fixed Fernet key for tests (pytest-django runs with DEBUG off, which needs real keys).
+TEST_ENCRYPTION_KEY = "x0Q2hQmG8mU3oZf3l7p0Q6k0kVxv6mCqK2bYw7Zt9aE="
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings: Any) -> None:
+    settings.FIELD_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
+    # Real hashing costs ~0.2 s per user; tests create many users and test no hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import responses
+from responses import matchers
 
 from dags_api import (
     AirflowClient,
@@ -36,6 +37,9 @@ RUN_ID = "panel__2026-11-24T07:50:01.123456+00:00__a1b2c3d4e5f60718"
 RUN_ID_IN_PATH = "panel__2026-11-24T07%3A50%3A01.123456%2B00%3A00__a1b2c3d4e5f60718"
 
 ClientFactory = Callable[..., AirflowClient]
+
+# A paging regression must fail, not loop: an unmatched request fails at once.
+pytestmark = pytest.mark.timeout(10)
 
 
 @pytest.fixture
@@ -285,9 +289,13 @@ def dag_payload(dag_id: str) -> dict[str, Any]:
 def test_list_dags_walks_offsets_until_total_entries(
     http: responses.RequestsMock, make_client: ClientFactory
 ) -> None:
-    for page in range(3):
-        page_items = [dag_payload(f"dag_{page * 100 + i:03d}") for i in range(100)]
-        http.get(f"{API}/dags", json={"dags": page_items, "total_entries": 300})
+    for offset in (0, 100, 200):
+        page_items = [dag_payload(f"dag_{offset + i:03d}") for i in range(100)]
+        http.get(
+            f"{API}/dags",
+            json={"dags": page_items, "total_entries": 300},
+            match=[matchers.query_param_matcher({"offset": str(offset)}, strict_match=False)],
+        )
 
     dags = make_client().list_dags()
 
@@ -314,17 +322,13 @@ def test_list_dag_runs_posts_the_batch_endpoint_and_walks_pages(
     http: responses.RequestsMock, make_client: ClientFactory
 ) -> None:
     url = f"{API}/dags/~/dagRuns/list"
-    http.post(
-        url,
-        json={"dag_runs": [run_payload(f"run_{i:03d}") for i in range(100)], "total_entries": 150},
-    )
-    http.post(
-        url,
-        json={
-            "dag_runs": [run_payload(f"run_{i:03d}") for i in range(100, 150)],
-            "total_entries": 150,
-        },
-    )
+    for offset, count in ((0, 100), (100, 50)):
+        page_items = [run_payload(f"run_{i:03d}") for i in range(offset, offset + count)]
+        http.post(
+            url,
+            json={"dag_runs": page_items, "total_entries": 150},
+            match=[matchers.json_params_matcher({"page_offset": offset}, strict_match=False)],
+        )
 
     runs = make_client().list_dag_runs(dag_ids=["etl_daily", "cp_quick"], states=["running"])
 
@@ -337,6 +341,28 @@ def test_list_dag_runs_posts_the_batch_endpoint_and_walks_pages(
     assert all(body["page_limit"] == 100 for body in bodies)
     assert bodies[0]["dag_ids"] == ["etl_daily", "cp_quick"]
     assert bodies[0]["states"] == ["running"]
+
+
+def test_short_page_ends_the_walk_even_if_total_entries_says_more(
+    http: responses.RequestsMock, make_client: ClientFactory
+) -> None:
+    url = f"{API}/dags/etl_daily/dagRuns/{RUN_ID_IN_PATH}/taskInstances"
+    task = {"dag_id": "etl_daily", "dag_run_id": RUN_ID, "state": "success", "try_number": 1}
+    http.get(
+        url,
+        json={
+            "task_instances": [
+                {**task, "task_id": f"load_{i}", "map_index": -1} for i in range(40)
+            ],
+            "total_entries": 250,  # over-reported: the walk must not ask for empty pages
+        },
+        match=[matchers.query_param_matcher({"offset": "0", "limit": "100"})],
+    )
+
+    tasks = make_client().list_task_instances("etl_daily", RUN_ID)
+
+    assert [t.task_id for t in tasks] == [f"load_{i}" for i in range(40)]
+    assert len(http.calls) == 1
 
 
 def test_run_id_with_plus_and_colon_is_percent_encoded_in_the_path(

@@ -112,6 +112,39 @@ def test_server_that_never_answers_times_out_with_the_seconds_in_the_message() -
     assert "0.5 seconds" in caught.value.user_message
 
 
+def test_server_that_stalls_in_the_middle_of_the_body_times_out() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        done = threading.Event()
+
+        def answer_half() -> None:
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 100\r\n\r\n{"vers'
+                )
+                done.wait(10)
+
+        thread = threading.Thread(target=answer_half, daemon=True)
+        thread.start()
+        try:
+            with (
+                client_for(f"http://127.0.0.1:{port}", read_timeout=0.5) as client,
+                pytest.raises(AirflowUnavailable) as caught,
+            ):
+                client.version()
+        finally:
+            done.set()
+            thread.join(timeout=5)
+
+    assert caught.value.reason == "timeout"
+    assert "0.5 seconds" in caught.value.user_message
+
+
 @pytest.fixture
 def slow_server() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), VersionHandler)

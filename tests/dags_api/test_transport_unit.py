@@ -43,6 +43,8 @@ sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) database is locked</
 
 ClientFactory = Callable[..., AirflowClient]
 
+pytestmark = pytest.mark.timeout(10)
+
 
 @pytest.fixture
 def http() -> Iterator[responses.RequestsMock]:

@@ -1,0 +1,153 @@
+"""Writing the audit trail: who did what, from where, with what outcome.
+
+Call ``record_event`` inside the transaction of the change it describes, so the change
+and its record commit or roll back together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+
+from controlpanel.models import AirflowProfile, AuditChainHead, AuditEvent
+
+Outcome = AuditEvent.Outcome
+SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "authorization"})
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting and through what: a user (or nobody), the channel, IP and API token."""
+
+    user: Any = None  # a User, or None for the system / anonymous
+    source: str = AuditEvent.Source.WEB
+    ip_address: str | None = None
+    token_prefix: str = ""
+    username: str = ""
+
+    @classmethod
+    def from_request(
+        cls, request: HttpRequest, source: str = AuditEvent.Source.WEB, token_prefix: str = ""
+    ) -> Actor:
+        """The actor behind a web or API request."""
+        user = getattr(request, "user", None)
+        if isinstance(user, AnonymousUser) or user is None or not user.is_authenticated:
+            user = None
+        return cls(
+            user=user, source=source, ip_address=client_ip(request), token_prefix=token_prefix
+        )
+
+    @classmethod
+    def system(cls, source: str = AuditEvent.Source.WORKER) -> Actor:
+        """The panel itself (a Celery task or a management command)."""
+        return cls(user=None, source=source)
+
+    @property
+    def name(self) -> str:
+        """The username recorded in the trail."""
+        if self.user is not None:
+            return str(self.user.get_username())
+        return self.username
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client address as the web server saw it (proxies: see README, REMOTE_ADDR)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def redact(payload: Any) -> Any:
+    """A copy of ``payload`` with every secret-looking key's value replaced."""
+    if isinstance(payload, dict):
+        return {
+            key: REDACTED if str(key).lower() in SECRET_KEYS and value else redact(value)
+            for key, value in payload.items()
+        }
+    if isinstance(payload, list):
+        return [redact(item) for item in payload]
+    return payload
+
+
+def record_event(
+    actor: Actor,
+    action: str,
+    *,
+    outcome: str,
+    profile: AirflowProfile | str | None = None,
+    dag_id: str = "",
+    dag_run_id: str = "",
+    payload: dict[str, Any] | None = None,
+    message: str = "",
+) -> AuditEvent:
+    """Append one event to the chain (in the caller's transaction, or its own)."""
+    profile_slug = profile.slug if isinstance(profile, AirflowProfile) else (profile or "")
+    user: Any = actor.user if isinstance(actor.user, AbstractBaseUser) else None
+    with transaction.atomic():
+        # The UPDATE takes the write lock first, so concurrent writers queue up here and
+        # each one links to the hash its predecessor left.
+        AuditChainHead.objects.filter(pk=1).update(event_count=F("event_count") + 1)
+        head = AuditChainHead.objects.get(pk=1)
+        event = AuditEvent(
+            created_at=timezone.now(),
+            actor=user,
+            actor_username=actor.name,
+            token_prefix=actor.token_prefix,
+            source=actor.source,
+            ip_address=actor.ip_address,
+            action=action,
+            profile_slug=profile_slug,
+            dag_id=dag_id,
+            dag_run_id=dag_run_id,
+            payload=redact(payload or {}),
+            outcome=outcome,
+            message=message,
+            prev_hash=head.last_hash,
+        )
+        event.hash = event.compute_hash()
+        event.save()
+        AuditChainHead.objects.filter(pk=1).update(last_hash=event.hash)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What ``verify_chain`` found: how many events checked and the first broken one."""
+
+    checked: int
+    broken_event_id: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when every link holds."""
+        return self.broken_event_id is None and not self.problem
+
+
+def verify_chain() -> ChainReport:
+    """Recompute every hash in order; report the first edited, removed or reordered event."""
+    expected_prev = "0" * 64
+    checked = 0
+    last_id: int | None = None
+    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+        if event.prev_hash != expected_prev:
+            return ChainReport(checked, event.id, "the event before it was removed or changed")
+        if event.compute_hash() != event.hash:
+            return ChainReport(checked, event.id, "its content was changed after it was written")
+        expected_prev = event.hash
+        checked += 1
+        last_id = event.id
+    head = AuditChainHead.objects.get(pk=1)
+    if head.last_hash != expected_prev or head.event_count != checked:
+        return ChainReport(
+            checked,
+            last_id,
+            f"events after it were removed (the chain head counts "
+            f"{head.event_count} events, {checked} remain)",
+        )
+    return ChainReport(checked)

@@ -1,0 +1,23 @@
+"""The panel's models, one module per area."""
+
+from .audit import AUDITORS_GROUP, AuditChainHead, AuditEvent
+from .catalog import Dag, Run, tag_index_for
+from .profiles import PLAIN_HTTP_WARNING, AirflowProfile
+from .teams import LEVEL_RANK, DagGrant, Level, Team, TeamMembership, glob_to_regex
+
+__all__ = [
+    "AUDITORS_GROUP",
+    "LEVEL_RANK",
+    "PLAIN_HTTP_WARNING",
+    "AirflowProfile",
+    "AuditChainHead",
+    "AuditEvent",
+    "Dag",
+    "DagGrant",
+    "Level",
+    "Run",
+    "Team",
+    "TeamMembership",
+    "glob_to_regex",
+    "tag_index_for",
+]

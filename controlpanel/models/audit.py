@@ -1,0 +1,103 @@
+"""The audit trail: an append-only, hash-chained record of every state-changing action."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+AUDITORS_GROUP = "Audit reviewers"
+
+
+class AuditEvent(models.Model):
+    """One action someone (or something) attempted, and what came of it.
+
+    Never updated or deleted by the app. ``hash`` covers the content and the previous
+    event's hash, so editing or removing an event breaks the chain (``verify_audit``).
+    """
+
+    class Source(models.TextChoices):
+        WEB = "web", "Web"
+        API = "api", "API"
+        WORKER = "worker", "Worker"
+        CLI = "cli", "Command line"
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        DENIED = "denied", "Denied"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True, db_index=True)
+    token_prefix = models.CharField("API token", max_length=20, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    action = models.CharField(max_length=50, db_index=True)
+    profile_slug = models.CharField("profile", max_length=50, blank=True, db_index=True)
+    dag_id = models.CharField("DAG", max_length=250, blank=True, db_index=True)
+    dag_run_id = models.CharField("run", max_length=250, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, db_index=True)
+    message = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-id"]
+        permissions = [
+            ("review_audit", "Can review all run history and the audit trail (read-only)"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.actor_username or "anonymous"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.outcome}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only and cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit events are append-only and cannot be deleted.")
+
+    def content(self) -> dict[str, Any]:
+        """The fields the hash covers, in a stable JSON-ready form."""
+        return {
+            "created_at": self.created_at.isoformat(),
+            "actor_username": self.actor_username,
+            "token_prefix": self.token_prefix,
+            "source": self.source,
+            "ip_address": self.ip_address or "",
+            "action": self.action,
+            "profile_slug": self.profile_slug,
+            "dag_id": self.dag_id,
+            "dag_run_id": self.dag_run_id,
+            "payload": self.payload,
+            "outcome": self.outcome,
+            "message": self.message,
+        }
+
+    def compute_hash(self) -> str:
+        """sha256 over the previous hash and this event's content."""
+        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(f"{self.prev_hash}\n{canonical}".encode()).hexdigest()
+
+
+class AuditChainHead(models.Model):
+    """The newest event's hash and the event count: one row, locked while appending.
+
+    Updating it first serialises writers on every database, and it lets verification
+    notice events removed from the end of the chain.
+    """
+
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+    event_count = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"audit chain: {self.event_count} events"

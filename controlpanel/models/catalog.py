@@ -1,0 +1,93 @@
+"""What the panel knows of Airflow: the DAG catalog and the runs it tracks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import models
+
+from .profiles import AirflowProfile
+
+
+def tag_index_for(tags: Iterable[str]) -> str:
+    """Tags as ``|a|b|`` so one indexed text column answers "carries tag t"."""
+    ordered = sorted(set(tags))
+    return "|" + "|".join(ordered) + "|" if ordered else ""
+
+
+class Dag(models.Model):
+    """A DAG of one profile, as last read from Airflow (catalog pages read this, not Airflow)."""
+
+    profile = models.ForeignKey(AirflowProfile, on_delete=models.CASCADE, related_name="dags")
+    dag_id = models.CharField(max_length=250)
+    display_name = models.CharField(max_length=250, blank=True)
+    description = models.TextField(blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    tag_index = models.CharField(max_length=2000, blank=True, db_index=True)
+    is_paused = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    owners = models.JSONField(default=list, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    has_import_errors = models.BooleanField(default=False)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["profile__name", "dag_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "dag_id"], name="one_dag_per_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dag_id} ({self.profile.slug})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.tag_index = tag_index_for(self.tags)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def label(self) -> str:
+        """The name people know the DAG by."""
+        return self.display_name or self.dag_id
+
+
+class Run(models.Model):
+    """A DAG run the panel knows of: triggered here, or seen in Airflow."""
+
+    class Source(models.TextChoices):
+        WEB = "web", "Panel (web)"
+        API = "api", "Panel (API)"
+        AIRFLOW = "airflow", "Airflow (schedule or Airflow UI)"
+
+    profile = models.ForeignKey(AirflowProfile, on_delete=models.CASCADE, related_name="runs")
+    dag_id = models.CharField(max_length=250)
+    dag_run_id = models.CharField(max_length=250)
+    state = models.CharField(max_length=20, default="queued")
+    conf = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    logical_date = models.DateTimeField(null=True, blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="triggered_runs",
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    created_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    start_date = models.DateTimeField(null=True, blank=True)
+    end_date = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "dag_id", "dag_run_id"], name="one_run_per_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["profile", "dag_id", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.dag_id} {self.dag_run_id} ({self.state})"

@@ -1,0 +1,144 @@
+"""Teams, their members and their grants on DAGs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from .profiles import AirflowProfile
+
+
+class Level(models.TextChoices):
+    """What a grant allows on the DAGs it selects; each level includes the ones below."""
+
+    VIEW = "view", "View: see the DAG, its runs, task states and logs"
+    TRIGGER = "trigger", "Trigger: view, plus start runs with a configuration"
+    OPERATE = "operate", "Operate: trigger, plus pause, retry failed tasks and set run states"
+
+
+LEVEL_RANK = {Level.VIEW: 1, Level.TRIGGER: 2, Level.OPERATE: 3}
+
+
+class Team(models.Model):
+    """A group of people who share access to some DAGs."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    """A user's place in a team: a member, or a team admin who manages the members."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Member"
+        ADMIN = "admin", "Team admin"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+def glob_to_regex(pattern: str) -> str:
+    """A DAG id glob (``*`` any run of characters, ``?`` one) as an anchored regex.
+
+    Only portable constructs, so SQLite (Python's re) and PostgreSQL agree on it.
+    """
+    parts = []
+    for char in pattern:
+        if char == "*":
+            parts.append(".*")
+        elif char == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return "^" + "".join(parts) + "$"
+
+
+class DagGrant(models.Model):
+    """A team's access to the DAGs of one profile chosen by ids, glob patterns or tags.
+
+    A DAG is selected when its id is listed, matches a pattern, or carries a listed tag.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="grants")
+    profile = models.ForeignKey(AirflowProfile, on_delete=models.CASCADE, related_name="grants")
+    dag_ids = models.JSONField(default=list, blank=True)
+    dag_patterns = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    level = models.CharField(max_length=10, choices=Level.choices, default=Level.VIEW)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "profile__name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.team} may {self.level} {self.selector_text} on {self.profile}"
+
+    @property
+    def selector_text(self) -> str:
+        """The selector in words: 'ids a, b; patterns finance_*; tags etl'."""
+        parts = []
+        if self.dag_ids:
+            parts.append("ids " + ", ".join(self.dag_ids))
+        if self.dag_patterns:
+            parts.append("patterns " + ", ".join(self.dag_patterns))
+        if self.tags:
+            parts.append("tags " + ", ".join(self.tags))
+        return "; ".join(parts) or "no DAGs"
+
+    def matches(self, dag_id: str, tags: list[str] | tuple[str, ...]) -> bool:
+        """True when this grant selects the DAG (same rules as ``dag_filter``)."""
+        if dag_id in self.dag_ids:
+            return True
+        if any(re.match(glob_to_regex(p), dag_id) for p in self.dag_patterns):
+            return True
+        return bool(set(self.tags) & set(tags))
+
+    def dag_filter(self) -> models.Q:
+        """A filter on ``Dag`` rows selecting this grant's DAGs, for one SQL query."""
+        selected = models.Q(pk__in=[])
+        if self.dag_ids:
+            selected |= models.Q(dag_id__in=self.dag_ids)
+        for pattern in self.dag_patterns:
+            selected |= models.Q(dag_id__regex=glob_to_regex(pattern))
+        for tag in self.tags:
+            # regex, not contains: SQLite's LIKE ignores case, Airflow tags do not
+            selected |= models.Q(tag_index__regex=re.escape(f"|{tag}|"))
+        return models.Q(profile_id=self.profile_id) & selected
+
+    def as_payload(self) -> dict[str, Any]:
+        """The grant as audit payload."""
+        return {
+            "team": self.team.slug,
+            "profile": self.profile.slug,
+            "level": self.level,
+            "dag_ids": self.dag_ids,
+            "dag_patterns": self.dag_patterns,
+            "tags": self.tags,
+        }

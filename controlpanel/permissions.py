@@ -1,0 +1,225 @@
+"""The one place that decides who may do what. Views, API, templates and tasks ask here.
+
+Rights come from team grants (team x profile x DAG selector x level); a user's rights are
+the union of their teams' grants. Superusers may do everything; audit reviewers may read
+all run history and the audit trail and nothing else. Someone who may not see a DAG or a
+run gets the same answer as for one that does not exist (404).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from controlpanel.models import (
+    LEVEL_RANK,
+    AirflowProfile,
+    Dag,
+    DagGrant,
+    Level,
+    Run,
+    Team,
+    TeamMembership,
+)
+
+
+class DagAction(StrEnum):
+    """What someone may want to do with a DAG or its runs, and the level it needs."""
+
+    VIEW = "view"  # the DAG, its runs, task states and logs
+    TRIGGER = "trigger"
+    PAUSE = "pause"  # pause and unpause
+    RETRY = "retry"  # clear failed tasks so they run again
+    SET_RUN_STATE = "set_run_state"
+
+
+ACTION_LEVEL: dict[DagAction, Level] = {
+    DagAction.VIEW: Level.VIEW,
+    DagAction.TRIGGER: Level.TRIGGER,
+    DagAction.PAUSE: Level.OPERATE,
+    DagAction.RETRY: Level.OPERATE,
+    DagAction.SET_RUN_STATE: Level.OPERATE,
+}
+LEVELS_BY_RANK = sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)
+
+
+class ActionDenied(Exception):
+    """The user may see the thing but not do this to it (403, audited as denied)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Access:
+    """One user's rights, loaded once (one query for grants) and reused for a request."""
+
+    user: Any
+    _grants: list[DagGrant] | None = field(default=None, repr=False)
+    _memberships: dict[int, str] | None = field(default=None, repr=False)
+
+    # --- who the user is --------------------------------------------------------------
+
+    @property
+    def is_authenticated(self) -> bool:
+        """False for anonymous visitors and deactivated users."""
+        return bool(self.user is not None and self.user.is_authenticated and self.user.is_active)
+
+    @property
+    def is_superuser(self) -> bool:
+        """Panel admins: everything is allowed."""
+        return self.is_authenticated and bool(self.user.is_superuser)
+
+    @property
+    def is_auditor(self) -> bool:
+        """Audit reviewers: read-only access to all run history and the audit trail."""
+        return self.is_authenticated and self.user.has_perm("controlpanel.review_audit")
+
+    @property
+    def can_review_audit(self) -> bool:
+        """May browse and export the audit trail and every run."""
+        return self.is_superuser or self.is_auditor
+
+    @property
+    def can_manage_profiles(self) -> bool:
+        """May create, edit, test and delete connection profiles."""
+        return self.is_superuser
+
+    # --- teams --------------------------------------------------------------------------
+
+    def memberships(self) -> dict[int, str]:
+        """team id -> role, for the user's teams."""
+        if self._memberships is None:
+            if not self.is_authenticated:
+                self._memberships = {}
+            else:
+                self._memberships = dict(
+                    TeamMembership.objects.filter(user=self.user).values_list("team_id", "role")
+                )
+        return self._memberships
+
+    def visible_teams(self) -> QuerySet[Team]:
+        """Teams the user may see: all for superusers, else their own."""
+        if self.is_superuser:
+            return Team.objects.all()
+        return Team.objects.filter(pk__in=list(self.memberships()))
+
+    def can_manage_members(self, team: Team) -> bool:
+        """Superusers, and the team's own team admins."""
+        if self.is_superuser:
+            return True
+        return self.memberships().get(team.pk) == TeamMembership.Role.ADMIN
+
+    def can_manage_teams(self) -> bool:
+        """Create and rename teams, and change their grants: superusers only."""
+        return self.is_superuser
+
+    # --- DAGs -----------------------------------------------------------------------------
+
+    def grants(self) -> list[DagGrant]:
+        """Every grant of every team the user belongs to."""
+        if self._grants is None:
+            if not self.is_authenticated:
+                self._grants = []
+            else:
+                self._grants = list(
+                    DagGrant.objects.filter(team__memberships__user=self.user)
+                    .select_related("profile")
+                    .distinct()
+                )
+        return self._grants
+
+    def dag_level(
+        self, profile: AirflowProfile | int, dag_id: str, tags: Iterable[str] = ()
+    ) -> Level | None:
+        """The highest level the user holds on one DAG, or None when they may not see it."""
+        if self.is_superuser:
+            return Level.OPERATE
+        profile_id = profile if isinstance(profile, int) else profile.pk
+        tag_list = list(tags)
+        best: Level | None = None
+        for grant in self.grants():
+            if grant.profile_id == profile_id and grant.matches(dag_id, tag_list):
+                level = Level(grant.level)
+                if best is None or LEVEL_RANK[level] > LEVEL_RANK[best]:
+                    best = level
+        return best
+
+    def dag_permissions(self, dag: Dag) -> list[str]:
+        """The levels the user holds on a DAG, lowest first: ["view", "trigger"]."""
+        level = self.dag_level(dag.profile_id, dag.dag_id, dag.tags)
+        if level is None:
+            return []
+        return [lv.value for lv in LEVELS_BY_RANK if LEVEL_RANK[lv] <= LEVEL_RANK[level]]
+
+    def can(self, action: DagAction, dag: Dag) -> bool:
+        """May the user do ``action`` on this DAG (and its runs)?"""
+        level = self.dag_level(dag.profile_id, dag.dag_id, dag.tags)
+        return level is not None and LEVEL_RANK[level] >= LEVEL_RANK[ACTION_LEVEL[action]]
+
+    def visible_dags(self, profile: AirflowProfile | None = None) -> QuerySet[Dag]:
+        """The catalog DAGs the user may see, as one query however many DAGs there are."""
+        dags = Dag.objects.select_related("profile").filter(profile__is_active=True)
+        if profile is not None:
+            dags = dags.filter(profile=profile)
+        if self.is_superuser:
+            return dags
+        grants = self.grants()
+        if not grants:
+            return dags.none()
+        selected = Q(pk__in=[])
+        for grant in grants:
+            selected |= grant.dag_filter()
+        return dags.filter(selected)
+
+    def visible_profiles(self) -> QuerySet[AirflowProfile]:
+        """Profiles the user has a grant on (all for superusers)."""
+        if self.is_superuser:
+            return AirflowProfile.objects.all()
+        return AirflowProfile.objects.filter(pk__in={g.profile_id for g in self.grants()})
+
+    def visible_runs(self) -> QuerySet[Run]:
+        """Runs the user may see: of visible DAGs, or every run for audit reviewers."""
+        runs = Run.objects.select_related("profile", "triggered_by")
+        if self.can_review_audit:
+            return runs
+        same_dag = self.visible_dags().filter(
+            profile_id=OuterRef("profile_id"), dag_id=OuterRef("dag_id")
+        )
+        return runs.filter(Exists(same_dag))
+
+    def get_dag(self, profile_slug: str, dag_id: str, action: DagAction = DagAction.VIEW) -> Dag:
+        """The DAG if the user may see it (else 404) and do ``action`` (else ActionDenied)."""
+        dag = (
+            Dag.objects.select_related("profile")
+            .filter(profile__slug=profile_slug, profile__is_active=True, dag_id=dag_id)
+            .first()
+        )
+        if dag is None or not self.can(DagAction.VIEW, dag):
+            raise Http404("No such DAG.")
+        if not self.can(action, dag):
+            needed = ACTION_LEVEL[action].value
+            raise ActionDenied(
+                f"You may see {dag.dag_id} but not {action.value.replace('_', ' ')} it: "
+                f"that needs the '{needed}' level."
+            )
+        return dag
+
+
+def access_for(user: Any) -> Access:
+    """The user's ``Access``, cached on the user object for the rest of the request."""
+    cached = getattr(user, "_panel_access", None)
+    if isinstance(cached, Access):
+        return cached
+    access = Access(user)
+    if user is not None:
+        with contextlib.suppress(AttributeError):
+            user._panel_access = access
+    return access
