@@ -3,10 +3,10 @@
 from django.contrib import admin
 from django.urls import path
 
-from controlpanel import views
+from controlpanel.views import core
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("", core.home, name="home"),
+    path("healthz", core.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

@@ -9,7 +9,7 @@ from django.db import OperationalError
 from django.test import Client
 from pytest_django import Settings
 
-from controlpanel import views
+from controlpanel.views import core as views
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,52 @@
+"""One pooled Airflow client per connection profile and process.
+
+Clients are rebuilt when the profile's connection details change, so an edited URL or a
+rotated password takes effect at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+
+from controlpanel.models import AirflowProfile
+from dags_api import AirflowClient
+
+_clients: dict[int, tuple[str, AirflowClient]] = {}
+_lock = threading.Lock()
+
+
+def _fingerprint(profile: AirflowProfile) -> str:
+    parts = [
+        profile.base_url,
+        profile.auth_type,
+        profile.username,
+        profile.secret_encrypted,
+        str(profile.verify_tls),
+        profile.ca_bundle,
+        str(profile.timeout_seconds),
+        str(profile.allow_insecure_http),
+    ]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def client_for(profile: AirflowProfile) -> AirflowClient:
+    """The client for ``profile`` (raises dags_api errors such as InsecureConnectionError)."""
+    fingerprint = _fingerprint(profile)
+    with _lock:
+        cached = _clients.get(profile.pk)
+        if cached and cached[0] == fingerprint:
+            return cached[1]
+        client = AirflowClient(profile.connection_settings())
+        _clients[profile.pk] = (fingerprint, client)
+    if cached:
+        cached[1].close()
+    return client
+
+
+def forget_client(profile_id: int) -> None:
+    """Close and drop a profile's client (the profile was deleted or deactivated)."""
+    with _lock:
+        cached = _clients.pop(profile_id, None)
+    if cached:
+        cached[1].close()
