@@ -1,0 +1,237 @@
+"""DAG and run actions against the real Airflow: access checks, Airflow calls and audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.http import Http404
+
+from controlpanel.audit import Actor
+from controlpanel.models import AirflowProfile, AuditEvent, Dag, Run
+from controlpanel.permissions import ActionDenied, DagAction
+from controlpanel.services import catalog, dags
+from dags_api import AirflowClient, AirflowUnavailable, AirflowValidationError, new_dag_run_id
+from tests.conftest import wait_for_run
+from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.harness.airflow import AirflowInstance, free_port
+
+pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
+
+
+@dataclass
+class Live:
+    """A profile on the harness Airflow, its synced catalog, and people with grants on it."""
+
+    profile: AirflowProfile
+    users: dict[str, Any]
+
+    def actor(self, name: str) -> Actor:
+        return Actor(user=self.users[name], ip_address="127.0.0.1")
+
+    def dag(self, dag_id: str) -> Dag:
+        return Dag.objects.select_related("profile").get(profile=self.profile, dag_id=dag_id)
+
+
+def harness_profile(
+    airflow: AirflowInstance, slug: str = "harness", base_url: str | None = None
+) -> AirflowProfile:
+    """A profile logged in as the harness Admin user."""
+    profile = AirflowProfile(
+        name=slug.title(),
+        slug=slug,
+        base_url=base_url or airflow.url,
+        username="admin",
+        allow_insecure_http=True,
+        timeout_seconds=10,
+    )
+    profile.set_secret(airflow.password("admin"))
+    profile.full_clean()
+    profile.save()
+    return profile
+
+
+@pytest.fixture
+def live(airflow: AirflowInstance) -> Live:
+    profile = harness_profile(airflow)
+    catalog.refresh_catalog(profile)
+    users = {
+        name: UserFactory.create(username=name)
+        for name in ("operator", "operate_user", "viewer", "outsider", "superuser")
+    }
+    users["superuser"].is_superuser = True
+    users["superuser"].save()
+    for slug, member, grant in [
+        ("triggerers", "operator", {"dag_ids": ["cp_quick", "cp_etl"], "level": "trigger"}),
+        ("ops", "operate_user", {"tags": ["etl"], "level": "operate"}),
+        ("viewers", "viewer", {"dag_patterns": ["cp_*"], "level": "view"}),
+    ]:
+        team = TeamFactory.create(slug=slug)
+        MembershipFactory.create(team=team, user=users[member])
+        GrantFactory.create(team=team, profile=profile, **grant)
+    return Live(profile, users)
+
+
+def events(action: str) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+
+
+def test_catalog_refresh_reads_every_dag_and_writes_only_changes(live: Live) -> None:
+    rows = {d.dag_id: d for d in Dag.objects.filter(profile=live.profile)}
+    assert {"cp_etl", "cp_quick", "cp_mapped", "cp_paused", "cp_params_showcase"} <= set(rows)
+    assert rows["cp_etl"].tags == ["etl", "finance"]
+    assert rows["cp_etl"].display_name == "ETL with chosen failure"
+    assert rows["cp_paused"].is_paused is True
+    again = catalog.refresh_catalog(live.profile)
+    assert again.created == 0 and again.updated == 0 and again.unchanged >= 5
+
+    showcase = catalog.refresh_dag(live.profile, "cp_params_showcase")
+    assert showcase.params["region"]["schema"]["values_display"]["eu"] == "Europe"
+    assert showcase.params["batch_size"]["default"] == 100
+
+
+def test_trigger_writes_the_run_and_an_audit_event_and_a_resubmission_makes_no_second_run(
+    live: Live, admin_client: AirflowClient
+) -> None:
+    run_id = new_dag_run_id()
+    dag = live.dag("cp_quick")
+    run = dags.trigger_run(
+        live.actor("operator"),
+        dag,
+        conf={"name": "audit"},
+        note="from the panel",
+        dag_run_id=run_id,
+    )
+    assert (run.dag_run_id, run.triggered_by, run.source) == (run_id, live.users["operator"], "web")
+    assert run.conf == {"name": "audit"} and run.state == "queued"
+
+    again = dags.trigger_run(
+        live.actor("operator"),
+        dag,
+        conf={"name": "audit"},
+        note="from the panel",
+        dag_run_id=run_id,
+    )
+    assert again.pk == run.pk
+    in_airflow = [
+        r for r in admin_client.list_dag_runs(dag_ids=["cp_quick"]) if r.dag_run_id == run_id
+    ]
+    assert len(in_airflow) == 1
+
+    first, second = events("dag.trigger")
+    assert first.outcome == second.outcome == "succeeded"
+    assert first.actor_username == "operator" and first.ip_address == "127.0.0.1"
+    assert first.payload["conf"] == {"name": "audit"} and first.payload["note"] == "from the panel"
+    assert first.dag_run_id == run_id and first.profile_slug == "harness"
+    assert (first.payload["already_existed"], second.payload["already_existed"]) == (False, True)
+    assert wait_for_run(admin_client, "cp_quick", run_id).state == "success"
+
+
+def test_viewer_may_not_trigger_and_the_attempt_is_audited(live: Live) -> None:
+    with pytest.raises(ActionDenied):
+        dags.trigger_run(live.actor("viewer"), live.dag("cp_quick"), conf={"name": "x"})
+    [denied] = events("dag.trigger")
+    assert denied.outcome == "denied" and denied.actor_username == "viewer"
+    assert denied.payload["conf"] == {"name": "x"}
+    assert not Run.objects.exists()
+
+
+def test_outsider_gets_404_and_the_probe_is_audited(live: Live) -> None:
+    with pytest.raises(Http404):
+        dags.find_dag(
+            live.actor("outsider"), "harness", "cp_quick", DagAction.TRIGGER, "dag.trigger"
+        )
+    [denied] = events("dag.trigger")
+    assert (denied.outcome, denied.dag_id, denied.actor_username) == (
+        "denied",
+        "cp_quick",
+        "outsider",
+    )
+
+
+def test_invalid_conf_fails_with_the_param_named_and_is_audited(live: Live) -> None:
+    with pytest.raises(AirflowValidationError) as err:
+        dags.trigger_run(live.actor("operator"), live.dag("cp_etl"), conf={"rows": "many"})
+    assert err.value.param == "rows"
+    [failed] = events("dag.trigger")
+    assert failed.outcome == "failed"
+    assert "'rows'" in failed.message and failed.payload["conf"] == {"rows": "many"}
+    assert failed.payload["error"] == "AirflowValidationError"
+    assert not Run.objects.exists()
+
+
+def test_airflow_down_fails_in_plain_words_and_is_audited(
+    live: Live, airflow: AirflowInstance
+) -> None:
+    down = harness_profile(airflow, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
+    dag = Dag.objects.create(profile=down, dag_id="cp_quick")
+    with pytest.raises(AirflowUnavailable):
+        dags.trigger_run(live.actor("superuser"), dag, conf={})
+    [failed] = events("dag.trigger")
+    assert failed.outcome == "failed" and "refused" in failed.message
+    assert failed.profile_slug == "down"
+
+
+def test_operate_user_pauses_and_unpauses_others_may_not(
+    live: Live, admin_client: AirflowClient
+) -> None:
+    dag = live.dag("cp_etl")
+    with pytest.raises(ActionDenied):
+        dags.set_paused(live.actor("operator"), dag, True)  # trigger level is not enough
+    dags.set_paused(live.actor("operate_user"), dag, True)
+    assert admin_client.get_dag("cp_etl").is_paused is True
+    assert live.dag("cp_etl").is_paused is True
+    dags.set_paused(live.actor("operate_user"), dag, False)
+    assert admin_client.get_dag("cp_etl").is_paused is False
+    outcomes = [
+        (e.action, e.outcome, e.actor_username)
+        for e in AuditEvent.objects.filter(action__startswith="dag.").order_by("id")
+    ]
+    assert outcomes == [
+        ("dag.pause", "denied", "operator"),
+        ("dag.pause", "succeeded", "operate_user"),
+        ("dag.unpause", "succeeded", "operate_user"),
+    ]
+
+
+def test_retry_reruns_the_failed_tasks_until_the_run_succeeds(
+    live: Live, admin_client: AirflowClient
+) -> None:
+    run = dags.trigger_run(
+        live.actor("operate_user"),
+        live.dag("cp_etl"),
+        conf={"fail_at": "transform", "fail_mode": "first_try"},
+    )
+    assert wait_for_run(admin_client, "cp_etl", run.dag_run_id).state == "failed"
+    with pytest.raises(ActionDenied):
+        dags.retry_failed_tasks(live.actor("operator"), run)
+    assert dags.retry_failed_tasks(live.actor("operate_user"), run) == ["load", "transform"]
+    assert Run.objects.get(pk=run.pk).state == "queued"
+    assert wait_for_run(admin_client, "cp_etl", run.dag_run_id).state == "success"
+    retried = events("run.retry")
+    assert [e.outcome for e in retried] == ["denied", "succeeded"]
+    assert retried[1].payload["cleared_tasks"] == ["load", "transform"]
+
+
+def test_set_run_state_marks_the_run_in_airflow(live: Live, admin_client: AirflowClient) -> None:
+    dag = live.dag("cp_paused")  # paused: the run stays queued until we mark it
+    run = dags.trigger_run(live.actor("superuser"), dag, conf={})
+    with pytest.raises(ValueError, match="success or failed"):
+        dags.set_run_state(live.actor("superuser"), run, "running")
+    dags.set_run_state(live.actor("superuser"), run, "failed")
+    assert admin_client.get_dag_run("cp_paused", run.dag_run_id).state == "failed"
+    assert Run.objects.get(pk=run.pk).state == "failed"
+    assert [e.outcome for e in events("run.set_state")] == ["failed", "succeeded"]
+
+
+def test_unpause_and_trigger_needs_operate(live: Live, admin_client: AirflowClient) -> None:
+    dag = live.dag("cp_etl")
+    dags.set_paused(live.actor("operate_user"), dag, True)
+    with pytest.raises(ActionDenied):
+        dags.trigger_run(live.actor("operator"), live.dag("cp_etl"), unpause=True)
+    run = dags.trigger_run(
+        live.actor("operate_user"), live.dag("cp_etl"), unpause=True, conf={"rows": 1}
+    )
+    assert admin_client.get_dag("cp_etl").is_paused is False
+    assert wait_for_run(admin_client, "cp_etl", run.dag_run_id).state == "success"
