@@ -223,3 +223,17 @@ def access_for(user: Any) -> Access:
         with contextlib.suppress(AttributeError):
             user._panel_access = access
     return access
+
+
+def granted_dags(profile: AirflowProfile) -> QuerySet[Dag]:
+    """The profile's catalog DAGs that at least one team holds a grant on.
+
+    The poller tracks runs started outside the panel for these DAGs only.
+    """
+    grants = list(DagGrant.objects.filter(profile=profile))
+    if not grants:
+        return Dag.objects.none()
+    selected = Q(pk__in=[])
+    for grant in grants:
+        selected |= grant.dag_filter()
+    return Dag.objects.filter(selected)

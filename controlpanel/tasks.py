@@ -1,9 +1,72 @@
-"""Celery tasks of the control panel. Tasks stay thin: load by id, call a service."""
+"""Celery tasks of the control panel. Tasks stay thin: load by id, call a service.
+
+The schedule lives in ``settings.CELERY_BEAT_SCHEDULE``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
 
 from celery import shared_task
+from django.conf import settings
+
+from controlpanel.locks import held_lock
+from controlpanel.models import AirflowProfile
+from controlpanel.services import catalog, tracking
+from dags_api import AirflowError
+
+log = logging.getLogger(__name__)
 
 
 @shared_task
 def ping() -> str:
     """Return "pong"; proves a worker is consuming from the broker and storing results."""
     return "pong"
+
+
+@shared_task(ignore_result=True)
+def poll_all_profiles() -> None:
+    """Start one poll per active profile, so a slow Airflow never delays the others."""
+    for profile_id in AirflowProfile.objects.filter(is_active=True).values_list("pk", flat=True):
+        poll_profile.apply_async((profile_id,), expires=settings.POLL_INTERVAL_SECONDS * 2)
+
+
+@shared_task(ignore_result=True)
+def poll_profile(profile_id: int) -> dict[str, Any] | None:
+    """One poll cycle of one profile, unless another worker is polling it right now."""
+    profile = AirflowProfile.objects.filter(pk=profile_id, is_active=True).first()
+    if profile is None:
+        return None
+    with held_lock(f"poll:{profile_id}", settings.POLL_LOCK_SECONDS) as acquired:
+        if not acquired:
+            log.info("poll of %s skipped: another worker is polling it", profile.slug)
+            return None
+        cycle = tracking.poll_profile(profile)
+    log.info("poll of %s: %s", profile.slug, cycle)
+    return asdict(cycle)
+
+
+@shared_task(ignore_result=True)
+def sync_all_catalogs() -> None:
+    """Start one DAG catalog sync per active profile."""
+    for profile_id in AirflowProfile.objects.filter(is_active=True).values_list("pk", flat=True):
+        sync_catalog.apply_async((profile_id,), expires=settings.CATALOG_SYNC_SECONDS)
+
+
+@shared_task(ignore_result=True)
+def sync_catalog(profile_id: int) -> None:
+    """Refresh one profile's DAG catalog; an unreachable Airflow is logged, not raised."""
+    profile = AirflowProfile.objects.filter(pk=profile_id, is_active=True).first()
+    if profile is None:
+        return
+    with held_lock(f"catalog:{profile_id}", settings.POLL_LOCK_SECONDS) as acquired:
+        if not acquired:
+            return
+        try:
+            result = catalog.refresh_catalog(profile)
+        except AirflowError as exc:
+            log.warning("catalog sync of %s failed: %s", profile.slug, exc)
+            return
+    log.info("catalog sync of %s: %s", profile.slug, result)

@@ -21,6 +21,7 @@ from .models import (
     ClearedTaskInstance,
     Dag,
     DagDetails,
+    DagImportError,
     DagRun,
     HealthStatus,
     TaskInstance,
@@ -177,6 +178,19 @@ class AirflowClient:
         """Unpause a DAG: queued and scheduled runs start."""
         return self.set_paused(dag_id, False)
 
+    def list_import_errors(self) -> list[DagImportError]:
+        """DAG files Airflow failed to import, with their errors."""
+
+        def fetch(offset: int) -> dict[str, Any]:
+            return self._json(
+                "GET",
+                "importErrors",
+                params={"limit": self.api.page_limit, "offset": offset},
+                subject="the import error list",
+            )
+
+        return [self.api.parse_import_error(i) for i in self._pages(fetch, "import_errors")]
+
     # --- runs --------------------------------------------------------------------------
 
     def trigger_dag_run(
@@ -280,15 +294,22 @@ class AirflowClient:
         return self.api.parse_dag_run(data)
 
     def list_dag_runs(
-        self, *, dag_ids: list[str] | None = None, states: list[str] | None = None
+        self,
+        *,
+        dag_ids: list[str] | None = None,
+        states: list[str] | None = None,
+        end_date_gte: datetime | None = None,
     ) -> list[DagRun]:
         """Runs of many DAGs at once (``~/dagRuns/list``), across all pages.
 
         One request per 100 runs, whatever the number of DAGs: this is what polling uses.
+        ``end_date_gte`` keeps only runs that ended at or after that time.
         """
 
         def fetch(offset: int) -> dict[str, Any]:
-            body = self.api.dag_runs_batch_body(dag_ids=dag_ids, states=states, offset=offset)
+            body = self.api.dag_runs_batch_body(
+                dag_ids=dag_ids, states=states, offset=offset, end_date_gte=end_date_gte
+            )
             return self._json(
                 "POST", "dags", "~", "dagRuns", "list", body=body, subject="the run list"
             )

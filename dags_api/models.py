@@ -69,6 +69,7 @@ class Dag:
     timetable_description: str | None = None
     has_import_errors: bool = False
     next_dagrun: datetime | None = None
+    last_parsed_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,15 @@ class TaskInstance:
     def key(self) -> tuple[str, str, str, int]:
         """The identity of the task instance across polls: dag, run, task, map index."""
         return (self.dag_id, self.dag_run_id, self.task_id, self.map_index)
+
+
+@dataclass(frozen=True)
+class DagImportError:
+    """A DAG file Airflow could not import, with the error it raised."""
+
+    filename: str
+    stack_trace: str
+    timestamp: datetime | None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class Transport:
             )
         self.settings = settings
         self._sleep = sleep
+        self.request_count = 0  # every attempt, retries included (polling reports it)
         self.session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=8)
         self.session.mount("http://", adapter)
@@ -86,6 +87,7 @@ class Transport:
         attempts = 1 + (self.settings.max_retries if retry else 0)
         for attempt in range(attempts):
             last_attempt = attempt == attempts - 1
+            self.request_count += 1
             try:
                 response = self.session.request(
                     method,

@@ -15,6 +15,7 @@ from .models import (
     ClearedTaskInstance,
     Dag,
     DagDetails,
+    DagImportError,
     DagParam,
     DagRun,
     HealthStatus,
@@ -79,7 +80,12 @@ class AirflowV1:
         return query
 
     def dag_runs_batch_body(
-        self, *, dag_ids: list[str] | None, states: list[str] | None, offset: int
+        self,
+        *,
+        dag_ids: list[str] | None,
+        states: list[str] | None,
+        offset: int,
+        end_date_gte: datetime | None = None,
     ) -> dict[str, Any]:
         """Body of ``POST /dags/~/dagRuns/list``."""
         body: dict[str, Any] = {
@@ -91,6 +97,8 @@ class AirflowV1:
             body["dag_ids"] = dag_ids
         if states is not None:
             body["states"] = states
+        if end_date_gte is not None:
+            body["end_date_gte"] = end_date_gte.isoformat()
         return body
 
     def task_instances_batch_body(
@@ -198,6 +206,7 @@ class AirflowV1:
             "timetable_description": data.get("timetable_description"),
             "has_import_errors": bool(data.get("has_import_errors")),
             "next_dagrun": parse_datetime(data.get("next_dagrun")),
+            "last_parsed_time": parse_datetime(data.get("last_parsed_time")),
         }
 
     def parse_dag_run(self, data: dict[str, Any]) -> DagRun:
@@ -236,6 +245,14 @@ class AirflowV1:
             queued_when=parse_datetime(data.get("queued_when")),
             hostname=data.get("hostname") or None,
             note=data.get("note"),
+        )
+
+    def parse_import_error(self, data: dict[str, Any]) -> DagImportError:
+        """One entry of ``GET /importErrors``."""
+        return DagImportError(
+            filename=data.get("filename") or "",
+            stack_trace=data.get("stack_trace") or "",
+            timestamp=parse_datetime(data.get("timestamp")),
         )
 
     def parse_cleared(self, data: dict[str, Any]) -> list[ClearedTaskInstance]:

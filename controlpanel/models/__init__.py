@@ -4,6 +4,7 @@ from .audit import AUDITORS_GROUP, AuditChainHead, AuditEvent
 from .catalog import Dag, Run, tag_index_for
 from .profiles import PLAIN_HTTP_WARNING, AirflowProfile
 from .teams import LEVEL_RANK, DagGrant, Level, Team, TeamMembership, glob_to_regex
+from .tracking import PollStatus, StateChange, TaskInstance
 
 __all__ = [
     "AUDITORS_GROUP",
@@ -15,7 +16,10 @@ __all__ = [
     "Dag",
     "DagGrant",
     "Level",
+    "PollStatus",
     "Run",
+    "StateChange",
+    "TaskInstance",
     "Team",
     "TeamMembership",
     "glob_to_regex",

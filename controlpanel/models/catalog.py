@@ -30,6 +30,10 @@ class Dag(models.Model):
     owners = models.JSONField(default=list, blank=True)
     params = models.JSONField(default=dict, blank=True)
     has_import_errors = models.BooleanField(default=False)
+    import_errors = models.TextField(blank=True)
+    fileloc = models.CharField(max_length=1000, blank=True)
+    last_parsed_at = models.DateTimeField(null=True, blank=True)
+    params_synced_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -79,6 +83,11 @@ class Run(models.Model):
     start_date = models.DateTimeField(null=True, blank=True)
     end_date = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Tracking: a finished run leaves the poll set; clearing it for a retry brings it back.
+    is_finished = models.BooleanField(default=False, db_index=True)
+    missing_polls = models.PositiveSmallIntegerField(default=0)
+    stale_reason = models.CharField(max_length=200, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

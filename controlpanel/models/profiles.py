@@ -50,6 +50,11 @@ class AirflowProfile(models.Model):
         help_text="Send credentials over unencrypted http://. Only for trusted networks.",
     )
     is_active = models.BooleanField(default=True)
+    track_external_runs = models.BooleanField(
+        "track runs started elsewhere",
+        default=True,
+        help_text="Also record runs of granted DAGs started by schedules or Airflow's UI.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.models import AirflowProfile, Dag, tag_index_for
+from dags_api import AirflowClient, AirflowNotFound, DagDetails
 from dags_api import Dag as AirflowDag
-from dags_api import DagDetails
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ def _catalog_fields(dag: AirflowDag) -> dict[str, Any]:
         "is_active": dag.is_active,
         "owners": list(dag.owners),
         "has_import_errors": dag.has_import_errors,
+        "fileloc": dag.fileloc or "",
     }
 
 
@@ -42,15 +45,21 @@ def refresh_catalog(profile: AirflowProfile) -> CatalogSync:
     """Read the profile's DAG list from Airflow and write only what changed.
 
     DAGs Airflow no longer lists are kept (their runs stay browsable) but marked inactive.
-    Raises dags_api errors when Airflow cannot be read; nothing is written then.
+    Params come from each DAG's details: read for new DAGs and then every
+    ``PARAMS_REFRESH_SECONDS``, at most ``PARAMS_PER_SYNC`` DAGs a sync, so thousands of
+    DAGs never mean thousands of requests at once. Raises dags_api errors when Airflow
+    cannot be read; nothing is written then.
     """
-    listed = {d.dag_id: d for d in client_for(profile).list_dags()}
+    client = client_for(profile)
+    listed = {d.dag_id: d for d in client.list_dags()}
+    errors = _import_errors(client) if any(d.has_import_errors for d in listed.values()) else {}
     now = timezone.now()
     created = updated = unchanged = 0
     with transaction.atomic():
         known = {d.dag_id: d for d in Dag.objects.select_for_update().filter(profile=profile)}
         for dag_id, airflow_dag in listed.items():
             fields = _catalog_fields(airflow_dag)
+            fields["import_errors"] = errors.get(fields["fileloc"], "")
             row = known.get(dag_id)
             if row is None:
                 Dag.objects.create(profile=profile, dag_id=dag_id, synced_at=now, **fields)
@@ -62,7 +71,35 @@ def refresh_catalog(profile: AirflowProfile) -> CatalogSync:
                 unchanged += 1
         gone = [row.pk for dag_id, row in known.items() if dag_id not in listed and row.is_active]
         Dag.objects.filter(pk__in=gone).update(is_active=False, synced_at=now)
+    _refresh_some_params(profile, now)
     return CatalogSync(created, updated, len(gone), unchanged)
+
+
+PARAMS_REFRESH_SECONDS = 600
+PARAMS_PER_SYNC = 50
+
+
+def _import_errors(client: AirflowClient) -> dict[str, str]:
+    """File path -> the error Airflow raised importing it."""
+    return {e.filename: e.stack_trace for e in client.list_import_errors()}
+
+
+def _refresh_some_params(profile: AirflowProfile, now: datetime) -> None:
+    """Read the details of the DAGs whose params are oldest (or never read)."""
+    due = (
+        Dag.objects.filter(profile=profile, is_active=True)
+        .filter(
+            Q(params_synced_at__isnull=True)
+            | Q(params_synced_at__lt=now - timedelta(seconds=PARAMS_REFRESH_SECONDS))
+        )
+        .order_by(F("params_synced_at").asc(nulls_first=True))
+        .values_list("dag_id", flat=True)[:PARAMS_PER_SYNC]
+    )
+    for dag_id in list(due):
+        try:
+            refresh_dag(profile, dag_id)
+        except AirflowNotFound:
+            continue  # deleted between the list and now; the next sync marks it inactive
 
 
 def refresh_dag(profile: AirflowProfile, dag_id: str) -> Dag:
@@ -72,9 +109,18 @@ def refresh_dag(profile: AirflowProfile, dag_id: str) -> Dag:
         name: {"default": p.default, "description": p.description, "schema": p.schema}
         for name, p in details.params.items()
     }
+    now = timezone.now()
+    fields = _catalog_fields(details)
+    if not details.owners:
+        del fields["owners"]  # the details endpoint leaves owners out; keep the list's
     dag, _ = Dag.objects.update_or_create(
         profile=profile,
         dag_id=dag_id,
-        defaults={**_catalog_fields(details), "params": params, "synced_at": timezone.now()},
+        defaults={
+            **fields,
+            "params": params,
+            "synced_at": now,
+            "params_synced_at": now,
+        },
     )
     return dag

@@ -16,7 +16,7 @@ from django.http import Http404
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor, Outcome, record_event
-from controlpanel.models import Dag, Run
+from controlpanel.models import Dag, Run, StateChange
 from controlpanel.permissions import ActionDenied, DagAction, access_for
 from dags_api import AirflowClient, AirflowError, DagRun, TriggerResult, new_dag_run_id
 
@@ -158,12 +158,21 @@ def trigger_run(
         payload=payload,
     )
     with transaction.atomic():
-        run, _ = Run.objects.get_or_create(
+        fields = _run_fields(result.run, actor)
+        run, created = Run.objects.get_or_create(
             profile=dag.profile,
             dag_id=dag.dag_id,
             dag_run_id=result.run.dag_run_id,
-            defaults=_run_fields(result.run, actor),
+            defaults=fields,
         )
+        if created:
+            StateChange.objects.create(run=run, to_state=run.state, observed_at=run.created_at)
+        elif run.source == Run.Source.AIRFLOW:
+            # The poller saw the run before this commit: it is ours, say who started it.
+            Run.objects.filter(pk=run.pk).update(
+                triggered_by=fields["triggered_by"], source=fields["source"]
+            )
+            run.triggered_by, run.source = fields["triggered_by"], fields["source"]
         record_event(
             actor,
             "dag.trigger",
@@ -219,8 +228,9 @@ def retry_failed_tasks(actor: Actor, run: Run) -> list[str]:
     task_ids = sorted({c.task_id for c in cleared})
     with transaction.atomic():
         if task_ids:
-            Run.objects.filter(pk=run.pk).update(state="queued", end_date=None)
-            run.state, run.end_date = "queued", None
+            # Back into the poll set: the poller follows the re-run to its end.
+            Run.objects.filter(pk=run.pk).update(state="queued", end_date=None, is_finished=False)
+            run.state, run.end_date, run.is_finished = "queued", None, False
         record_event(
             actor,
             "run.retry",
@@ -261,6 +271,7 @@ def set_run_state(actor: Actor, run: Run, state: str) -> Run:
         payload=payload,
     )
     with transaction.atomic():
+        # The poller notices the end and makes the final read of the task instances.
         Run.objects.filter(pk=run.pk).update(state=result.state, end_date=result.end_date)
         run.state, run.end_date = result.state, result.end_date
         record_event(

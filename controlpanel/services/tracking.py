@@ -1,0 +1,338 @@
+"""Polling Airflow for the runs the panel tracks, and keeping their history.
+
+One cycle per profile: read every active run with the batch endpoint (one request per 100
+runs), the runs that finished since the last cycle (one more), and the task instances of
+all of them (one request per 100 task instances); then write, in one transaction, only
+the rows that changed plus one ``StateChange`` per observed change. A worker killed
+mid-cycle leaves nothing half-written: the transaction rolls back and the next cycle
+catches up.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from controlpanel.airflow_clients import client_for
+from controlpanel.models import AirflowProfile, Dag, PollStatus, Run, StateChange, TaskInstance
+from controlpanel.permissions import granted_dags
+from dags_api import AirflowClient, AirflowError, HealthStatus
+from dags_api import DagRun as AirflowRun
+from dags_api import TaskInstance as AirflowTaskInstance
+
+ACTIVE_STATES = ["queued", "running"]
+FINISHED_STATES = ["success", "failed"]
+RunKey = tuple[str, str]  # (dag_id, dag_run_id)
+
+# Runs that ended a little before the previous cycle are read again: clocks differ.
+FINISHED_MARGIN = timedelta(minutes=2)
+MISSING_POLLS_BEFORE_GIVING_UP = 3
+MAX_BACKOFF_SECONDS = 300
+
+STALE_SCHEDULER_DOWN = "The Airflow scheduler appears to be down."
+STALE_DAG_PAUSED = "The DAG is paused: the run waits until someone unpauses it."
+STALE_WAITING = "Waiting for the Airflow scheduler to start it."
+GONE_FROM_AIRFLOW = "Airflow no longer has this run (it was deleted there)."
+
+
+@dataclass
+class Observed:
+    """What one cycle read from Airflow (no database writes yet)."""
+
+    runs: dict[RunKey, AirflowRun] = field(default_factory=dict)
+    task_instances: list[AirflowTaskInstance] = field(default_factory=list)
+    not_found: set[RunKey] = field(default_factory=set)
+    health: HealthStatus | None = None
+    tracked_since: dict[RunKey, datetime] = field(default_factory=dict)
+
+    def waiting_since(self, key: RunKey) -> datetime | None:
+        """When a run started waiting: Airflow's queued_at, which runs of paused DAGs lack,
+        else when the panel started tracking it, else its logical date."""
+        run = self.runs[key]
+        return run.queued_at or self.tracked_since.get(key) or run.logical_date
+
+
+@dataclass
+class PollCycle:
+    """What one poll of one profile did, for logs, metrics and the benchmark."""
+
+    profile_slug: str
+    requests: int = 0
+    runs_seen: int = 0
+    rows_written: int = 0
+    seconds: float = 0.0
+    skipped: str = ""
+    error: str = ""
+
+
+def poll_profile(profile: AirflowProfile) -> PollCycle:
+    """One poll cycle for one profile, respecting its back-off after failures."""
+    started = time.monotonic()
+    now = timezone.now()
+    status, _ = PollStatus.objects.get_or_create(profile=profile)
+    cycle = PollCycle(profile.slug)
+    if status.backoff_until and status.backoff_until > now:
+        cycle.skipped = f"backing off until {status.backoff_until.isoformat()}"
+        return cycle
+    client = client_for(profile)
+    counted_from = client.transport.request_count
+    try:
+        observed = read_airflow(profile, client, status, now)
+    except AirflowError as exc:
+        cycle.requests = client.transport.request_count - counted_from
+        cycle.error = exc.user_message
+        _record_failure(status, exc, now)
+        return cycle
+    cycle.requests = client.transport.request_count - counted_from
+    cycle.runs_seen = len(observed.runs)
+    with transaction.atomic():
+        cycle.rows_written = apply_observed(profile, observed, now)
+        cycle.seconds = time.monotonic() - started
+        _record_success(status, cycle, observed, now)
+    return cycle
+
+
+def read_airflow(
+    profile: AirflowProfile, client: AirflowClient, status: PollStatus, now: datetime
+) -> Observed:
+    """Read, with batch requests only, everything this cycle needs from Airflow."""
+    tracked = {
+        (dag_id, run_id): created
+        for dag_id, run_id, created in Run.objects.filter(
+            profile=profile, is_finished=False
+        ).values_list("dag_id", "dag_run_id", "created_at")
+    }
+    dag_ids = {dag_id for dag_id, _ in tracked}
+    if profile.track_external_runs:
+        dag_ids |= set(granted_dags(profile).values_list("dag_id", flat=True))
+    observed = Observed(tracked_since=tracked)
+    if not dag_ids:
+        return observed
+    ordered = sorted(dag_ids)
+    for run in client.list_dag_runs(dag_ids=ordered, states=ACTIVE_STATES):
+        observed.runs[(run.dag_id, run.dag_run_id)] = run
+    missing = {key: created for key, created in tracked.items() if key not in observed.runs}
+    since = (status.last_success_at or now) - FINISHED_MARGIN
+    if missing:
+        since = min(since, min(missing.values()) - FINISHED_MARGIN)
+    if missing or profile.track_external_runs:
+        wanted = ordered if profile.track_external_runs else sorted({d for d, _ in missing})
+        for run in client.list_dag_runs(dag_ids=wanted, states=FINISHED_STATES, end_date_gte=since):
+            key = (run.dag_id, run.dag_run_id)
+            if key in missing or (profile.track_external_runs and key not in observed.runs):
+                observed.runs[key] = run
+    observed.not_found = set(missing) - set(observed.runs)
+    if observed.runs:
+        observed.task_instances = [
+            ti
+            for ti in client.list_task_instances_batch(
+                dag_ids=sorted({d for d, _ in observed.runs}),
+                dag_run_ids=sorted({r for _, r in observed.runs}),
+            )
+            if (ti.dag_id, ti.dag_run_id) in observed.runs
+        ]
+    if any(_waited_too_long(observed, key, now) for key in observed.runs):
+        observed.health = client.health()
+    return observed
+
+
+def _waited_too_long(observed: Observed, key: RunKey, now: datetime) -> bool:
+    since = observed.waiting_since(key)
+    threshold = timedelta(seconds=settings.STALE_RUN_SECONDS)
+    return observed.runs[key].state == "queued" and since is not None and now - since > threshold
+
+
+def apply_observed(profile: AirflowProfile, observed: Observed, now: datetime) -> int:
+    """Write what changed; returns the number of rows inserted or updated."""
+    rows = _known_runs(profile, set(observed.runs) | observed.not_found)
+    written = _write_runs(profile, observed, rows, now)
+    written += _write_task_instances(observed.task_instances, rows, now)
+    written += _write_missing(observed.not_found, rows)
+    return written
+
+
+def _known_runs(profile: AirflowProfile, keys: set[RunKey]) -> dict[RunKey, Run]:
+    if not keys:
+        return {}
+    candidates = Run.objects.filter(profile=profile, dag_run_id__in={r for _, r in keys})
+    return {(r.dag_id, r.dag_run_id): r for r in candidates if (r.dag_id, r.dag_run_id) in keys}
+
+
+def _run_values(run: AirflowRun) -> dict[str, Any]:
+    return {
+        "state": run.state,
+        "queued_at": run.queued_at,
+        "start_date": run.start_date,
+        "end_date": run.end_date,
+        "logical_date": run.logical_date,
+        "is_finished": run.state in FINISHED_STATES,
+        "missing_polls": 0,
+    }
+
+
+def _write_runs(
+    profile: AirflowProfile, observed: Observed, rows: dict[RunKey, Run], now: datetime
+) -> int:
+    """Create runs seen for the first time, update changed ones, record state changes."""
+    paused = set(
+        Dag.objects.filter(profile=profile, is_paused=True).values_list("dag_id", flat=True)
+    )
+    written, changes = 0, []
+    for key, seen in observed.runs.items():
+        values = _run_values(seen)
+        values["stale_reason"] = _stale_reason(observed, key, key[0] in paused, now)
+        row = rows.get(key)
+        if row is None:
+            row = Run.objects.create(
+                profile=profile,
+                dag_id=seen.dag_id,
+                dag_run_id=seen.dag_run_id,
+                conf=seen.conf,
+                note=seen.note or "",
+                source=Run.Source.AIRFLOW,
+                last_polled_at=now,
+                **values,
+            )
+            rows[key] = row
+            changes.append(StateChange(run=row, to_state=seen.state, observed_at=now))
+            written += 1
+            continue
+        changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if not changed:
+            continue
+        if "state" in changed:
+            changes.append(
+                StateChange(run=row, from_state=row.state, to_state=seen.state, observed_at=now)
+            )
+        Run.objects.filter(pk=row.pk).update(last_polled_at=now, **changed)
+        for name, value in changed.items():
+            setattr(row, name, value)
+        written += 1
+    StateChange.objects.bulk_create(changes)
+    return written + len(changes)
+
+
+def _stale_reason(observed: Observed, key: RunKey, dag_paused: bool, now: datetime) -> str:
+    """Why a run has been queued too long, in plain words ("" when it is not)."""
+    if not _waited_too_long(observed, key, now):
+        return ""
+    if observed.health is not None and not observed.health.scheduler_healthy:
+        return STALE_SCHEDULER_DOWN
+    if dag_paused:
+        return STALE_DAG_PAUSED
+    return STALE_WAITING
+
+
+TASK_INSTANCE_FIELDS = ["try_number", "state", "operator", "start_date", "end_date", "duration"]
+
+
+def _ti_values(ti: AirflowTaskInstance) -> dict[str, Any]:
+    return {
+        "try_number": ti.try_number,
+        "state": ti.state or "",
+        "operator": ti.operator or "",
+        "start_date": ti.start_date,
+        "end_date": ti.end_date,
+        "duration": ti.duration,
+    }
+
+
+def _write_task_instances(
+    seen: list[AirflowTaskInstance], rows: dict[RunKey, Run], now: datetime
+) -> int:
+    """Insert new task instances, update changed ones, record every state change."""
+    run_ids = {rows[(ti.dag_id, ti.dag_run_id)].pk for ti in seen}
+    known = {
+        (t.run_id, t.task_id, t.map_index): t
+        for t in TaskInstance.objects.filter(run_id__in=run_ids)
+    }
+    new, changed_rows, changes = [], [], []
+    for ti in seen:
+        run = rows[(ti.dag_id, ti.dag_run_id)]
+        values = _ti_values(ti)
+        row = known.get((run.pk, ti.task_id, ti.map_index))
+        if row is None:
+            new.append(TaskInstance(run=run, task_id=ti.task_id, map_index=ti.map_index, **values))
+            if values["state"]:
+                changes.append(
+                    StateChange(
+                        run=run,
+                        task_id=ti.task_id,
+                        map_index=ti.map_index,
+                        try_number=ti.try_number,
+                        to_state=values["state"],
+                        observed_at=now,
+                    )
+                )
+            continue
+        if all(getattr(row, k) == v for k, v in values.items()):
+            continue
+        if (row.state, row.try_number) != (values["state"], values["try_number"]):
+            changes.append(
+                StateChange(
+                    run=run,
+                    task_id=ti.task_id,
+                    map_index=ti.map_index,
+                    try_number=ti.try_number,
+                    from_state=row.state if row.try_number == ti.try_number else "",
+                    to_state=values["state"],
+                    observed_at=now,
+                )
+            )
+        for name, value in values.items():
+            setattr(row, name, value)
+        changed_rows.append(row)
+    TaskInstance.objects.bulk_create(new)
+    TaskInstance.objects.bulk_update(changed_rows, TASK_INSTANCE_FIELDS)
+    StateChange.objects.bulk_create(changes)
+    return len(new) + len(changed_rows) + len(changes)
+
+
+def _write_missing(not_found: set[RunKey], rows: dict[RunKey, Run]) -> int:
+    """Runs we track that Airflow no longer lists: give up on them after a few cycles."""
+    written = 0
+    for key in not_found:
+        row = rows.get(key)
+        if row is None:
+            continue
+        row.missing_polls += 1
+        if row.missing_polls >= MISSING_POLLS_BEFORE_GIVING_UP:
+            row.is_finished, row.stale_reason = True, GONE_FROM_AIRFLOW
+        Run.objects.filter(pk=row.pk).update(
+            missing_polls=row.missing_polls,
+            is_finished=row.is_finished,
+            stale_reason=row.stale_reason,
+        )
+        written += 1
+    return written
+
+
+def _record_success(
+    status: PollStatus, cycle: PollCycle, observed: Observed, now: datetime
+) -> None:
+    status.last_success_at = status.last_attempt_at = now
+    status.consecutive_failures = 0
+    status.backoff_until = None
+    status.last_error = ""
+    status.last_cycle_seconds = cycle.seconds
+    status.last_cycle_requests = cycle.requests
+    status.last_cycle_rows_written = cycle.rows_written
+    if observed.health is not None:
+        status.scheduler_healthy = observed.health.scheduler_healthy
+    status.save()
+
+
+def _record_failure(status: PollStatus, exc: AirflowError, now: datetime) -> None:
+    """Back off this profile only: 5 s, 10 s, 20 s ... up to 5 minutes."""
+    status.consecutive_failures += 1
+    delay = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (status.consecutive_failures - 1))
+    status.backoff_until = now + timedelta(seconds=delay)
+    status.last_attempt_at = now
+    status.last_error = exc.user_message
+    status.save()

@@ -1,0 +1,189 @@
+"""Run tracking against the real Airflow, one poll cycle at a time (in this process).
+
+The Celery worker, beat, kill -9 and Airflow outages are in test_tracking_worker.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from controlpanel.audit import Actor
+from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
+from controlpanel.services import catalog, dags, tracking
+from dags_api import AirflowClient, new_dag_run_id
+from tests.controlpanel.test_services_dags import harness_profile
+from tests.factories import GrantFactory, TeamFactory, UserFactory
+from tests.harness.airflow import AirflowInstance, free_port
+
+pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def profile(airflow: AirflowInstance) -> Any:
+    profile = harness_profile(airflow)
+    catalog.refresh_catalog(profile)
+    # A grant on the test DAGs: runs of granted DAGs started elsewhere are tracked too.
+    GrantFactory.create(
+        team=TeamFactory.create(slug="all"), profile=profile, dag_patterns=["cp_*"], level="operate"
+    )
+    return profile
+
+
+@pytest.fixture
+def boss() -> Actor:
+    user = UserFactory.create(username="boss")
+    user.is_superuser = True
+    user.save()
+    return Actor(user=user)
+
+
+def poll_until(profile: Any, done: Callable[[], bool], timeout: float = 240) -> list[Any]:
+    """Poll like the worker would, every second, until ``done()``; returns the cycles."""
+    cycles = []
+    deadline = time.monotonic() + timeout
+    while True:
+        cycles.append(tracking.poll_profile(profile))
+        assert not cycles[-1].error, cycles[-1].error
+        if done():
+            return cycles
+        if time.monotonic() > deadline:
+            pytest.fail(f"not done after {timeout} s: {cycles[-1]}")
+        time.sleep(1)
+
+
+def finished(*runs: Run) -> Callable[[], bool]:
+    return lambda: all(Run.objects.get(pk=r.pk).is_finished for r in runs)
+
+
+def test_runs_are_followed_to_success_and_failure_with_complete_history(
+    profile: Any, boss: Actor
+) -> None:
+    ok = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "poll"})
+    bad = dags.trigger_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "transform"})
+    poll_until(profile, finished(ok, bad))
+
+    ok.refresh_from_db()
+    bad.refresh_from_db()
+    assert (ok.state, bad.state) == ("success", "failed")
+    assert ok.start_date and ok.end_date and ok.end_date >= ok.start_date
+    tis = {t.task_id: t for t in TaskInstance.objects.filter(run=bad)}
+    assert {k: t.state for k, t in tis.items()} == {
+        "extract": "success",
+        "transform": "failed",
+        "load": "upstream_failed",
+    }
+    assert tis["transform"].operator == "PythonOperator" and tis["transform"].try_number == 1
+    assert tis["extract"].duration and tis["extract"].duration > 0
+
+    run_changes = [
+        (c.from_state, c.to_state) for c in StateChange.objects.filter(run=bad, task_id="")
+    ]
+    assert run_changes[0] == ("", "queued")  # the trigger starts the timeline
+    assert run_changes[-1][1] == "failed"
+    assert all(a[1] == b[0] for a, b in zip(run_changes, run_changes[1:], strict=False))
+    transform = [
+        (c.from_state, c.to_state) for c in StateChange.objects.filter(run=bad, task_id="transform")
+    ]
+    assert transform[-1][1] == "failed"
+    observed = [c.observed_at for c in StateChange.objects.filter(run=bad)]
+    assert observed == sorted(observed)
+
+    # Finished runs leave the poll set: the next cycle writes nothing about them.
+    quiet = tracking.poll_profile(profile)
+    assert quiet.rows_written == 0
+
+
+def test_a_run_cleared_for_retry_comes_back_and_every_try_is_kept(
+    profile: Any, boss: Actor
+) -> None:
+    run = dags.trigger_run(
+        boss,
+        profile.dags.get(dag_id="cp_etl"),
+        conf={"fail_at": "transform", "fail_mode": "first_try"},
+    )
+    poll_until(profile, finished(run))
+    assert dags.retry_failed_tasks(boss, run) == ["load", "transform"]
+    assert Run.objects.get(pk=run.pk).is_finished is False
+    poll_until(
+        profile,
+        lambda: (
+            Run.objects.get(pk=run.pk).state == "success" and Run.objects.get(pk=run.pk).is_finished
+        ),
+    )
+
+    transform = TaskInstance.objects.get(run=run, task_id="transform")
+    assert (transform.try_number, transform.state) == (2, "success")
+    tries = {
+        (c.try_number, c.to_state) for c in StateChange.objects.filter(run=run, task_id="transform")
+    }
+    assert (1, "failed") in tries and (2, "success") in tries
+
+
+def test_runs_started_in_airflow_are_discovered(profile: Any, admin_client: AirflowClient) -> None:
+    run_id = new_dag_run_id("elsewhere")
+    admin_client.trigger_dag_run("cp_quick", dag_run_id=run_id, conf={"name": "outside"})
+    poll_until(profile, lambda: Run.objects.filter(dag_run_id=run_id, is_finished=True).exists())
+    run = Run.objects.get(dag_run_id=run_id)
+    assert (run.source, run.triggered_by, run.state) == ("airflow", None, "success")
+    assert run.conf == {"name": "outside"}
+    assert TaskInstance.objects.filter(run=run, task_id="say_hello", state="success").exists()
+
+
+def test_ungranted_dags_are_not_tracked_when_started_elsewhere(
+    airflow: AirflowInstance, admin_client: AirflowClient
+) -> None:
+    profile = harness_profile(airflow, slug="nogrants")
+    catalog.refresh_catalog(profile)
+    admin_client.trigger_dag_run("cp_quick", dag_run_id=new_dag_run_id("unseen"))
+    cycle = tracking.poll_profile(profile)
+    assert cycle.requests == 0 and not Run.objects.filter(profile=profile).exists()
+
+
+def test_a_run_queued_too_long_says_why(profile: Any, boss: Actor, settings: Any) -> None:
+    settings.STALE_RUN_SECONDS = 1
+    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))
+    time.sleep(2)
+    tracking.poll_profile(profile)
+    run.refresh_from_db()
+    assert run.state == "queued" and run.stale_reason == tracking.STALE_DAG_PAUSED
+    assert PollStatus.objects.get(profile=profile).scheduler_healthy is True
+    dags.set_run_state(boss, run, "failed")  # leave no queued run behind for other tests
+
+
+def test_polling_is_batched_and_writes_only_changes(
+    profile: Any, boss: Actor, settings: Any
+) -> None:
+    settings.STALE_RUN_SECONDS = 3600  # no stale runs, so no /health request this time
+    paused = profile.dags.get(dag_id="cp_paused")
+    runs = [dags.trigger_run(boss, paused) for _ in range(5)]
+    first = tracking.poll_profile(profile)
+    # Active runs (1 page: fewer than 100), runs finished since the last cycle (1 page) and
+    # their task instances (1 page): never one request per run.
+    assert first.requests == 3, first
+    again = tracking.poll_profile(profile)
+    assert again.requests == 3 and again.rows_written == 0
+    for run in runs:
+        dags.set_run_state(boss, run, "failed")
+    poll_until(profile, finished(*runs))
+
+
+def test_an_unreachable_airflow_backs_off_that_profile_only(
+    airflow: AirflowInstance, profile: Any, boss: Actor
+) -> None:
+    down = harness_profile(airflow, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
+    Run.objects.create(profile=down, dag_id="cp_quick", dag_run_id="r1")
+    failed = tracking.poll_profile(down)
+    assert "refused" in failed.error
+    status = PollStatus.objects.get(profile=down)
+    assert status.consecutive_failures == 1 and status.backoff_until > timezone.now()
+    assert status.last_success_at is None
+    assert "backing off" in tracking.poll_profile(down).skipped
+
+    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"))
+    poll_until(profile, finished(run))  # the healthy profile keeps polling meanwhile
+    assert PollStatus.objects.get(profile=profile).last_success_at is not None
