@@ -6,11 +6,12 @@ panel runs locally on SQLite and a Redis on localhost.
 """
 
 import logging
+import os
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from controlpanel.env import env_bool, env_list, env_str, parse_database_url
+from controlpanel.env import env_bool, env_float, env_list, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -102,6 +103,17 @@ else:
     DATABASES = {
         "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "var" / "db.sqlite3"}
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web app and Celery workers write at the same time: WAL lets readers go on while a
+    # writer commits, IMMEDIATE transactions queue writers instead of failing with "database
+    # is locked", and the timeout is how long a writer waits for its turn.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests use a file (named per test process) so a real Celery worker can share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-{os.getpid()}.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -129,6 +141,10 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 
 # Fernet keys for connection secrets at rest, newest first (see controlpanel/crypto.py).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
@@ -183,8 +199,32 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
-# The single place periodic tasks are declared; later issues add the Airflow poll task here.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Tests give each run its own queue so parallel suites sharing a Redis never swap tasks.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "panel")
+# Publishing must not hang a web request when Redis is down: fail fast, the page says so.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+
+# --- Run tracking ---------------------------------------------------------------------------
+
+POLL_INTERVAL_SECONDS = env_float("POLL_INTERVAL_SECONDS", 5.0)
+CATALOG_SYNC_SECONDS = env_float("CATALOG_SYNC_SECONDS", 60.0)
+STALE_RUN_SECONDS = env_float("STALE_RUN_SECONDS", 120.0)
+# A poll holds its profile's Redis lock at most this long (a killed worker's lock expires).
+POLL_LOCK_SECONDS = env_float("POLL_LOCK_SECONDS", 120.0)
+
+# The single place periodic tasks are declared.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "poll-active-runs": {
+        "task": "controlpanel.tasks.poll_all_profiles",
+        "schedule": POLL_INTERVAL_SECONDS,
+        "options": {"expires": POLL_INTERVAL_SECONDS},
+    },
+    "sync-dag-catalogs": {
+        "task": "controlpanel.tasks.sync_all_catalogs",
+        "schedule": CATALOG_SYNC_SECONDS,
+        "options": {"expires": CATALOG_SYNC_SECONDS},
+    },
+}
 
 # --- Logging --------------------------------------------------------------------------------
 
