@@ -211,6 +211,8 @@ CATALOG_SYNC_SECONDS = env_float("CATALOG_SYNC_SECONDS", 60.0)
 STALE_RUN_SECONDS = env_float("STALE_RUN_SECONDS", 120.0)
 # A poll holds its profile's Redis lock at most this long (a killed worker's lock expires).
 POLL_LOCK_SECONDS = env_float("POLL_LOCK_SECONDS", 120.0)
+# After a failed poll a profile waits 5 s, then 10, 20 ... up to this many seconds.
+POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0)
 
 # The single place periodic tasks are declared.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {

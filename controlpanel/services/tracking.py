@@ -33,7 +33,6 @@ RunKey = tuple[str, str]  # (dag_id, dag_run_id)
 # Runs that ended a little before the previous cycle are read again: clocks differ.
 FINISHED_MARGIN = timedelta(minutes=2)
 MISSING_POLLS_BEFORE_GIVING_UP = 3
-MAX_BACKOFF_SECONDS = 300
 
 STALE_SCHEDULER_DOWN = "The Airflow scheduler appears to be down."
 STALE_DAG_PAUSED = "The DAG is paused: the run waits until someone unpauses it."
@@ -116,7 +115,9 @@ def read_airflow(
         return observed
     ordered = sorted(dag_ids)
     for run in client.list_dag_runs(dag_ids=ordered, states=ACTIVE_STATES):
-        observed.runs[(run.dag_id, run.dag_run_id)] = run
+        key = (run.dag_id, run.dag_run_id)
+        if key in tracked or profile.track_external_runs:
+            observed.runs[key] = run
     missing = {key: created for key, created in tracked.items() if key not in observed.runs}
     since = (status.last_success_at or now) - FINISHED_MARGIN
     if missing:
@@ -152,7 +153,7 @@ def apply_observed(profile: AirflowProfile, observed: Observed, now: datetime) -
     """Write what changed; returns the number of rows inserted or updated."""
     rows = _known_runs(profile, set(observed.runs) | observed.not_found)
     written = _write_runs(profile, observed, rows, now)
-    written += _write_task_instances(observed.task_instances, rows, now)
+    written += _write_task_instances(observed, rows, now)
     written += _write_missing(observed.not_found, rows)
     return written
 
@@ -210,7 +211,7 @@ def _write_runs(
             changes.append(
                 StateChange(run=row, from_state=row.state, to_state=seen.state, observed_at=now)
             )
-        Run.objects.filter(pk=row.pk).update(last_polled_at=now, **changed)
+        Run.objects.filter(pk=row.pk).update(last_polled_at=now, updated_at=now, **changed)
         for name, value in changed.items():
             setattr(row, name, value)
         written += 1
@@ -230,6 +231,7 @@ def _stale_reason(observed: Observed, key: RunKey, dag_paused: bool, now: dateti
 
 
 TASK_INSTANCE_FIELDS = ["try_number", "state", "operator", "start_date", "end_date", "duration"]
+UPDATED_TASK_INSTANCE_FIELDS = [*TASK_INSTANCE_FIELDS, "updated_at"]
 
 
 def _ti_values(ti: AirflowTaskInstance) -> dict[str, Any]:
@@ -243,55 +245,55 @@ def _ti_values(ti: AirflowTaskInstance) -> dict[str, Any]:
     }
 
 
-def _write_task_instances(
-    seen: list[AirflowTaskInstance], rows: dict[RunKey, Run], now: datetime
-) -> int:
-    """Insert new task instances, update changed ones, record every state change."""
-    run_ids = {rows[(ti.dag_id, ti.dag_run_id)].pk for ti in seen}
+def _write_task_instances(observed: Observed, rows: dict[RunKey, Run], now: datetime) -> int:
+    """Mirror the observed runs' task instances: insert, update, delete; record changes.
+
+    A mapped task first shows as one placeholder (map index -1) that Airflow replaces with
+    the mapped instances; rows Airflow no longer lists are deleted (their changes stay).
+    """
+    run_ids = {rows[key].pk for key in observed.runs}
     known = {
         (t.run_id, t.task_id, t.map_index): t
         for t in TaskInstance.objects.filter(run_id__in=run_ids)
     }
-    new, changed_rows, changes = [], [], []
-    for ti in seen:
+    new, changed_rows, changes, seen_keys = [], [], [], set()
+    for ti in observed.task_instances:
         run = rows[(ti.dag_id, ti.dag_run_id)]
         values = _ti_values(ti)
+        seen_keys.add((run.pk, ti.task_id, ti.map_index))
         row = known.get((run.pk, ti.task_id, ti.map_index))
         if row is None:
             new.append(TaskInstance(run=run, task_id=ti.task_id, map_index=ti.map_index, **values))
             if values["state"]:
-                changes.append(
-                    StateChange(
-                        run=run,
-                        task_id=ti.task_id,
-                        map_index=ti.map_index,
-                        try_number=ti.try_number,
-                        to_state=values["state"],
-                        observed_at=now,
-                    )
-                )
+                changes.append(_task_change(run, ti, "", now))
             continue
         if all(getattr(row, k) == v for k, v in values.items()):
             continue
         if (row.state, row.try_number) != (values["state"], values["try_number"]):
-            changes.append(
-                StateChange(
-                    run=run,
-                    task_id=ti.task_id,
-                    map_index=ti.map_index,
-                    try_number=ti.try_number,
-                    from_state=row.state if row.try_number == ti.try_number else "",
-                    to_state=values["state"],
-                    observed_at=now,
-                )
-            )
+            same_try = row.try_number == ti.try_number
+            changes.append(_task_change(run, ti, row.state if same_try else "", now))
         for name, value in values.items():
             setattr(row, name, value)
+        row.updated_at = now  # bulk_update skips auto_now
         changed_rows.append(row)
+    gone = [row.pk for key, row in known.items() if key not in seen_keys]
+    TaskInstance.objects.filter(pk__in=gone).delete()
     TaskInstance.objects.bulk_create(new)
-    TaskInstance.objects.bulk_update(changed_rows, TASK_INSTANCE_FIELDS)
+    TaskInstance.objects.bulk_update(changed_rows, UPDATED_TASK_INSTANCE_FIELDS)
     StateChange.objects.bulk_create(changes)
-    return len(new) + len(changed_rows) + len(changes)
+    return len(new) + len(changed_rows) + len(changes) + len(gone)
+
+
+def _task_change(run: Run, ti: AirflowTaskInstance, from_state: str, now: datetime) -> StateChange:
+    return StateChange(
+        run=run,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        try_number=ti.try_number,
+        from_state=from_state,
+        to_state=ti.state or "",
+        observed_at=now,
+    )
 
 
 def _write_missing(not_found: set[RunKey], rows: dict[RunKey, Run]) -> int:
@@ -329,9 +331,9 @@ def _record_success(
 
 
 def _record_failure(status: PollStatus, exc: AirflowError, now: datetime) -> None:
-    """Back off this profile only: 5 s, 10 s, 20 s ... up to 5 minutes."""
+    """Back off this profile only: 5 s, 10 s, 20 s ... up to POLL_BACKOFF_MAX_SECONDS."""
     status.consecutive_failures += 1
-    delay = min(MAX_BACKOFF_SECONDS, 5 * 2 ** (status.consecutive_failures - 1))
+    delay = min(settings.POLL_BACKOFF_MAX_SECONDS, 5 * 2 ** (status.consecutive_failures - 1))
     status.backoff_until = now + timedelta(seconds=delay)
     status.last_attempt_at = now
     status.last_error = exc.user_message

@@ -5,6 +5,7 @@ The Celery worker, beat, kill -9 and Airflow outages are in test_tracking_worker
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -85,7 +86,7 @@ def test_runs_are_followed_to_success_and_failure_with_complete_history(
     ]
     assert run_changes[0] == ("", "queued")  # the trigger starts the timeline
     assert run_changes[-1][1] == "failed"
-    assert all(a[1] == b[0] for a, b in zip(run_changes, run_changes[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(run_changes))
     transform = [
         (c.from_state, c.to_state) for c in StateChange.objects.filter(run=bad, task_id="transform")
     ]
@@ -94,8 +95,20 @@ def test_runs_are_followed_to_success_and_failure_with_complete_history(
     assert observed == sorted(observed)
 
     # Finished runs leave the poll set: the next cycle writes nothing about them.
-    quiet = tracking.poll_profile(profile)
-    assert quiet.rows_written == 0
+    def snapshot() -> list[Any]:
+        runs = Run.objects.filter(pk__in=[ok.pk, bad.pk]).order_by("pk")
+        return [
+            (
+                r.updated_at,
+                r.state_changes.count(),
+                sorted(r.task_instances.values_list("updated_at", flat=True)),
+            )
+            for r in runs
+        ]
+
+    before = snapshot()
+    tracking.poll_profile(profile)
+    assert snapshot() == before
 
 
 def test_a_run_cleared_for_retry_comes_back_and_every_try_is_kept(
@@ -159,16 +172,20 @@ def test_polling_is_batched_and_writes_only_changes(
     profile: Any, boss: Actor, settings: Any
 ) -> None:
     settings.STALE_RUN_SECONDS = 3600  # no stale runs, so no /health request this time
+    profile.track_external_runs = False  # only our 5 runs, whatever else the Airflow holds
+    profile.save()
     paused = profile.dags.get(dag_id="cp_paused")
     runs = [dags.trigger_run(boss, paused) for _ in range(5)]
     first = tracking.poll_profile(profile)
-    # Active runs (1 page: fewer than 100), runs finished since the last cycle (1 page) and
-    # their task instances (1 page): never one request per run.
-    assert first.requests == 3, first
+    # One page of active runs and one of their task instances: never one request per run.
+    assert (first.requests, first.runs_seen) == (2, 5), first
     again = tracking.poll_profile(profile)
-    assert again.requests == 3 and again.rows_written == 0
+    assert again.requests == 2 and again.rows_written == 0
     for run in runs:
         dags.set_run_state(boss, run, "failed")
+    ended = tracking.poll_profile(profile)
+    # The runs left the active list: one more request reads how they ended.
+    assert (ended.requests, ended.runs_seen) == (3, 5), ended
     poll_until(profile, finished(*runs))
 
 
@@ -180,7 +197,8 @@ def test_an_unreachable_airflow_backs_off_that_profile_only(
     failed = tracking.poll_profile(down)
     assert "refused" in failed.error
     status = PollStatus.objects.get(profile=down)
-    assert status.consecutive_failures == 1 and status.backoff_until > timezone.now()
+    assert status.consecutive_failures == 1
+    assert status.backoff_until is not None and status.backoff_until > timezone.now()
     assert status.last_success_at is None
     assert "backing off" in tracking.poll_profile(down).skipped
 

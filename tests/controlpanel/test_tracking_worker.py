@@ -1,0 +1,229 @@
+"""Run tracking with a real Celery worker and beat, a real Redis and the real Airflow.
+
+The worker and beat are separate processes sharing this test's SQLite file and a Redis
+queue of their own; the tests only trigger runs and read what the worker wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection
+
+from controlpanel.audit import Actor
+from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
+from controlpanel.services import catalog, dags
+from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.controlpanel.test_services_dags import harness_profile
+from tests.factories import UserFactory
+from tests.harness.airflow import AirflowInstance
+from tests.tcp_proxy import TcpProxy
+
+pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+REPO = Path(__file__).resolve().parents[2]
+
+
+class CeleryProcesses:
+    """Start and kill worker and beat processes sharing this test's database and queue."""
+
+    def __init__(self, redis_url: str, logs: Path) -> None:
+        self.logs = logs
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE")},
+            "DJANGO_SETTINGS_MODULE": "controlpanel.settings",
+            "DEBUG": "1",
+            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "REDIS_URL": redis_url,
+            "CELERY_QUEUE": f"panel-test-{uuid.uuid4().hex[:8]}",
+            "FIELD_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
+            "POLL_INTERVAL_SECONDS": "1",
+            "CATALOG_SYNC_SECONDS": "3600",
+            "POLL_LOCK_SECONDS": "5",
+            "POLL_BACKOFF_MAX_SECONDS": "3",
+        }
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str) -> None:
+        command = {
+            "worker": [
+                "worker",
+                "--pool",
+                "solo",
+                "--concurrency",
+                "1",
+                "--hostname",
+                f"{name}-{uuid.uuid4().hex[:6]}@test",
+            ],
+            "beat": ["beat", "--schedule", str(self.logs / "beat-schedule")],
+        }[name.split("-")[0]]
+        with open(self.logs / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "controlpanel",
+                    *command,
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        proc = self.processes.pop(name)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.kill(name, signal.SIGTERM)
+
+    def log_tail(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.glob("*.log"))
+        )
+
+
+@pytest.fixture
+def celery_processes(tmp_path: Path) -> Iterator[CeleryProcesses]:
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
+            raise
+        pytest.skip(f"no Redis at {redis_url}: {exc}")
+    processes = CeleryProcesses(redis_url, tmp_path)
+    processes.start("worker")
+    processes.start("beat")
+    yield processes
+    processes.stop_all()
+
+
+@pytest.fixture
+def boss() -> Actor:
+    user = UserFactory.create(username="boss")
+    user.is_superuser = True
+    user.save()
+    return Actor(user=user)
+
+
+def wait_for(
+    condition: Callable[[], bool], processes: CeleryProcesses, timeout: float = 240, what: str = ""
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}\n{processes.log_tail()}")
+        time.sleep(0.5)
+
+
+def run_is(run: Run, *states: str) -> Callable[[], bool]:
+    def check() -> bool:
+        row = Run.objects.get(pk=run.pk)
+        return row.is_finished and row.state in states
+
+    return check
+
+
+def test_worker_and_beat_follow_runs_to_success_and_failure(
+    airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+) -> None:
+    profile = harness_profile(airflow)
+    catalog.refresh_catalog(profile)
+    ok = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "worker"})
+    bad = dags.trigger_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "load"})
+    wait_for(run_is(ok, "success"), celery_processes, what="the quick run to succeed")
+    wait_for(run_is(bad, "failed"), celery_processes, what="the ETL run to fail")
+    states = dict(TaskInstance.objects.filter(run=bad).values_list("task_id", "state"))
+    assert states == {"extract": "success", "transform": "success", "load": "failed"}
+    assert StateChange.objects.filter(run=bad, task_id="load", to_state="failed").count() == 1
+    assert StateChange.objects.filter(run=ok, task_id="", to_state="success").count() == 1
+    assert PollStatus.objects.get(profile=profile).last_success_at is not None
+
+
+def test_killing_the_worker_mid_run_leaves_no_duplicates_and_the_next_one_catches_up(
+    airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+) -> None:
+    profile = harness_profile(airflow)
+    catalog.refresh_catalog(profile)
+    run = dags.trigger_run(
+        boss, profile.dags.get(dag_id="cp_mapped"), conf={"items": [1, 2, 3, 4, 5, 6]}
+    )
+    wait_for(
+        lambda: TaskInstance.objects.filter(run=run, state="success").exists(),
+        celery_processes,
+        what="the first task to succeed",
+    )
+    assert not Run.objects.get(pk=run.pk).is_finished
+    celery_processes.kill("worker")  # kill -9, whatever it was doing
+    time.sleep(2)
+    celery_processes.start("worker-2")
+    wait_for(run_is(run, "success"), celery_processes, what="the mapped run to succeed")
+
+    assert Run.objects.filter(dag_run_id=run.dag_run_id).count() == 1
+    tis = list(TaskInstance.objects.filter(run=run))
+    assert sorted((t.task_id, t.map_index) for t in tis) == [
+        ("list_items", -1),
+        *[("process", i) for i in range(6)],
+        ("total", -1),
+    ]
+    assert {t.state for t in tis} == {"success"}
+    changes = Counter(
+        (c.task_id, c.map_index, c.try_number, c.from_state, c.to_state)
+        for c in StateChange.objects.filter(run=run)
+    )
+    assert max(changes.values()) == 1, changes.most_common(3)
+
+
+def test_an_airflow_outage_backs_off_one_profile_while_another_keeps_polling(
+    airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+) -> None:
+    host, port = airflow.url.removeprefix("http://").split(":")
+    proxy = TcpProxy(host, int(port)).start()
+    try:
+        direct = harness_profile(airflow, slug="direct")
+        flaky = harness_profile(airflow, slug="flaky", base_url=proxy.url)
+        for profile in (direct, flaky):
+            profile.track_external_runs = False  # both reach the same Airflow
+            profile.save()
+            catalog.refresh_catalog(profile)
+        behind_outage = dags.trigger_run(boss, flaky.dags.get(dag_id="cp_quick"))
+        proxy.stop()  # the flaky profile's Airflow is "down" from here
+
+        meanwhile = dags.trigger_run(boss, direct.dags.get(dag_id="cp_quick"))
+        wait_for(run_is(meanwhile, "success"), celery_processes, what="the direct run")
+        wait_for(
+            lambda: PollStatus.objects.get(profile=flaky).consecutive_failures >= 1,
+            celery_processes,
+            what="the flaky profile to notice the outage",
+        )
+        status = PollStatus.objects.get(profile=flaky)
+        assert "refused" in status.last_error
+        assert not Run.objects.get(pk=behind_outage.pk).is_finished
+
+        proxy.start()  # back up on the same port
+        wait_for(
+            run_is(behind_outage, "success"), celery_processes, what="the flaky profile to catch up"
+        )
+        status = PollStatus.objects.get(profile=flaky)
+        assert status.consecutive_failures == 0 and status.last_error == ""
+        assert TaskInstance.objects.filter(run=behind_outage, state="success").count() == 1
+    finally:
+        proxy.stop()
