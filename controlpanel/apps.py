@@ -9,3 +9,14 @@ class ControlPanelConfig(AppConfig):
     name = "controlpanel"
     verbose_name = "Airflow Control Panel"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Connect the login audit receivers and register the encryption key check."""
+        # Imported here: both need the app registry, which is only ready now.
+        from django.core import checks
+
+        from controlpanel import signals
+        from controlpanel.checks import check_field_encryption_keys
+
+        signals.connect_signals()
+        checks.register(check_field_encryption_keys, checks.Tags.security)

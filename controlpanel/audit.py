@@ -62,6 +62,10 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _stored_ip(address: str | None) -> str | None:
+    return AuditEvent._meta.get_field("ip_address").to_python(address) if address else None
+
+
 def redact(payload: Any) -> Any:
     """A copy of ``payload`` with every secret-looking key's value replaced."""
     if isinstance(payload, dict):
@@ -102,7 +106,8 @@ def record_event(
             actor_username=actor.name,
             token_prefix=actor.token_prefix,
             source=actor.source,
-            ip_address=actor.ip_address,
+            # Stored as the database will give it back (IPv6 shortened), so the hash matches.
+            ip_address=_stored_ip(actor.ip_address),
             action=action,
             profile_slug=profile_slug,
             dag_id=dag_id,
@@ -147,10 +152,10 @@ def verify_chain() -> ChainReport:
         last_id = event.id
     head = AuditChainHead.objects.filter(pk=1).first() or AuditChainHead()
     if head.last_hash != expected_prev or head.event_count != checked:
+        where = "events after it were removed" if last_id else "all events were removed"
         return ChainReport(
             checked,
             last_id,
-            f"events after it were removed (the chain head counts "
-            f"{head.event_count} events, {checked} remain)",
+            f"{where} (the chain head counts {head.event_count} events, {checked} remain)",
         )
     return ChainReport(checked)

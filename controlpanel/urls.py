@@ -1,7 +1,7 @@
 """URL routes of the control panel."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from controlpanel.views import core
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("", core.home, name="home"),
     path("healthz", core.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("controlpanel.views.auth")),
+    path("manage/", include("controlpanel.urls_manage")),
 ]

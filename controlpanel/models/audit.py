@@ -12,6 +12,16 @@ from django.db import models
 AUDITORS_GROUP = "Audit reviewers"
 
 
+class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
+    """Bulk update and delete are refused too, not only ``save()`` on an existing row."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("Audit events are append-only and cannot be changed.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit events are append-only and cannot be deleted.")
+
+
 class AuditEvent(models.Model):
     """One action someone (or something) attempted, and what came of it.
 
@@ -47,6 +57,8 @@ class AuditEvent(models.Model):
     message = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]

@@ -1,0 +1,1 @@
+"""``manage.py`` commands: audit verification and encryption key rotation."""

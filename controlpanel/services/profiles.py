@@ -1,0 +1,300 @@
+"""Connection profiles: create, change, delete and test them (panel admins only).
+
+Every attempt is audited, denied and refused ones too. The stored password or token never
+reaches the audit trail: events say only whether it was changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from controlpanel import crypto
+from controlpanel.airflow_clients import client_for, forget_client
+from controlpanel.audit import Actor, Outcome, record_event
+from controlpanel.models import PLAIN_HTTP_WARNING, AirflowProfile
+from controlpanel.permissions import ActionDenied, access_for
+from dags_api import (
+    AirflowAuthError,
+    AirflowClient,
+    AirflowError,
+    AirflowNotFound,
+    AirflowUnavailable,
+)
+
+# The fields an admin edits; the secret is handled apart so it is never echoed anywhere.
+PROFILE_FIELDS = (
+    "name",
+    "slug",
+    "base_url",
+    "auth_type",
+    "username",
+    "verify_tls",
+    "ca_bundle",
+    "timeout_seconds",
+    "allow_insecure_http",
+    "is_active",
+    "track_external_runs",
+)
+# A DAG id nobody uses: triggering it answers 404 past Airflow's permission check, 403 before.
+PERMISSION_PROBE_DAG_ID = "__panel_permission_probe__"
+
+CREDENTIALS_REJECTED = "Airflow refused the credentials: check the credentials or the Airflow role."
+CANNOT_TRIGGER = (
+    "The Airflow user cannot start runs: give it the User, Op or Admin role in Airflow."
+)
+SCHEDULER_UNHEALTHY = "The Airflow scheduler is not healthy: new runs will not start until it is."
+NOT_ALLOWED = "Only panel administrators may manage connection profiles."
+
+
+@dataclass
+class ConnectionReport:
+    """What a connection test found out; None means the test could not tell."""
+
+    ok: bool = False
+    airflow_version: str | None = None
+    scheduler_healthy: bool | None = None
+    credentials_accepted: bool | None = None
+    dag_count: int | None = None
+    can_trigger: bool | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str = ""
+
+    def summary(self) -> str:
+        """The result in one plain sentence (flash message and audit message)."""
+        if self.error:
+            return f"Connection test failed: {self.error}"
+        parts = [f"Airflow {self.airflow_version or 'of unknown version'}"]
+        parts.append(_words(self.scheduler_healthy, "scheduler healthy", "scheduler unhealthy"))
+        parts.append(
+            _words(self.credentials_accepted, "credentials accepted", "credentials rejected")
+        )
+        if self.dag_count is not None:
+            parts.append(f"{self.dag_count} DAG{'' if self.dag_count == 1 else 's'}")
+        parts.append(_words(self.can_trigger, "can trigger runs", "cannot trigger runs"))
+        return "Connection test: " + ", ".join(p for p in parts if p) + "."
+
+    def as_payload(self) -> dict[str, Any]:
+        """The report as audit payload."""
+        return {**asdict(self), "summary": self.summary()}
+
+
+def _words(value: bool | None, yes: str, no: str) -> str:
+    return "" if value is None else (yes if value else no)
+
+
+# --- checks shared by every change -----------------------------------------------------
+
+
+def _require_manager(actor: Actor, action: str, profile: AirflowProfile | str = "") -> None:
+    """Raise ActionDenied (recorded as denied) unless the actor may manage profiles."""
+    if access_for(actor.user).can_manage_profiles:
+        return
+    record_event(actor, action, outcome=Outcome.DENIED, profile=profile, message=NOT_ALLOWED)
+    raise ActionDenied(NOT_ALLOWED)
+
+
+def _profile_values(profile: AirflowProfile) -> dict[str, Any]:
+    return {name: getattr(profile, name) for name in PROFILE_FIELDS}
+
+
+def _record_refusal(
+    actor: Actor, action: str, slug: str, payload: dict[str, Any], exc: ValidationError
+) -> None:
+    """Record a refused change as failed, in its own transaction so it outlives the refusal."""
+    message = " ".join(exc.messages)
+    record_event(
+        actor, action, outcome=Outcome.FAILED, profile=slug, payload=payload, message=message
+    )
+
+
+# --- create, update, delete --------------------------------------------------------------
+
+
+def create_profile(
+    actor: Actor,
+    *,
+    name: str,
+    slug: str,
+    base_url: str,
+    auth_type: str,
+    username: str = "",
+    secret: str = "",
+    verify_tls: bool = True,
+    ca_bundle: str = "",
+    timeout_seconds: float = 30,
+    allow_insecure_http: bool = False,
+    is_active: bool = True,
+    track_external_runs: bool = True,
+) -> AirflowProfile:
+    """Add a connection profile, its secret encrypted; raises ValidationError when refused."""
+    _require_manager(actor, "profile.create", slug)
+    profile = AirflowProfile(
+        name=name,
+        slug=slug,
+        base_url=base_url.strip(),
+        auth_type=auth_type,
+        username=username,
+        verify_tls=verify_tls,
+        ca_bundle=ca_bundle,
+        timeout_seconds=timeout_seconds,
+        allow_insecure_http=allow_insecure_http,
+        is_active=is_active,
+        track_external_runs=track_external_runs,
+    )
+    profile.set_secret(secret)
+    try:
+        profile.full_clean()
+    except ValidationError as exc:
+        payload = {**_profile_values(profile), "secret_changed": bool(secret)}
+        _record_refusal(actor, "profile.create", slug, payload, exc)
+        raise
+    payload = {**_profile_values(profile), "secret_changed": bool(secret)}
+    with transaction.atomic():
+        profile.save()
+        record_event(
+            actor, "profile.create", outcome=Outcome.SUCCEEDED, profile=profile, payload=payload
+        )
+    return profile
+
+
+def update_profile(
+    actor: Actor, profile: AirflowProfile, *, new_secret: str | None = None, **fields: Any
+) -> AirflowProfile:
+    """Change a profile; an empty ``new_secret`` keeps the stored password or token.
+
+    On refusal (ValidationError) the profile object is left as it was.
+    """
+    _require_manager(actor, "profile.update", profile)
+    unknown = set(fields) - set(PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"update_profile() got unknown fields: {', '.join(sorted(unknown))}")
+    before, stored_secret = _profile_values(profile), profile.secret_encrypted
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    if new_secret:
+        profile.set_secret(new_secret)
+    try:
+        profile.full_clean()  # before comparing, so the payload shows cleaned values
+    except ValidationError as exc:
+        payload = _changes(profile, before, bool(new_secret))
+        for name, value in before.items():
+            setattr(profile, name, value)
+        profile.secret_encrypted = stored_secret
+        _record_refusal(actor, "profile.update", profile.slug, payload, exc)
+        raise
+    payload = _changes(profile, before, bool(new_secret))
+    with transaction.atomic():
+        profile.save()
+        record_event(
+            actor, "profile.update", outcome=Outcome.SUCCEEDED, profile=profile, payload=payload
+        )
+        transaction.on_commit(partial(forget_client, profile.pk))
+    return profile
+
+
+def _changes(
+    profile: AirflowProfile, before: dict[str, Any], secret_changed: bool
+) -> dict[str, Any]:
+    """The fields whose value differs from ``before``, with their new values."""
+    after = _profile_values(profile)
+    changed = {name: value for name, value in after.items() if value != before[name]}
+    return {**changed, "secret_changed": secret_changed}
+
+
+def delete_profile(actor: Actor, profile: AirflowProfile) -> None:
+    """Delete a profile with its DAG catalog, runs and grants (they cascade)."""
+    _require_manager(actor, "profile.delete", profile)
+    profile_id = profile.pk
+    payload = {"name": profile.name, "slug": profile.slug, "base_url": profile.base_url}
+    with transaction.atomic():
+        record_event(
+            actor, "profile.delete", outcome=Outcome.SUCCEEDED, profile=profile, payload=payload
+        )
+        profile.delete()
+        transaction.on_commit(partial(forget_client, profile_id))
+
+
+# --- connection test ---------------------------------------------------------------------
+
+
+def test_profile(actor: Actor, profile: AirflowProfile) -> ConnectionReport:
+    """Ask the profile's Airflow who it is and what the panel's user may do there.
+
+    Airflow failures end up in the report, never raised. Audited with the report as payload.
+    """
+    _require_manager(actor, "profile.test", profile)
+    report = check_connection(profile)
+    record_event(
+        actor,
+        "profile.test",
+        outcome=Outcome.SUCCEEDED if report.ok else Outcome.FAILED,
+        profile=profile,
+        payload=report.as_payload(),
+        message=report.summary(),
+    )
+    return report
+
+
+# Its name starts with "test": keep pytest from collecting it where a test module imports it.
+test_profile.__test__ = False  # type: ignore[attr-defined]
+
+
+def check_connection(profile: AirflowProfile) -> ConnectionReport:
+    """Version, scheduler health, credentials, DAG count and trigger permission (no audit)."""
+    report = ConnectionReport()
+    if profile.is_plain_http:
+        report.warnings.append(PLAIN_HTTP_WARNING)
+    try:
+        client = client_for(profile)
+        report.airflow_version = client.version().version
+        report.scheduler_healthy = client.health().scheduler_healthy
+        if not report.scheduler_healthy:
+            report.warnings.append(SCHEDULER_UNHEALTHY)
+        _check_credentials(client, report)
+    except AirflowUnavailable as exc:
+        report.error = exc.user_message
+        report.warnings.append(f"Airflow is unreachable: {exc.user_message}")
+    except AirflowError as exc:
+        report.error = exc.user_message
+        report.warnings.append(f"Airflow answered with an error: {exc.user_message}")
+    except crypto.SecretUnreadable as exc:
+        report.error = f"{exc} Enter the password or token again."
+    report.ok = not report.error and bool(report.credentials_accepted)
+    return report
+
+
+def _check_credentials(client: AirflowClient, report: ConnectionReport) -> None:
+    """List the DAGs (needs valid credentials), then probe the trigger permission."""
+    try:
+        dags = client.list_dags()
+    except AirflowAuthError:
+        report.credentials_accepted = False
+        report.warnings.append(CREDENTIALS_REJECTED)
+        return
+    report.credentials_accepted = True
+    report.dag_count = len(dags)
+    report.can_trigger = _can_trigger(client)
+    if report.can_trigger is False:
+        report.warnings.append(CANNOT_TRIGGER)
+
+
+def _can_trigger(client: AirflowClient) -> bool | None:
+    """Trigger a DAG that cannot exist: Airflow 2 checks the permission before the DAG.
+
+    404 means the user passed the permission check, 403 means the role may not trigger.
+    (Verified against Airflow 2.11 in tests/controlpanel/test_services_profiles.py.)
+    """
+    try:
+        client.trigger_dag_run(PERMISSION_PROBE_DAG_ID)
+    except AirflowNotFound:
+        return True
+    except AirflowAuthError:
+        return False
+    except AirflowError:
+        return None
+    return True  # someone made a DAG with the probe's id, and the user could trigger it

@@ -1,0 +1,84 @@
+"""Log in, log out and change password: Django's auth views with the panel's templates.
+
+Logins and logouts are audited by ``controlpanel.signals`` (so the admin's login page is
+covered too); password changes are audited here, in the transaction that saves them.
+Included by ``urls.py`` under ``accounts/``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.db import transaction
+from django.http import HttpResponse
+from django.urls import path
+
+from controlpanel.audit import Actor, record_event
+from controlpanel.models import AuditEvent
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form with messages that say what happened in plain words."""
+
+    error_messages = {
+        "invalid_login": (
+            "That username and password do not match an account. "
+            "Check both and try again; they are case-sensitive."
+        ),
+        "inactive": "This account is disabled. Ask a panel administrator to enable it.",
+    }
+
+
+class LoginView(auth_views.LoginView):
+    """The login page."""
+
+    template_name = "registration/login.html"
+    authentication_form = LoginForm
+
+
+class LogoutView(auth_views.LogoutView):
+    """Log out on POST only: a GET (a link, an image tag) must not end a session."""
+
+    http_method_names = ["post", "options"]
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Change one's own password; both the change and a wrong current password are audited."""
+
+    template_name = "registration/password_change_form.html"
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        """Save the new password and its audit event together."""
+        with transaction.atomic():
+            response = super().form_valid(form)
+            record_event(
+                Actor.from_request(self.request),
+                "auth.password_change",
+                outcome=AuditEvent.Outcome.SUCCEEDED,
+            )
+        return response
+
+    def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
+        """Record a wrong current password (someone at an unlocked screen probing it)."""
+        if form.has_error("old_password", "password_incorrect"):
+            record_event(
+                Actor.from_request(self.request),
+                "auth.password_change",
+                outcome=AuditEvent.Outcome.FAILED,
+                message="The current password was wrong.",
+            )
+        return super().form_invalid(form)
+
+
+class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
+    """Confirms the change."""
+
+    template_name = "registration/password_change_done.html"
+
+
+urlpatterns = [
+    path("login/", LoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(), name="logout"),
+    path("password_change/", PasswordChangeView.as_view(), name="password_change"),
+    path("password_change/done/", PasswordChangeDoneView.as_view(), name="password_change_done"),
+]
