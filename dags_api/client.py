@@ -33,6 +33,7 @@ from .v1 import AirflowV1
 
 DAG_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
 SETTABLE_RUN_STATES = ("success", "failed", "queued")
+RUN_IDS_PER_REQUEST = 100
 
 
 def new_dag_run_id(prefix: str = "panel") -> str:
@@ -361,8 +362,25 @@ class AirflowClient:
         dag_run_ids: list[str] | None = None,
         states: list[str | None] | None = None,
     ) -> list[TaskInstance]:
-        """Task instances of many runs at once (``~/dagRuns/~/taskInstances/list``)."""
+        """Task instances of many runs at once (``~/dagRuns/~/taskInstances/list``).
 
+        Run ids go ``RUN_IDS_PER_REQUEST`` at a time: an Airflow on SQLite fails (HTTP 500,
+        "expression tree is too large") on a filter of about a thousand ids.
+        """
+        if dag_run_ids is None or len(dag_run_ids) <= RUN_IDS_PER_REQUEST:
+            return self._task_instances_batch(dag_ids, dag_run_ids, states)
+        found: list[TaskInstance] = []
+        for start in range(0, len(dag_run_ids), RUN_IDS_PER_REQUEST):
+            chunk = dag_run_ids[start : start + RUN_IDS_PER_REQUEST]
+            found += self._task_instances_batch(dag_ids, chunk, states)
+        return found
+
+    def _task_instances_batch(
+        self,
+        dag_ids: list[str] | None,
+        dag_run_ids: list[str] | None,
+        states: list[str | None] | None,
+    ) -> list[TaskInstance]:
         def fetch(offset: int) -> dict[str, Any]:
             body = self.api.task_instances_batch_body(
                 dag_ids=dag_ids, dag_run_ids=dag_run_ids, states=states, offset=offset

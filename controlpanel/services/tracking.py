@@ -33,6 +33,7 @@ RunKey = tuple[str, str]  # (dag_id, dag_run_id)
 # Runs that ended a little before the previous cycle are read again: clocks differ.
 FINISHED_MARGIN = timedelta(minutes=2)
 MISSING_POLLS_BEFORE_GIVING_UP = 3
+DAG_FILTER_LIMIT = 100
 
 STALE_SCHEDULER_DOWN = "The Airflow scheduler appears to be down."
 STALE_DAG_PAUSED = "The DAG is paused: the run waits until someone unpauses it."
@@ -113,10 +114,12 @@ def read_airflow(
     observed = Observed(tracked_since=tracked)
     if not dag_ids:
         return observed
-    ordered = sorted(dag_ids)
+    # A long id filter is slow (and breaks an Airflow on SQLite): past a limit, ask for all
+    # active runs and keep ours here.
+    ordered = sorted(dag_ids) if len(dag_ids) <= DAG_FILTER_LIMIT else None
     for run in client.list_dag_runs(dag_ids=ordered, states=ACTIVE_STATES):
         key = (run.dag_id, run.dag_run_id)
-        if key in tracked or profile.track_external_runs:
+        if key in tracked or (profile.track_external_runs and run.dag_id in dag_ids):
             observed.runs[key] = run
     missing = {key: created for key, created in tracked.items() if key not in observed.runs}
     since = (status.last_success_at or now) - FINISHED_MARGIN
@@ -124,16 +127,19 @@ def read_airflow(
         since = min(since, min(missing.values()) - FINISHED_MARGIN)
     if missing or profile.track_external_runs:
         wanted = ordered if profile.track_external_runs else sorted({d for d, _ in missing})
+        if wanted is not None and len(wanted) > DAG_FILTER_LIMIT:
+            wanted = None
         for run in client.list_dag_runs(dag_ids=wanted, states=FINISHED_STATES, end_date_gte=since):
             key = (run.dag_id, run.dag_run_id)
-            if key in missing or (profile.track_external_runs and key not in observed.runs):
+            external = profile.track_external_runs and run.dag_id in dag_ids
+            if key in missing or (external and key not in observed.runs):
                 observed.runs[key] = run
     observed.not_found = set(missing) - set(observed.runs)
     if observed.runs:
         observed.task_instances = [
             ti
             for ti in client.list_task_instances_batch(
-                dag_ids=sorted({d for d, _ in observed.runs}),
+                dag_ids=_filter_or_none({d for d, _ in observed.runs}),
                 dag_run_ids=sorted({r for _, r in observed.runs}),
             )
             if (ti.dag_id, ti.dag_run_id) in observed.runs
@@ -141,6 +147,11 @@ def read_airflow(
     if any(_waited_too_long(observed, key, now) for key in observed.runs):
         observed.health = client.health()
     return observed
+
+
+def _filter_or_none(values: set[str]) -> list[str] | None:
+    """An id filter for Airflow, or None (no filter) when it would be too long."""
+    return sorted(values) if len(values) <= DAG_FILTER_LIMIT else None
 
 
 def _waited_too_long(observed: Observed, key: RunKey, now: datetime) -> bool:

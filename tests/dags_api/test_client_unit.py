@@ -490,3 +490,32 @@ def test_run_cannot_be_set_to_running(
 
     assert "success, failed, queued" in caught.value.user_message
     assert len(http.calls) == 0
+
+
+@responses.activate
+def test_task_instances_of_many_runs_are_asked_for_100_run_ids_at_a_time() -> None:
+    url = "https://airflow.example.com/api/v1/dags/~/dagRuns/~/taskInstances/list"
+    bodies: list[dict[str, Any]] = []
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        body = json.loads(request.body)
+        bodies.append(body)
+        tis = [
+            {
+                "dag_id": "d",
+                "dag_run_id": run_id,
+                "task_id": "t",
+                "map_index": -1,
+                "try_number": 1,
+                "state": "success",
+            }
+            for run_id in body["dag_run_ids"][:1]
+        ]
+        return 200, {}, json.dumps({"task_instances": tis, "total_entries": len(tis)})
+
+    responses.add_callback(responses.POST, url, callback=answer)
+    client = AirflowClient(ConnectionSettings("https://airflow.example.com"))
+    run_ids = [f"run_{i}" for i in range(250)]
+    found = client.list_task_instances_batch(dag_ids=["d"], dag_run_ids=run_ids)
+    assert [len(b["dag_run_ids"]) for b in bodies] == [100, 100, 50]
+    assert [ti.dag_run_id for ti in found] == ["run_0", "run_100", "run_200"]

@@ -1,0 +1,43 @@
+"""Whether live updates work: they need Redis (the Celery broker) and a polling worker.
+
+Pages keep working without Redis (they read our database); they only say that what they
+show may be behind.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from django.http import HttpRequest
+
+from controlpanel.locks import redis_client
+
+_CACHE_SECONDS = 10.0
+_cache: dict[str, tuple[float, bool]] = {}
+
+LIVE_UPDATES_PAUSED = (
+    "Live updates are paused: the panel cannot reach Redis, so run states are not being "
+    "refreshed. Pages show what was last recorded; triggering still works."
+)
+
+
+def redis_available() -> bool:
+    """True when Redis answers a PING (cached for a few seconds per process)."""
+    now = time.monotonic()
+    cached = _cache.get("redis")
+    if cached and now - cached[0] < _CACHE_SECONDS:
+        return cached[1]
+    try:
+        ok = bool(redis_client().ping())
+    except (redis.RedisError, OSError):
+        ok = False
+    _cache["redis"] = (now, ok)
+    return ok
+
+
+def panel_status(request: HttpRequest) -> dict[str, str]:
+    """Template context: ``live_updates_warning`` is set when live updates are paused."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    return {} if redis_available() else {"live_updates_warning": LIVE_UPDATES_PAUSED}
