@@ -95,6 +95,8 @@ def reachable_redis_url(test_redis_url: str) -> str:
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
+        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
+            pytest.fail(f"no Redis reachable at {test_redis_url} ({exc})")
         pytest.skip(f"no Redis reachable at {test_redis_url} ({exc}); set TEST_REDIS_URL")
     finally:
         client.close()
