@@ -36,3 +36,21 @@ def test_no_warning_when_redis_answers(world: World, client_as: Any, settings: A
 def test_anonymous_visitors_get_no_banner(settings: Any, db: None) -> None:
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     assert "Live updates" not in Client().get("/").content.decode()
+
+
+@pytest.mark.airflow
+@pytest.mark.django_db(transaction=True)
+def test_triggering_works_while_redis_is_down(airflow: Any, settings: Any) -> None:
+    from controlpanel.audit import Actor
+    from controlpanel.services import catalog, dags
+    from tests.controlpanel.test_services_dags import harness_profile
+    from tests.factories import UserFactory
+
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    settings.CELERY_BROKER_URL = settings.REDIS_URL
+    profile = harness_profile(airflow)
+    catalog.refresh_catalog(profile)
+    boss = UserFactory.create(username="boss", is_superuser=True)
+    run = dags.trigger_run(Actor(user=boss), profile.dags.get(dag_id="cp_paused"))
+    assert run.pk and run.state == "queued"
+    dags.set_run_state(Actor(user=boss), run, "failed")
