@@ -78,3 +78,25 @@ ensure_redis() {
 stop_own_redis() {
   if [ -n "${PANEL_REDIS_PID:-}" ]; then kill "$PANEL_REDIS_PID" 2>/dev/null || true; fi
 }
+
+postgres_answers() {  # $1 = postgres URL
+  "$VENV/bin/python" - "$1" <<'PY' 2>/dev/null
+import sys, psycopg
+try:
+    psycopg.connect(sys.argv[1], connect_timeout=2).close()
+except Exception:
+    sys.exit(1)
+PY
+}
+
+# PostgreSQL for the second test pass: the one at $1, else start the machine's cluster.
+ensure_postgres() {
+  postgres_answers "$1" && return 0
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    say "starting the local PostgreSQL cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start \
+      >/dev/null 2>&1 || true
+    for _ in $(seq 20); do postgres_answers "$1" && return 0; sleep 0.5; done
+  fi
+  return 1
+}

@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import redis
@@ -33,6 +34,15 @@ pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(tra
 REPO = Path(__file__).resolve().parents[2]
 
 
+def database_url_of_this_test() -> str:
+    """A DATABASE_URL for the test database this test runs in (SQLite file or PostgreSQL)."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 class CeleryProcesses:
     """Start and kill worker and beat processes sharing this test's database and queue."""
 
@@ -42,7 +52,7 @@ class CeleryProcesses:
             **{k: v for k, v in os.environ.items() if not k.startswith("DATABASE")},
             "DJANGO_SETTINGS_MODULE": "controlpanel.settings",
             "DEBUG": "1",
-            "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+            "DATABASE_URL": database_url_of_this_test(),
             "REDIS_URL": redis_url,
             "CELERY_QUEUE": f"panel-test-{uuid.uuid4().hex[:8]}",
             "FIELD_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
