@@ -11,7 +11,14 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from controlpanel.env import env_bool, env_float, env_list, env_str, parse_database_url
+from controlpanel.env import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    parse_database_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -214,6 +221,8 @@ STALE_RUN_SECONDS = env_float("STALE_RUN_SECONDS", 120.0)
 POLL_LOCK_SECONDS = env_float("POLL_LOCK_SECONDS", 120.0)
 # After a failed poll a profile waits 5 s, then 10, 20 ... up to this many seconds.
 POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0)
+# `manage.py prune_history` forgets finished runs older than this; 0 keeps them forever.
+HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 0)
 
 # The single place periodic tasks are declared.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
