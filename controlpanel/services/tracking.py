@@ -11,12 +11,13 @@ catches up.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from controlpanel.airflow_clients import client_for
@@ -91,10 +92,15 @@ def poll_profile(profile: AirflowProfile) -> PollCycle:
         return cycle
     cycle.requests = client.transport.request_count - counted_from
     cycle.runs_seen = len(observed.runs)
-    with transaction.atomic():
-        cycle.rows_written = apply_observed(profile, observed, now)
-        cycle.seconds = time.monotonic() - started
-        _record_success(status, cycle, observed, now)
+    try:
+        with transaction.atomic():
+            cycle.rows_written = apply_observed(profile, observed, now)
+            cycle.seconds = time.monotonic() - started
+            _record_success(status, cycle, observed, now)
+    except IntegrityError as exc:
+        # A trigger committed the same run between our read and our write: nothing was
+        # written, and the next cycle sees the run as ours.
+        cycle.error = f"skipped writing this cycle: {exc}"
     return cycle
 
 
@@ -114,26 +120,18 @@ def read_airflow(
     observed = Observed(tracked_since=tracked)
     if not dag_ids:
         return observed
-    # A long id filter is slow (and breaks an Airflow on SQLite): past a limit, ask for all
-    # active runs and keep ours here.
-    ordered = sorted(dag_ids) if len(dag_ids) <= DAG_FILTER_LIMIT else None
-    for run in client.list_dag_runs(dag_ids=ordered, states=ACTIVE_STATES):
+
+    def wanted(run: AirflowRun) -> bool:
         key = (run.dag_id, run.dag_run_id)
-        if key in tracked or (profile.track_external_runs and run.dag_id in dag_ids):
-            observed.runs[key] = run
+        return key in tracked or (profile.track_external_runs and run.dag_id in dag_ids)
+
+    for run in client.list_dag_runs(dag_ids=_filter_or_none(dag_ids), states=ACTIVE_STATES):
+        if wanted(run):
+            observed.runs[(run.dag_id, run.dag_run_id)] = run
     missing = {key: created for key, created in tracked.items() if key not in observed.runs}
-    since = (status.last_success_at or now) - FINISHED_MARGIN
-    if missing:
-        since = min(since, min(missing.values()) - FINISHED_MARGIN)
     if missing or profile.track_external_runs:
-        wanted = ordered if profile.track_external_runs else sorted({d for d, _ in missing})
-        if wanted is not None and len(wanted) > DAG_FILTER_LIMIT:
-            wanted = None
-        for run in client.list_dag_runs(dag_ids=wanted, states=FINISHED_STATES, end_date_gte=since):
-            key = (run.dag_id, run.dag_run_id)
-            external = profile.track_external_runs and run.dag_id in dag_ids
-            if key in missing or (external and key not in observed.runs):
-                observed.runs[key] = run
+        only = dag_ids if profile.track_external_runs else {d for d, _ in missing}
+        _read_finished(client, observed, missing, only, wanted, status, now)
     observed.not_found = set(missing) - set(observed.runs)
     if observed.runs:
         observed.task_instances = [
@@ -147,6 +145,28 @@ def read_airflow(
     if any(_waited_too_long(observed, key, now) for key in observed.runs):
         observed.health = client.health()
     return observed
+
+
+def _read_finished(
+    client: AirflowClient,
+    observed: Observed,
+    missing: dict[RunKey, datetime],
+    dag_ids: set[str],
+    wanted: Callable[[AirflowRun], bool],
+    status: PollStatus,
+    now: datetime,
+) -> None:
+    """Runs that ended since the last cycle: tracked ones gone from the active list, and
+    (when tracking runs started elsewhere) ones that started and ended between cycles."""
+    since = (status.last_success_at or now) - FINISHED_MARGIN
+    if missing:
+        since = min(since, min(missing.values()) - FINISHED_MARGIN)
+    for run in client.list_dag_runs(
+        dag_ids=_filter_or_none(dag_ids), states=FINISHED_STATES, end_date_gte=since
+    ):
+        key = (run.dag_id, run.dag_run_id)
+        if key not in observed.runs and wanted(run):
+            observed.runs[key] = run
 
 
 def _filter_or_none(values: set[str]) -> list[str] | None:
