@@ -6,10 +6,13 @@ show may be behind.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from datetime import datetime
 
 import redis
 from django.http import HttpRequest
+from django.utils import timezone
 
 from controlpanel.locks import redis_client
 
@@ -41,3 +44,24 @@ def panel_status(request: HttpRequest) -> dict[str, str]:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
     return {} if redis_available() else {"live_updates_warning": LIVE_UPDATES_PAUSED}
+
+
+HEARTBEAT_KEY = "panel:worker:heartbeat"
+
+
+def record_worker_heartbeat() -> None:
+    """Called by the worker at every poll round: "a worker is alive and polling"."""
+    # Without Redis there is no worker to speak of either: nothing to record.
+    with contextlib.suppress(redis.RedisError, OSError):
+        redis_client().set(HEARTBEAT_KEY, timezone.now().isoformat(), ex=3600)
+
+
+def worker_heartbeat() -> datetime | None:
+    """When a worker last started a poll round, or None."""
+    try:
+        value = redis_client().get(HEARTBEAT_KEY)
+    except (redis.RedisError, OSError):
+        return None
+    if not value:
+        return None
+    return datetime.fromisoformat(value.decode() if isinstance(value, bytes) else value)

@@ -12,6 +12,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 
+from controlpanel.live_updates import record_worker_heartbeat
 from controlpanel.locks import held_lock
 from controlpanel.models import AirflowProfile
 from controlpanel.services import catalog, tracking
@@ -29,6 +30,7 @@ def ping() -> str:
 @shared_task(ignore_result=True)
 def poll_all_profiles() -> None:
     """Start one poll per active profile, so a slow Airflow never delays the others."""
+    record_worker_heartbeat()
     for profile_id in AirflowProfile.objects.filter(is_active=True).values_list("pk", flat=True):
         poll_profile.apply_async((profile_id,), expires=settings.POLL_INTERVAL_SECONDS * 2)
 

@@ -1,0 +1,58 @@
+"""/readyz: database, Redis, a worker heartbeat, and how old each profile's last poll is."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from controlpanel import live_updates
+from controlpanel.locks import redis_client
+from controlpanel.models import PollStatus
+from tests.factories import ProfileFactory
+from tests.harness.airflow import free_port
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def test_redis(settings: Any) -> None:
+    settings.REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    live_updates._cache.clear()
+    redis_client().delete(live_updates.HEARTBEAT_KEY)
+
+
+def test_not_ready_without_a_worker_heartbeat() -> None:
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["worker"] == "no heartbeat"
+
+
+def test_ready_with_a_fresh_heartbeat_and_reports_poll_ages() -> None:
+    live_updates.record_worker_heartbeat()
+    profile = ProfileFactory.create(slug="prod")
+    PollStatus.objects.create(
+        profile=profile, last_success_at=timezone.now() - timedelta(seconds=30)
+    )
+    ProfileFactory.create(slug="never-polled")
+    body = Client().get("/readyz").json()
+    assert body["status"] == "ready" and body["worker"] == "ok"
+    assert 29 <= body["profiles"]["prod"]["last_poll_age_seconds"] <= 60
+    assert body["profiles"]["never-polled"]["last_poll_age_seconds"] is None
+
+
+def test_a_stale_heartbeat_is_not_ready(settings: Any) -> None:
+    old = timezone.now() - timedelta(minutes=10)
+    redis_client().set(live_updates.HEARTBEAT_KEY, old.isoformat())
+    assert Client().get("/readyz").status_code == 503
+
+
+def test_not_ready_without_redis(settings: Any) -> None:
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    live_updates._cache.clear()
+    body = Client().get("/readyz").json()
+    assert body["redis"] == "unavailable" and body["status"] == "not ready"
