@@ -1,4 +1,4 @@
-"""A plain-Python client for Apache Airflow's stable REST API (no Django inside).
+"""A plain-Python client for Apache Airflow's REST API, 2.x and 3.x (no Django inside).
 
 Build ``ConnectionSettings`` (URL, credentials, TLS, timeouts), open an ``AirflowClient``
 with it and call its methods; they return the dataclasses of ``models`` or raise the
@@ -6,7 +6,14 @@ errors of ``errors``. The README shows an example.
 """
 
 from .client import DAG_RUN_ID_PATTERN, AirflowClient, new_dag_run_id
-from .config import BasicAuth, BearerToken, ConnectionSettings, Credentials
+from .config import (
+    ApiVersion,
+    ApiVersionSetting,
+    BasicAuth,
+    BearerToken,
+    ConnectionSettings,
+    Credentials,
+)
 from .errors import (
     AirflowAuthError,
     AirflowConflict,
@@ -48,6 +55,8 @@ __all__ = [
     "AirflowServerError",
     "AirflowUnavailable",
     "AirflowValidationError",
+    "ApiVersion",
+    "ApiVersionSetting",
     "BasicAuth",
     "BearerToken",
     "ClearedTaskInstance",

@@ -1,13 +1,17 @@
 """The Airflow client: every call the panel makes to an Airflow deployment.
 
 ``AirflowClient`` is version-neutral: it walks pages, decides what may be retried and
-makes triggers idempotent. Paths and shapes come from the version seam (``AirflowV1``).
+makes triggers idempotent. Paths and shapes come from the version seam: ``AirflowV1`` for
+Airflow 2 (``/api/v1``), ``AirflowV2`` for Airflow 3 (``/api/v2``), picked by the settings'
+``api_version`` or detected once per client.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,8 +19,15 @@ from typing import Any
 
 import requests
 
-from .config import ConnectionSettings
-from .errors import AirflowConflict, AirflowNotFound, AirflowServerError, AirflowValidationError
+from .config import ApiVersion, ConnectionSettings
+from .errors import (
+    AirflowConflict,
+    AirflowError,
+    AirflowNotFound,
+    AirflowServerError,
+    AirflowUnavailable,
+    AirflowValidationError,
+)
 from .models import (
     ClearedTaskInstance,
     Dag,
@@ -30,10 +41,15 @@ from .models import (
 )
 from .transport import Transport
 from .v1 import AirflowV1
+from .v2 import AirflowV2
+
+log = logging.getLogger(__name__)
 
 DAG_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
 SETTABLE_RUN_STATES = ("success", "failed", "queued")
 RUN_IDS_PER_REQUEST = 100
+DETECT_AGAIN_SECONDS = 30.0
+SEAMS: dict[ApiVersion, type[AirflowV1]] = {"v1": AirflowV1, "v2": AirflowV2}
 
 
 def new_dag_run_id(prefix: str = "panel") -> str:
@@ -49,8 +65,8 @@ def new_dag_run_id(prefix: str = "panel") -> str:
 class AirflowClient:
     """Talks to one Airflow deployment through its stable REST API.
 
-    One instance per connection profile: it holds a pooled HTTP session. Use it as a
-    context manager or call ``close()``.
+    One instance per connection profile: it holds a pooled HTTP session and, on Airflow 3,
+    the cached bearer token. Use it as a context manager or call ``close()``.
     """
 
     def __init__(
@@ -62,8 +78,81 @@ class AirflowClient:
         api: AirflowV1 | None = None,
     ) -> None:
         self.settings = settings
-        self.api = api or AirflowV1()
         self.transport = Transport(settings, session=session, sleep=sleep)
+        self._api: AirflowV1 | None = None
+        self._api_lock = threading.Lock()
+        self._guess: tuple[float, AirflowV1] | None = None  # (until, seam) after a failed detect
+        if api is None and settings.api_version != "auto":
+            api = SEAMS[settings.api_version]()
+        if api is not None:
+            self._use(api)
+
+    # --- which API -----------------------------------------------------------------------
+
+    @property
+    def api(self) -> AirflowV1:
+        """The version seam in use, detected on first use when the settings say "auto"."""
+        if self._api is not None:
+            return self._api
+        with self._api_lock:
+            if self._api is not None:
+                return self._api
+            guess = self._guess
+            if guess is not None and time.monotonic() < guess[0]:
+                return guess[1]
+            try:
+                return self._detect()
+            except AirflowError as exc:
+                # Airflow 2 is the guess for a while, then detection is tried again; the
+                # calls meanwhile report an Airflow that cannot be reached themselves.
+                log.info("Could not detect the Airflow API of %s: %s", self.settings.host, exc)
+                self._guess = (time.monotonic() + DETECT_AGAIN_SECONDS, AirflowV1())
+                return self._guess[1]
+
+    @property
+    def api_version(self) -> ApiVersion:
+        """ "v1" (Airflow 2) or "v2" (Airflow 3), detected on first use when set to "auto"."""
+        return self.api.api_version
+
+    def detect_api_version(self) -> ApiVersion:
+        """Ask Airflow which REST API it serves and use that one from now on.
+
+        ``GET /api/v2/version`` answers on Airflow 3, ``/api/v1/version`` on Airflow 2; both
+        need no credentials. Raises the typed error of the failed probe when neither answers.
+        """
+        with self._api_lock:
+            return self._detect().api_version
+
+    def _detect(self) -> AirflowV1:
+        try:
+            self._probe_version(AirflowV2())
+            seam: AirflowV1 = AirflowV2()
+        except AirflowUnavailable:
+            raise
+        except AirflowError:
+            self._probe_version(AirflowV1())
+            seam = AirflowV1()
+        self._use(seam)
+        return seam
+
+    def _probe_version(self, seam: AirflowV1) -> VersionInfo:
+        url = seam.url(self.settings.base_url, "version")
+        response = self.transport.request(
+            "GET", url, retry=False, anonymous=True, subject="the version endpoint"
+        )
+        try:
+            return seam.parse_version(response.json())
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AirflowServerError(
+                "Airflow answered the version request in an unexpected shape.",
+                detail=f"HTTP {response.status_code}: {response.text[:300]}",
+                status_code=response.status_code,
+            ) from exc
+
+    def _use(self, api: AirflowV1) -> None:
+        self._api = api
+        if api.login_path is not None:
+            self.transport.log_in_with_tokens(f"{self.settings.base_url}{api.login_path}")
 
     def __enter__(self) -> AirflowClient:
         return self
@@ -85,10 +174,17 @@ class AirflowClient:
         body: Any = None,
         retry: bool = True,
         subject: str = "what was asked for",
+        authenticate: bool = True,
     ) -> dict[str, Any]:
         url = self.api.url(self.settings.base_url, *segments)
         response = self.transport.request(
-            method, url, params=params, json=body, retry=retry, subject=subject
+            method,
+            url,
+            params=params,
+            json=body,
+            retry=retry,
+            subject=subject,
+            authenticate=authenticate,
         )
         try:
             data = response.json()
@@ -121,11 +217,16 @@ class AirflowClient:
 
     def health(self) -> HealthStatus:
         """Metadatabase and scheduler health (needs no credentials)."""
-        return self.api.parse_health(self._json("GET", "health", subject="the health endpoint"))
+        api = self.api
+        data = self._json(
+            "GET", *api.health_path, subject="the health endpoint", authenticate=False
+        )
+        return api.parse_health(data)
 
     def version(self) -> VersionInfo:
         """The Airflow version (needs no credentials)."""
-        return self.api.parse_version(self._json("GET", "version", subject="the version endpoint"))
+        data = self._json("GET", "version", subject="the version endpoint", authenticate=False)
+        return self.api.parse_version(data)
 
     # --- DAGs --------------------------------------------------------------------------
 
@@ -408,8 +509,9 @@ class AirflowClient:
         *,
         map_index: int = -1,
     ) -> str:
-        """The whole log text of one try of one task instance."""
-        url = self.api.url(
+        """The whole log text of one try of one task instance (Airflow 3's JSON as text)."""
+        api = self.api
+        url = api.url(
             self.settings.base_url,
             "dags",
             dag_id,
@@ -424,10 +526,10 @@ class AirflowClient:
             "GET",
             url,
             params={"full_content": "true", "map_index": map_index},
-            accept="text/plain",
+            accept=api.log_accept,
             subject=f"the log of try {try_number} of task '{task_id}' in run '{dag_run_id}'",
         )
-        return response.text
+        return api.parse_log(response)
 
     def clear_failed_task_instances(
         self, dag_id: str, dag_run_id: str, *, dry_run: bool = False

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
+
+ApiVersion = Literal["v1", "v2"]
+ApiVersionSetting = Literal["auto", "v1", "v2"]
+API_VERSION_SETTINGS: tuple[ApiVersionSetting, ...] = ("auto", "v1", "v2")
 
 
 @dataclass(frozen=True)
 class BasicAuth:
-    """HTTP basic credentials of an Airflow user."""
+    """Username and password of an Airflow user.
+
+    Airflow 2 receives them as HTTP basic auth; on Airflow 3 the client exchanges them for
+    a bearer token at ``/auth/token`` (basic auth is refused there).
+    """
 
     username: str
     password: str = field(repr=False)
@@ -16,7 +25,7 @@ class BasicAuth:
 
 @dataclass(frozen=True)
 class BearerToken:
-    """A bearer token sent as ``Authorization: Bearer ...``."""
+    """A static bearer token sent as ``Authorization: Bearer ...`` (Airflow 2 and 3)."""
 
     token: str = field(repr=False)
 
@@ -30,7 +39,9 @@ class ConnectionSettings:
 
     ``base_url`` is the webserver root (``https://airflow.example.com`` or with a path
     prefix), not the API root. TLS verification is on unless switched off; ``ca_bundle``
-    is a path to a PEM file of CAs to trust instead of the system ones.
+    is a path to a PEM file of CAs to trust instead of the system ones. ``api_version``
+    picks the REST API: ``v1`` (Airflow 2), ``v2`` (Airflow 3) or ``auto`` (asked once per
+    client, from ``/api/v2/version`` then ``/api/v1/version``).
     """
 
     base_url: str
@@ -42,8 +53,11 @@ class ConnectionSettings:
     allow_insecure_http: bool = False
     max_retries: int = 3
     backoff_seconds: float = 0.5
+    api_version: ApiVersionSetting = "auto"
 
     def __post_init__(self) -> None:
+        if self.api_version not in API_VERSION_SETTINGS:
+            raise ValueError(f"api_version must be auto, v1 or v2: {self.api_version!r}")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"Airflow URL must start with http:// or https://: {self.base_url!r}")

@@ -101,6 +101,9 @@ class DagRun:
     data_interval_start: datetime | None = None
     data_interval_end: datetime | None = None
     last_scheduling_decision: datetime | None = None
+    # When the run was due to start. Airflow 3 runs may have no logical date (a manual
+    # trigger without one); run_after is always set on both versions.
+    run_after: datetime | None = None
 
     @property
     def is_finished(self) -> bool:

@@ -1,11 +1,13 @@
 """HTTP to one Airflow webserver: one pooled session, timeouts, retries, error mapping.
 
 This module knows HTTP and nothing of Airflow's paths or shapes; those live in the
-version seams (``v1``).
+version seams (``v1``, ``v2``). On Airflow 3 it sends a bearer token that ``tokens`` fetched
+from the user's name and password, and fetches a new one once if Airflow refuses it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +28,7 @@ from .errors import (
     AirflowValidationError,
     InsecureConnectionError,
 )
+from .tokens import TokenExchange
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,24 @@ class Transport:
         self.session.mount("https://", adapter)
         self.session.verify = settings.tls_verify
         self.session.headers["User-Agent"] = "airflow-control-panel"
+        # Basic credentials go per request (not session.auth, which would override a bearer
+        # header): as basic auth on Airflow 2, exchanged for a token on Airflow 3.
+        self._basic: tuple[str, str] | None = None
         if isinstance(settings.credentials, BasicAuth):
-            self.session.auth = (settings.credentials.username, settings.credentials.password)
+            self._basic = (settings.credentials.username, settings.credentials.password)
         elif isinstance(settings.credentials, BearerToken):
             self.session.headers["Authorization"] = f"Bearer {settings.credentials.token}"
+        self.tokens: TokenExchange | None = None
+
+    def log_in_with_tokens(self, token_url: str) -> None:
+        """Send basic credentials to ``token_url`` for a bearer token instead (Airflow 3)."""
+        if not isinstance(self.settings.credentials, BasicAuth) or self.tokens is not None:
+            return
+
+        def send(body: dict[str, Any]) -> requests.Response:
+            return self._send("POST", token_url, json=body, subject="the login endpoint")
+
+        self.tokens = TokenExchange(self.settings.credentials, send)
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -77,13 +94,63 @@ class Transport:
         accept: str = "application/json",
         retry: bool = True,
         subject: str = "what was asked for",
+        authenticate: bool = True,
+        anonymous: bool = False,
     ) -> requests.Response:
         """Send one request and return the response, or raise a typed ``AirflowError``.
 
         ``retry`` allows retries with exponential backoff on connection errors and
         502/503/504; callers pass False for requests that must not be repeated blindly.
         ``subject`` names the thing asked for, for a not-found message ("the DAG 'x'").
+        ``authenticate`` False marks a public endpoint (health, version): no token is
+        fetched for it (static credentials still go along, as they always did);
+        ``anonymous`` sends no credentials at all (the version probe before the API is known).
+        A refused cached token is renewed and the request sent once more: Airflow refused
+        it before doing anything, so even a trigger is safe to repeat.
         """
+        send = functools.partial(
+            self._send,
+            method,
+            url,
+            params=params,
+            json=json,
+            accept=accept,
+            retry=retry,
+            subject=subject,
+        )
+        if anonymous or not (authenticate and self.tokens):
+            return send(anonymous=anonymous)
+        fetches = self.tokens.fetch_count
+        token = self.tokens.token()
+        try:
+            return send(token=token)
+        except AirflowAuthError as refused:
+            renewed_just_now = self.tokens.fetch_count != fetches
+            if renewed_just_now or not _token_refused(refused):
+                raise
+            log.info("Airflow refused the cached token (%s); fetching a new one", refused.detail)
+            self.tokens.forget(token)
+            return send(token=self.tokens.token())
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        accept: str = "application/json",
+        retry: bool = True,
+        subject: str = "what was asked for",
+        token: str | None = None,
+        anonymous: bool = False,
+    ) -> requests.Response:
+        headers: dict[str, str | None] = {"Accept": accept}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        elif anonymous:
+            headers["Authorization"] = None  # requests drops the session's static token
+        basic = self._basic if self.tokens is None and not anonymous else None
         attempts = 1 + (self.settings.max_retries if retry else 0)
         for attempt in range(attempts):
             last_attempt = attempt == attempts - 1
@@ -94,7 +161,8 @@ class Transport:
                     url,
                     params=params,
                     json=json,
-                    headers={"Accept": accept},
+                    headers=headers,
+                    auth=basic,
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                     # Per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
                     # session.verify, which would silently drop ca_bundle and verify_tls=False.
@@ -171,6 +239,15 @@ class Transport:
         )
 
 
+def _token_refused(error: AirflowAuthError) -> bool:
+    """True when Airflow refused the token itself (expired, revoked), not the user's role.
+
+    Airflow 3 answers 401 without a valid login and 403 "Invalid JWT token" for a bad one;
+    a plain 403 "Forbidden" is the role and a new token would not help.
+    """
+    return error.status_code == 401 or "token" in error.detail.lower()
+
+
 def error_from_response(response: requests.Response, *, subject: str) -> AirflowError:
     """Map an error response (problem+json or an HTML page) to a typed error."""
     status = response.status_code
@@ -184,7 +261,16 @@ def error_from_response(response: requests.Response, *, subject: str) -> Airflow
     if status == 409:
         return AirflowConflict(detail=detail, status_code=status)
     if status in (400, 422):
-        return AirflowValidationError.from_detail(detail, status_code=status)
+        error = AirflowValidationError.from_detail(detail, status_code=status)
+        if error.param is None and (bad_param := _param_of_field_errors(response)):
+            name, reason = bad_param
+            return AirflowValidationError(
+                f"The value of '{name}' is not valid: {reason}",
+                detail=detail,
+                status_code=status,
+                param=name,
+            )
+        return error
     if status >= 500:
         return AirflowServerError(
             f"Airflow had an internal error (HTTP {status}); an administrator can find "
@@ -208,7 +294,11 @@ def response_detail(response: requests.Response) -> str:
         title = body.get("title")
         if isinstance(detail, str) and detail:
             return detail[:_DETAIL_LIMIT]
-        if detail:  # Airflow 3 sends lists and objects here
+        if isinstance(detail, list) and detail:  # Airflow 3's 422: one entry per bad field
+            return "; ".join(_field_error_text(item) for item in detail)[:_DETAIL_LIMIT]
+        if isinstance(detail, dict) and detail:  # Airflow 3's 409: reason and database error
+            return _object_detail_text(detail)[:_DETAIL_LIMIT]
+        if detail:
             return str(detail)[:_DETAIL_LIMIT]
         if isinstance(title, str) and title:
             return title
@@ -216,6 +306,36 @@ def response_detail(response: requests.Response) -> str:
     if text.startswith("<"):
         return f"HTTP {response.status_code} with an HTML page: {_html_summary(text)}"
     return text[:_DETAIL_LIMIT] or f"HTTP {response.status_code} with an empty body"
+
+
+def _field_error_text(item: Any) -> str:
+    """One entry of a 422 ``detail`` list, ``{"loc": [...], "msg": ...}``, as "field: message"."""
+    if not isinstance(item, dict):
+        return str(item)
+    where = [str(part) for part in item.get("loc") or () if part not in ("body", "query", "path")]
+    message = str(item.get("msg") or item.get("type") or "invalid")
+    return f"{'.'.join(where)}: {message}" if where else message
+
+
+def _object_detail_text(detail: dict[str, Any]) -> str:
+    """An object ``detail`` as text: reason and the database error, without the SQL."""
+    parts = [str(detail[key]) for key in ("reason", "orig_error") if detail.get(key)]
+    if parts:
+        return ": ".join(parts)
+    return "; ".join(f"{key}: {value}" for key, value in detail.items())
+
+
+def _param_of_field_errors(response: requests.Response) -> tuple[str, str] | None:
+    """The DAG param a 422 field error points at (``loc`` body > conf > name) and why."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return None
+    for item in detail if isinstance(detail, list) else ():
+        loc = [str(part) for part in (item.get("loc") or ())] if isinstance(item, dict) else []
+        if "conf" in loc and loc.index("conf") + 1 < len(loc):
+            return loc[loc.index("conf") + 1], str(item.get("msg") or "invalid value")
+    return None
 
 
 def _html_summary(html: str) -> str:

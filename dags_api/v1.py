@@ -1,7 +1,7 @@
 """The Airflow 2 seam: paths, request bodies and response shapes of ``/api/v1``.
 
-Everything version-specific lives here so that Airflow 3's ``/api/v2`` can be added as a
-sibling module with the same methods, leaving ``client.py`` unchanged.
+Everything version-specific lives here; Airflow 3's ``/api/v2`` seam (``v2``) has the same
+methods and overrides only what changed, so ``client.py`` stays version-neutral.
 """
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import requests
+
+from .config import ApiVersion
 from .errors import ConflictClash
 from .models import (
     ClearedTaskInstance,
@@ -27,8 +30,13 @@ from .models import (
 class AirflowV1:
     """Airflow 2.x stable REST API (``/api/v1``)."""
 
+    api_version: ApiVersion = "v1"
     api_root = "/api/v1"
     page_limit = 100  # Airflow's default ``maximum_page_limit``
+    health_path: tuple[str, ...] = ("health",)
+    # Where basic credentials are exchanged for a bearer token; None: sent as basic auth.
+    login_path: str | None = None
+    log_accept = "text/plain"  # the JSON variant of Airflow 2's log is a Python repr
 
     def url(self, base_url: str, *segments: str) -> str:
         """The URL of an endpoint, each path segment quoted (``~`` stays the wildcard)."""
@@ -141,6 +149,10 @@ class AirflowV1:
 
     # --- response shapes ---------------------------------------------------------------
 
+    def parse_log(self, response: requests.Response) -> str:
+        """The text of ``GET .../logs/{try}``: Airflow 2 sends it as plain text."""
+        return response.text
+
     def parse_health(self, data: dict[str, Any]) -> HealthStatus:
         """``GET /health``."""
 
@@ -226,7 +238,17 @@ class AirflowV1:
             data_interval_start=parse_datetime(data.get("data_interval_start")),
             data_interval_end=parse_datetime(data.get("data_interval_end")),
             last_scheduling_decision=parse_datetime(data.get("last_scheduling_decision")),
+            run_after=self._run_after(data),
         )
+
+    def _run_after(self, data: dict[str, Any]) -> datetime | None:
+        """When the run was due, as Airflow 3's ``run_after`` means it (Airflow 2 lacks it).
+
+        A manual run is due at its logical date, a scheduled one at its data interval's end.
+        """
+        if data.get("run_type") == "manual" or not data.get("data_interval_end"):
+            return parse_datetime(data.get("logical_date") or data.get("execution_date"))
+        return parse_datetime(data.get("data_interval_end"))
 
     def parse_task_instance(self, data: dict[str, Any]) -> TaskInstance:
         """One task instance from a run's list or the batch list."""

@@ -1,8 +1,9 @@
 """Suite-wide fixtures: the real Airflow started by the harness, and clients for its users.
 
-Set ``TEST_AIRFLOW_URL`` to reuse an Airflow already started with
-``python -m tests.harness.airflow serve`` (same users); otherwise one is started for the
-session and torn down at the end.
+Set ``TEST_AIRFLOW_URL`` to reuse an Airflow 2 already started with
+``python -m tests.harness.airflow serve`` (same users), and ``TEST_AIRFLOW3_URL`` for an
+Airflow 3 (``serve --version 3.1.8``); otherwise each is started for the session when a test
+first needs it and torn down at the end.
 """
 
 from __future__ import annotations
@@ -17,36 +18,64 @@ import pytest
 from django.test import Client
 
 from dags_api import AirflowClient, BasicAuth, ConnectionSettings, DagRun
-from tests.harness.airflow import AirflowInstance, start_airflow
+from tests.harness.airflow import (
+    AIRFLOW3_VERSION,
+    AIRFLOW_VERSION,
+    AirflowInstance,
+    major_version,
+    start_airflow,
+)
 from tests.world import World, build_world
 
 
-@pytest.fixture(scope="session")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
-    """A real Airflow 2 webserver and scheduler on loopback with the suite's test DAGs."""
-    reuse = os.environ.get("TEST_AIRFLOW_URL")
+def _airflow_for_session(
+    tmp_path_factory: pytest.TempPathFactory, version: str, reuse_variable: str
+) -> Iterator[AirflowInstance]:
+    """Reuse the Airflow at ``$reuse_variable`` if set, else start one for the session."""
+    reuse = os.environ.get(reuse_variable)
     if reuse:
-        yield AirflowInstance(url=reuse.rstrip("/"), home=Path("/nonexistent"))
+        yield AirflowInstance(url=reuse.rstrip("/"), home=Path("/nonexistent"), version=version)
         return
-    instance = start_airflow(tmp_path_factory.mktemp("airflow-home"))
+    instance = start_airflow(tmp_path_factory.mktemp(f"airflow-{version}-home"), version=version)
     try:
         yield instance
     finally:
         instance.stop()
 
 
-ClientFactory = Callable[..., AirflowClient]
+@pytest.fixture(scope="session")
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
+    """A real Airflow 2 webserver and scheduler on loopback with the suite's test DAGs."""
+    yield from _airflow_for_session(tmp_path_factory, AIRFLOW_VERSION, "TEST_AIRFLOW_URL")
 
 
 @pytest.fixture(scope="session")
-def airflow_client_for(airflow: AirflowInstance) -> Iterator[ClientFactory]:
-    """Build a client for one of the harness users (or any credentials) of the real Airflow."""
+def airflow3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowInstance]:
+    """A real Airflow 3 (API server, scheduler, DAG processor) with the same DAGs and users.
+
+    ``TEST_AIRFLOW3_URL`` reuses one started with ``serve --version 3.1.8``.
+    """
+    yield from _airflow_for_session(tmp_path_factory, AIRFLOW3_VERSION, "TEST_AIRFLOW3_URL")
+
+
+@pytest.fixture(scope="session", params=[AIRFLOW_VERSION, AIRFLOW3_VERSION])
+def airflow_any(request: pytest.FixtureRequest) -> AirflowInstance:
+    """Each real Airflow in turn, 2.x then 3.x: for tests that must pass on both."""
+    name = "airflow3" if major_version(request.param) >= 3 else "airflow"
+    instance: AirflowInstance = request.getfixturevalue(name)
+    return instance
+
+
+ClientFactory = Callable[..., AirflowClient]
+
+
+def _client_factory(instance: AirflowInstance) -> Iterator[ClientFactory]:
     clients: list[AirflowClient] = []
 
     def build(user: str = "admin", password: str | None = None, **options: object) -> AirflowClient:
         settings = ConnectionSettings(
-            airflow.url,
-            BasicAuth(user, password if password is not None else airflow.password(user)),
+            instance.url,
+            BasicAuth(user, password if password is not None else instance.password(user)),
             allow_insecure_http=True,  # loopback only: the harness serves plain http
             **options,  # type: ignore[arg-type]
         )
@@ -57,6 +86,18 @@ def airflow_client_for(airflow: AirflowInstance) -> Iterator[ClientFactory]:
     yield build
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def airflow_client_for(airflow: AirflowInstance) -> Iterator[ClientFactory]:
+    """Build a client for one of the harness users (or any credentials) of the real Airflow."""
+    yield from _client_factory(airflow)
+
+
+@pytest.fixture(scope="session")
+def any_client_for(airflow_any: AirflowInstance) -> Iterator[ClientFactory]:
+    """``airflow_client_for`` for each real Airflow in turn (see ``airflow_any``)."""
+    yield from _client_factory(airflow_any)
 
 
 @pytest.fixture(scope="session")

@@ -61,7 +61,9 @@ def make_client(sleeps: list[float]) -> Iterator[ClientFactory]:
         base_url: str = BASE, credentials: Credentials | None = None, **overrides: Any
     ) -> AirflowClient:
         settings = ConnectionSettings(
-            base_url, credentials or BasicAuth("panel", "s3cret"), **overrides
+            base_url,
+            credentials or BasicAuth("panel", "s3cret"),
+            **{"api_version": "v1", **overrides},
         )
         client = AirflowClient(settings, sleep=sleeps.append)
         clients.append(client)
@@ -409,7 +411,9 @@ def test_allowed_connections_reach_airflow(
     allow_insecure_http: bool,
 ) -> None:
     http.get(f"{base_url}/api/v1/version", json={"version": "2.11.0"})
-    settings = ConnectionSettings(base_url, credentials, allow_insecure_http=allow_insecure_http)
+    settings = ConnectionSettings(
+        base_url, credentials, allow_insecure_http=allow_insecure_http, api_version="v1"
+    )
 
     with AirflowClient(settings) as client:
         assert client.version().version == "2.11.0"
@@ -514,7 +518,7 @@ def test_task_instances_of_many_runs_are_asked_for_100_run_ids_at_a_time() -> No
         return 200, {}, json.dumps({"task_instances": tis, "total_entries": len(tis)})
 
     responses.add_callback(responses.POST, url, callback=answer)
-    client = AirflowClient(ConnectionSettings("https://airflow.example.com"))
+    client = AirflowClient(ConnectionSettings("https://airflow.example.com", api_version="v1"))
     run_ids = [f"run_{i}" for i in range(250)]
     found = client.list_task_instances_batch(dag_ids=["d"], dag_run_ids=run_ids)
     assert [len(b["dag_run_ids"]) for b in bodies] == [100, 100, 50]

@@ -57,7 +57,7 @@ def serve(server: ThreadingHTTPServer) -> Iterator[str]:
 
 
 def client_for(base_url: str, **overrides: Any) -> AirflowClient:
-    settings = ConnectionSettings(base_url, **{"max_retries": 0, **overrides})
+    settings = ConnectionSettings(base_url, **{"max_retries": 0, "api_version": "v1", **overrides})
     return AirflowClient(settings, sleep=lambda seconds: None)
 
 
@@ -83,7 +83,9 @@ def test_nothing_listening_is_reported_as_refused() -> None:
 
 def test_refused_connection_is_retried_with_backoff() -> None:
     sleeps: list[float] = []
-    settings = ConnectionSettings(f"http://127.0.0.1:{unused_port()}", max_retries=2)
+    settings = ConnectionSettings(
+        f"http://127.0.0.1:{unused_port()}", max_retries=2, api_version="v1"
+    )
 
     with (
         AirflowClient(settings, sleep=sleeps.append) as client,
@@ -238,7 +240,7 @@ def test_tls_verification_can_be_switched_off(https_server: str) -> None:
 
 def test_unknown_host_is_reported_as_dns_and_not_retried() -> None:
     sleeps: list[float] = []
-    settings = ConnectionSettings("http://airflow.invalid", max_retries=3)
+    settings = ConnectionSettings("http://airflow.invalid", max_retries=3, api_version="v1")
 
     with (
         AirflowClient(settings, sleep=sleeps.append) as client,

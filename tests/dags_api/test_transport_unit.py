@@ -63,7 +63,7 @@ def make_client(sleeps: list[float]) -> Iterator[ClientFactory]:
 
     def make(credentials: Credentials | None = None, **overrides: Any) -> AirflowClient:
         settings = ConnectionSettings(
-            BASE, credentials or BasicAuth("panel", "s3cret"), **overrides
+            BASE, credentials or BasicAuth("panel", "s3cret"), **{"api_version": "v1", **overrides}
         )
         client = AirflowClient(settings, sleep=sleeps.append)
         clients.append(client)

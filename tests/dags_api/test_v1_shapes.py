@@ -216,3 +216,24 @@ def test_health_all_healthy(api: AirflowV1) -> None:
 )
 def test_conflict_clash_from_airflows_409_detail(api: AirflowV1, detail: str, clash: str) -> None:
     assert api.conflict_clash(detail) == clash
+
+
+@pytest.mark.parametrize(
+    ("run_type", "expected_hour"),
+    [("manual", 1), ("scheduled", 2)],
+)
+def test_run_after_is_filled_in_as_airflow_3_means_it(
+    api: AirflowV1, run_type: str, expected_hour: int
+) -> None:
+    run = api.parse_dag_run(
+        {
+            "dag_id": "etl",
+            "dag_run_id": "r1",
+            "state": "queued",
+            "run_type": run_type,
+            "logical_date": "2026-11-24T01:00:00+00:00",
+            "data_interval_start": "2026-11-24T01:00:00+00:00",
+            "data_interval_end": "2026-11-24T02:00:00+00:00",
+        }
+    )
+    assert run.run_after == datetime(2026, 11, 24, expected_hour, tzinfo=UTC)

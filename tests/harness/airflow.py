@@ -1,12 +1,16 @@
-"""Start a real Apache Airflow on loopback, for tests, benchmarks and the local demo.
+"""Start a real Apache Airflow (2.x or 3.x) on loopback, for tests, benchmarks and the demo.
 
 Airflow is installed from PyPI into its own virtual environment (its pins would fight
 Django's), cached under ``~/.cache/airflow-control-panel/`` and keyed by version and the
 pinned constraints, so only the first run pays for the install. Each instance gets its own
 ``AIRFLOW_HOME``, free ports, the suite's test DAGs and one user per Airflow role.
 
-Usable without pytest: ``python -m tests.harness.airflow serve --home DIR`` runs one in the
-foreground until Ctrl-C.
+Usable without pytest: ``python -m tests.harness.airflow serve --home DIR [--version 3.1.8]``
+runs one in the foreground until Ctrl-C.
+
+Airflow 2 runs ``webserver`` + ``scheduler`` with FAB users; Airflow 3 runs ``api-server`` +
+``scheduler`` + ``dag-processor`` with the simple auth manager, whose users get the same
+names and passwords so a test reads the same on both.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pathlib import Path
 HARNESS_DIR = Path(__file__).resolve().parent
 DAGS_SOURCE = HARNESS_DIR / "dags"
 AIRFLOW_VERSION = os.environ.get("TEST_AIRFLOW_VERSION", "2.11.0")
+AIRFLOW3_VERSION = os.environ.get("TEST_AIRFLOW3_VERSION", "3.1.8")
 CACHE_ROOT = Path(
     os.environ.get("AIRFLOW_HARNESS_CACHE", Path.home() / ".cache" / "airflow-control-panel")
 )
@@ -43,6 +48,8 @@ USERS: dict[str, tuple[str, str]] = {
     "operator": ("operator-pass", "User"),
     "viewer": ("viewer-pass", "Viewer"),
 }
+# The simple auth manager of Airflow 3 knows the roles viewer, user, op and admin.
+SIMPLE_AUTH_ROLES = {"Admin": "admin", "User": "op", "Viewer": "viewer"}
 TEST_DAG_IDS = ("cp_etl", "cp_mapped", "cp_params_showcase", "cp_paused", "cp_quick")
 
 
@@ -110,15 +117,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def major_version(version: str) -> int:
+    """2 for "2.11.0", 3 for "3.1.8"."""
+    return int(version.split(".", 1)[0])
+
+
 @dataclass
 class AirflowInstance:
-    """A running Airflow webserver and scheduler, and how to reach them."""
+    """A running Airflow webserver (or API server) and scheduler, and how to reach them."""
 
     url: str
     home: Path
     venv: Path | None = None
+    version: str = AIRFLOW_VERSION
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def api_version(self) -> str:
+        """The REST API the instance serves: "v1" for Airflow 2, "v2" for Airflow 3."""
+        return "v2" if major_version(self.version) >= 3 else "v1"
 
     def password(self, username: str) -> str:
         """The password of one of the harness users."""
@@ -148,7 +166,9 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
         os.killpg(proc.pid, sig)
 
 
-def airflow_env(home: Path, venv: Path, web_port: int) -> dict[str, str]:
+def airflow_env(
+    home: Path, venv: Path, web_port: int, version: str = AIRFLOW_VERSION
+) -> dict[str, str]:
     """The environment of every Airflow process of one instance (see AIRFLOW.md)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update(
@@ -170,9 +190,37 @@ def airflow_env(home: Path, venv: Path, web_port: int) -> dict[str, str]:
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
         PYTHONDONTWRITEBYTECODE="1",
     )
+    if major_version(version) >= 3:
+        env.update(_airflow3_env(home, web_port))
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
     return env
+
+
+def _airflow3_env(home: Path, web_port: int) -> dict[str, str]:
+    """What Airflow 3 needs on top: simple auth users, one JWT secret, the execution API."""
+    secret = hashlib.sha256(f"jwt:{home}".encode()).hexdigest()
+    return {
+        # 3.x renamed SequentialExecutor away; LocalExecutor accepts SQLite there.
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__AUTH_MANAGER": (
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{name}:{SIMPLE_AUTH_ROLES[role]}" for name, (_pw, role) in USERS.items()
+        ),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{web_port}",
+        "AIRFLOW__API__PORT": str(web_port),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__API__SECRET_KEY": secret,
+        # Every process signs and checks task tokens: one secret for all of them.
+        "AIRFLOW__API_AUTH__JWT_SECRET": secret,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{web_port}/execution/",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    }
 
 
 _INIT_SCRIPT = """
@@ -186,6 +234,15 @@ for name, (password, role) in users.items():
                      "-f", name, "-l", "Harness", "-e", name + "@example.invalid"])
 commands.append(["dags", "reserialize"])
 for argv in commands:
+    args = parser.parse_args(argv)
+    args.func(args)
+"""
+
+
+_INIT_SCRIPT_3 = """
+from airflow.cli import cli_parser
+parser = cli_parser.get_parser()
+for argv in (["db", "migrate"], ["dags", "reserialize"]):
     args = parser.parse_args(argv)
     args.func(args)
 """
@@ -205,29 +262,60 @@ def start_airflow(
         dags_source, home / "dags", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
     )
     port = port or free_port()
-    env = airflow_env(home, venv, port)
+    env = airflow_env(home, venv, port, version)
+    initialise = _initialise_airflow3 if major_version(version) >= 3 else _initialise_airflow2
+    commands = initialise(home, venv, env, port)
+    instance = AirflowInstance(
+        url=f"http://127.0.0.1:{port}", home=home, venv=venv, version=version
+    )
+    try:
+        for log_name, cmd in commands.items():
+            instance.processes.append(_spawn(cmd, env, home / log_name))
+        wait_until_ready(instance)
+    except BaseException:
+        instance.stop()
+        raise
+    return instance
+
+
+def _initialise_airflow2(
+    home: Path, venv: Path, env: dict[str, str], port: int
+) -> dict[str, list[str]]:
+    """Metadatabase, roles, the FAB users and the DAGs; then log name -> command to run."""
     _run(
         [str(venv / "bin" / "python"), "-c", _INIT_SCRIPT, json.dumps(USERS)],
         "initialise Airflow (db migrate, sync-perm, users, reserialize)",
         env=env,
         cwd=home,
     )
-    instance = AirflowInstance(url=f"http://127.0.0.1:{port}", home=home, venv=venv)
     airflow = str(venv / "bin" / "airflow")
-    try:
-        instance.processes.append(
-            _spawn(
-                [airflow, "webserver", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
-                env,
-                home / "webserver.log",
-            )
-        )
-        instance.processes.append(_spawn([airflow, "scheduler"], env, home / "scheduler.log"))
-        wait_until_ready(instance)
-    except BaseException:
-        instance.stop()
-        raise
-    return instance
+    return {
+        "webserver.log": [airflow, "webserver", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
+        "scheduler.log": [airflow, "scheduler"],
+    }
+
+
+def _initialise_airflow3(
+    home: Path, venv: Path, env: dict[str, str], port: int
+) -> dict[str, list[str]]:
+    """Metadatabase, the simple auth manager's passwords and the DAGs; then the commands.
+
+    Airflow 3 parses DAGs in its own ``dag-processor``; no triggerer: no test DAG defers.
+    """
+    passwords = {name: password for name, (password, _role) in USERS.items()}
+    (home / "passwords.json").write_text(json.dumps(passwords))
+    _run(
+        [str(venv / "bin" / "python"), "-c", _INIT_SCRIPT_3],
+        "initialise Airflow (db migrate, reserialize)",
+        env=env,
+        cwd=home,
+    )
+    airflow = str(venv / "bin" / "airflow")
+    return {
+        "api-server.log": [airflow, "api-server", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
+        "scheduler.log": [airflow, "scheduler"],
+        "dag-processor.log": [airflow, "dag-processor"],
+    }
 
 
 def _spawn(cmd: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -250,12 +338,14 @@ def wait_until_ready(instance: AirflowInstance, timeout: float = READY_TIMEOUT) 
     while time.monotonic() < deadline:
         if instance.processes and not instance.is_running():
             break
+        api = f"/api/{instance.api_version}"
+        health_path = f"{api}/monitor/health" if instance.api_version == "v2" else f"{api}/health"
         try:
-            health = _get_json(instance, "/api/v1/health")
+            health = _get_json(instance, health_path)
             if health.get("scheduler", {}).get("status") != "healthy":
                 last_problem = f"scheduler not healthy yet: {health}"
             else:
-                dags = _get_json(instance, "/api/v1/dags?limit=100", user="admin")
+                dags = _get_json(instance, f"{api}/dags?limit=100", user="admin")
                 listed = {d["dag_id"] for d in dags.get("dags", [])}
                 missing = set(TEST_DAG_IDS) - listed
                 if not missing:
@@ -266,18 +356,34 @@ def wait_until_ready(instance: AirflowInstance, timeout: float = READY_TIMEOUT) 
         time.sleep(1)
     logs = "\n".join(
         f"--- {name} (tail) ---\n{_tail(instance.home / name)}"
-        for name in ("webserver.log", "scheduler.log")
+        for name in ("webserver.log", "api-server.log", "scheduler.log", "dag-processor.log")
+        if (instance.home / name).exists()
     )
     raise HarnessError(f"Airflow at {instance.url} did not become ready: {last_problem}\n{logs}")
 
 
 def _get_json(instance: AirflowInstance, path: str, user: str | None = None) -> dict:
     request = urllib.request.Request(instance.url + path)  # noqa: S310 (our loopback URL)
-    if user:
+    if user and instance.api_version == "v2":
+        request.add_header("Authorization", f"Bearer {airflow3_token(instance, user)}")
+    elif user:
         token = b64encode(f"{user}:{instance.password(user)}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
         return json.loads(response.read())
+
+
+def airflow3_token(instance: AirflowInstance, user: str) -> str:
+    """An Airflow 3 API token for one of the harness users (``POST /auth/token``)."""
+    body = json.dumps({"username": user, "password": instance.password(user)}).encode()
+    request = urllib.request.Request(  # noqa: S310 (our loopback URL)
+        instance.url + "/auth/token",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (loopback)
+        return str(json.loads(response.read())["access_token"])
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -294,16 +400,20 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="start Airflow and keep it running until Ctrl-C")
     serve.add_argument("--home", type=Path, required=True)
     serve.add_argument("--port", type=int, default=None)
-    sub.add_parser("install", help="install the cached Airflow venv and print its path")
+    serve.add_argument("--version", default=AIRFLOW_VERSION, help="e.g. 2.11.0 or 3.1.8")
+    install = sub.add_parser("install", help="install the cached Airflow venv and print its path")
+    install.add_argument("--version", default=AIRFLOW_VERSION)
     args = parser.parse_args(argv)
     if args.command == "install":
-        print(ensure_airflow_venv())
+        print(ensure_airflow_venv(args.version))
         return 0
-    instance = start_airflow(args.home.resolve(), port=args.port)
+    instance = start_airflow(args.home.resolve(), version=args.version, port=args.port)
     print(
         json.dumps(
             {
                 "url": instance.url,
+                "version": instance.version,
+                "api_version": instance.api_version,
                 "home": str(instance.home),
                 "users": {u: p for u, (p, _r) in instance.users.items()},
             }
