@@ -4,6 +4,7 @@ from .audit import AUDITORS_GROUP, AuditChainHead, AuditEvent
 from .catalog import Dag, Run, tag_index_for
 from .profiles import PLAIN_HTTP_WARNING, AirflowProfile
 from .teams import LEVEL_RANK, DagGrant, Level, Team, TeamMembership, glob_to_regex
+from .tokens import ApiToken, IdempotentRequest, hash_token
 from .tracking import PollStatus, StateChange, TaskInstance
 
 __all__ = [
@@ -11,10 +12,12 @@ __all__ = [
     "LEVEL_RANK",
     "PLAIN_HTTP_WARNING",
     "AirflowProfile",
+    "ApiToken",
     "AuditChainHead",
     "AuditEvent",
     "Dag",
     "DagGrant",
+    "IdempotentRequest",
     "Level",
     "PollStatus",
     "Run",
@@ -23,5 +26,6 @@ __all__ = [
     "Team",
     "TeamMembership",
     "glob_to_regex",
+    "hash_token",
     "tag_index_for",
 ]

@@ -1,0 +1,125 @@
+"""Every API error as ``{"error": code, "message": plain words, "detail": ...}``.
+
+Not visible: 404. Visible but not allowed: 403. Invalid input: 400 with ``errors``
+(field or param -> messages). Airflow down or failing: 503 / 502 with Airflow's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from controlpanel.crypto import SecretUnreadable
+from controlpanel.permissions import ActionDenied
+from dags_api import (
+    AirflowAuthError,
+    AirflowConflict,
+    AirflowError,
+    AirflowNotFound,
+    AirflowUnavailable,
+    AirflowValidationError,
+)
+
+
+class IdempotencyKeyReused(exceptions.APIException):
+    """The Idempotency-Key was used before with a different request body."""
+
+    status_code = 422
+    default_code = "idempotency_key_reused"
+    default_detail = (
+        "This Idempotency-Key was already used with a different request; "
+        "use a new key for a new request."
+    )
+
+
+class ConfInvalid(exceptions.APIException):
+    """The conf does not match the DAG's params; ``errors`` names each bad param."""
+
+    status_code = 400
+    default_code = "invalid_conf"
+    default_detail = "The conf does not match the DAG's params."
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__()
+        self.errors = errors
+
+
+def error_body(
+    code: str, message: str, detail: Any = None, errors: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one shape of every error response."""
+    body: dict[str, Any] = {"error": code, "message": message, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def _airflow_response(exc: AirflowError) -> Response:
+    """Airflow's answer in the API's terms, with Airflow's own words as detail."""
+    detail = exc.detail[:2000] or None
+    if isinstance(exc, AirflowValidationError):
+        if exc.param:
+            errors = {exc.param: [exc.user_message]}
+            return Response(
+                error_body("invalid_conf", exc.user_message, detail, errors),
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            error_body("airflow_rejected", exc.user_message, detail, {}),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, AirflowConflict):
+        body = error_body("conflict", exc.user_message, {"clash": exc.clash, "airflow": detail})
+        return Response(body, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, AirflowNotFound):
+        return Response(error_body("not_found", exc.user_message, detail), status=404)
+    if isinstance(exc, AirflowUnavailable):
+        body = error_body("airflow_unavailable", exc.user_message, detail)
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    # The panel's own Airflow login failing, or Airflow failing: the gateway's fault.
+    code = "airflow_auth" if isinstance(exc, AirflowAuthError) else "airflow_error"
+    return Response(error_body(code, exc.user_message, detail), status=status.HTTP_502_BAD_GATEWAY)
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler for the API (settings: REST_FRAMEWORK EXCEPTION_HANDLER)."""
+    if isinstance(exc, AirflowError):
+        return _airflow_response(exc)
+    if isinstance(exc, ActionDenied):
+        return Response(error_body("forbidden", exc.message), status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, Http404):
+        message = str(exc) or "Not found (or not visible to you)."
+        return Response(error_body("not_found", message), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, DjangoValidationError):
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+        message = " ".join(exc.messages)
+        return Response(error_body("invalid", message, None, errors), status=400)
+    if isinstance(exc, SecretUnreadable):
+        message = f"{exc} An administrator must enter the Airflow password or token again."
+        return Response(error_body("secret_unreadable", message), status=503)
+    if isinstance(exc, ConfInvalid):
+        message = "The conf does not match the DAG's params: " + "; ".join(
+            f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items()
+        )
+        return Response(error_body("invalid_conf", message, None, exc.errors), status=400)
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    response.data = _drf_body(exc, response.data)
+    return response
+
+
+def _drf_body(exc: exceptions.APIException, data: Any) -> dict[str, Any]:
+    code = exc.get_codes() if not isinstance(exc, exceptions.ValidationError) else "invalid"
+    if isinstance(exc, exceptions.ValidationError):
+        errors = data if isinstance(data, dict) else {"non_field_errors": data}
+        return error_body("invalid", "The request is not valid: see errors.", None, errors)
+    message = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
+    return error_body(code if isinstance(code, str) else exc.default_code, str(message), None)

@@ -1,0 +1,336 @@
+"""What the API reads and writes: request bodies in, the contract's field names out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+from controlpanel.models import (
+    AirflowProfile,
+    ApiToken,
+    AuditEvent,
+    DagGrant,
+    Level,
+    Run,
+    StateChange,
+    TaskInstance,
+    Team,
+    TeamMembership,
+)
+
+# --- me, users, tokens --------------------------------------------------------------------
+
+
+class TeamRoleSerializer(serializers.Serializer[Any]):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField()
+    email = serializers.CharField()
+    teams = TeamRoleSerializer(many=True)
+    is_auditor = serializers.BooleanField()
+    is_superuser = serializers.BooleanField()
+
+
+class UserSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}
+    )
+    is_auditor = serializers.BooleanField(required=False, default=False)
+    is_active = serializers.BooleanField(read_only=True)
+    is_superuser = serializers.BooleanField(read_only=True)
+    date_joined = serializers.DateTimeField(read_only=True)
+    last_login = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
+class UserUpdateSerializer(serializers.Serializer[Any]):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    password = serializers.CharField(write_only=True, required=False)
+    is_auditor = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class TokenSerializer(serializers.ModelSerializer[ApiToken]):
+    username = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "username",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "read_only",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100, required=False, default="API token")
+    expires_days = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=3650
+    )
+    read_only = serializers.BooleanField(required=False, default=False)  # type: ignore[assignment]
+    username = serializers.CharField(
+        required=False, help_text="Whose token (superusers only; default: yourself)."
+    )
+
+
+class NewTokenSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="Shown only once.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+class ProfileSerializer(serializers.ModelSerializer[AirflowProfile]):
+    """A profile without its secret: only whether one is stored."""
+
+    has_secret = serializers.BooleanField(read_only=True)
+    security_warning = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = AirflowProfile
+        fields = [
+            "name",
+            "slug",
+            "base_url",
+            "auth_type",
+            "username",
+            "has_secret",
+            "verify_tls",
+            "ca_bundle",
+            "allow_insecure_http",
+            "timeout_seconds",
+            "is_active",
+            "track_external_runs",
+            "security_warning",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProfileWriteSerializer(serializers.Serializer[Any]):
+    """Create or change a profile; ``password`` or ``token`` is the secret (never returned)."""
+
+    name = serializers.CharField(max_length=100)
+    slug = serializers.SlugField(max_length=50)
+    base_url = serializers.CharField(max_length=500)
+    auth_type = serializers.ChoiceField(choices=AirflowProfile.AuthType.choices, default="basic")
+    username = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    password = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    token = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    verify_tls = serializers.BooleanField(required=False, default=True)
+    ca_bundle = serializers.CharField(required=False, allow_blank=True, default="")
+    allow_insecure_http = serializers.BooleanField(required=False, default=False)
+    timeout_seconds = serializers.FloatField(required=False, default=30, min_value=1, max_value=300)
+    is_active = serializers.BooleanField(required=False, default=True)
+    track_external_runs = serializers.BooleanField(required=False, default=True)
+
+
+# --- teams --------------------------------------------------------------------------------
+
+
+class TeamSerializer(serializers.ModelSerializer[Team]):
+    class Meta:
+        model = Team
+        fields = ["name", "slug", "description", "created_at"]
+        read_only_fields = ["created_at"]
+        extra_kwargs: dict[str, dict[str, Any]] = {
+            "name": {"validators": []},
+            "slug": {"validators": []},
+        }
+
+
+class MemberSerializer(serializers.ModelSerializer[TeamMembership]):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = TeamMembership
+        fields = ["username", "role", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class MemberAddSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField(max_length=150)
+    role = serializers.ChoiceField(choices=TeamMembership.Role.choices, default="member")
+
+
+class MemberRoleSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=TeamMembership.Role.choices)
+
+
+class GrantSerializer(serializers.ModelSerializer[DagGrant]):
+    profile = serializers.SlugRelatedField(slug_field="slug", queryset=AirflowProfile.objects.all())
+    dag_ids = serializers.ListField(child=serializers.CharField(max_length=250), default=list)
+    dag_patterns = serializers.ListField(child=serializers.CharField(max_length=250), default=list)
+    tags = serializers.ListField(child=serializers.CharField(max_length=250), default=list)
+    level = serializers.ChoiceField(choices=Level.choices, default="view")
+
+    class Meta:
+        model = DagGrant
+        fields = ["id", "profile", "dag_ids", "dag_patterns", "tags", "level", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+# --- DAGs and runs ----------------------------------------------------------------------------
+
+
+class RunSummarySerializer(serializers.ModelSerializer[Run]):
+    class Meta:
+        model = Run
+        fields = ["id", "dag_run_id", "state", "created_at", "start_date", "end_date"]
+        read_only_fields = fields
+
+
+class DagSerializer(serializers.Serializer[Any]):
+    profile = serializers.CharField(source="profile.slug")
+    dag_id = serializers.CharField()
+    display_name = serializers.CharField()
+    description = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    is_paused = serializers.BooleanField()
+    permissions = serializers.ListField(child=serializers.CharField())
+    last_run = RunSummarySerializer(allow_null=True)
+
+
+class ParamSerializer(serializers.Serializer[Any]):
+    schema = serializers.DictField()
+    default = serializers.JSONField(allow_null=True)
+    description = serializers.CharField(allow_null=True)
+
+
+class DagDetailSerializer(DagSerializer):
+    params = serializers.DictField(child=ParamSerializer())
+
+
+class DagPatchSerializer(serializers.Serializer[Any]):
+    is_paused = serializers.BooleanField()
+
+
+class TriggerSerializer(serializers.Serializer[Any]):
+    conf = serializers.DictField(required=False, default=dict)
+    logical_date = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
+
+    def validate_logical_date(self, value: Any) -> Any:
+        raw = self.initial_data.get("logical_date") if isinstance(self.initial_data, dict) else None
+        if value is not None and isinstance(raw, str) and not _has_timezone(raw):
+            raise serializers.ValidationError("Give the logical date with a time zone.")
+        return value
+
+
+def _has_timezone(text: str) -> bool:
+    parsed = parse_datetime(text)
+    return parsed is not None and parsed.tzinfo is not None
+
+
+class TaskInstanceSerializer(serializers.ModelSerializer[TaskInstance]):
+    class Meta:
+        model = TaskInstance
+        fields = [
+            "task_id",
+            "map_index",
+            "try_number",
+            "state",
+            "start_date",
+            "end_date",
+            "duration",
+        ]
+        read_only_fields = fields
+
+
+class RunSerializer(serializers.ModelSerializer[Run]):
+    profile = serializers.CharField(source="profile.slug", read_only=True)
+    triggered_by = serializers.SerializerMethodField()
+    stale = serializers.SerializerMethodField()
+    task_instances = TaskInstanceSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "profile",
+            "dag_id",
+            "dag_run_id",
+            "state",
+            "conf",
+            "note",
+            "logical_date",
+            "triggered_by",
+            "source",
+            "created_at",
+            "start_date",
+            "end_date",
+            "stale",
+            "task_instances",
+        ]
+        read_only_fields = fields
+
+    def get_triggered_by(self, run: Run) -> str | None:
+        return run.triggered_by.get_username() if run.triggered_by else None
+
+    def get_stale(self, run: Run) -> str | None:
+        """Why the run looks stuck (e.g. the DAG is paused), or null."""
+        return run.stale_reason or None
+
+
+class RunBriefSerializer(RunSerializer):
+    class Meta(RunSerializer.Meta):
+        fields = [f for f in RunSerializer.Meta.fields if f != "task_instances"]
+        read_only_fields = fields
+
+
+class StateChangeSerializer(serializers.ModelSerializer[StateChange]):
+    class Meta:
+        model = StateChange
+        fields = ["task_id", "map_index", "try_number", "from_state", "to_state", "observed_at"]
+        read_only_fields = fields
+
+
+class RetryResultSerializer(serializers.Serializer[Any]):
+    cleared_tasks = serializers.ListField(child=serializers.CharField())
+    run = RunSerializer()
+
+
+# --- audit --------------------------------------------------------------------------------
+
+AUDIT_FIELDS = [
+    "id",
+    "created_at",
+    "actor_username",
+    "token_prefix",
+    "source",
+    "ip_address",
+    "action",
+    "profile_slug",
+    "dag_id",
+    "dag_run_id",
+    "payload",
+    "outcome",
+    "message",
+]
+
+
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    class Meta:
+        model = AuditEvent
+        fields = AUDIT_FIELDS
+        read_only_fields = fields

@@ -1,0 +1,241 @@
+"""``/api/profiles/`` and ``/api/teams/`` (members and grants)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from controlpanel.api import serializers as s
+from controlpanel.api.base import ApiView
+from controlpanel.models import AirflowProfile, DagGrant, Team
+from controlpanel.services import profiles, teams
+
+
+def _raw(data: Any) -> dict[str, str]:
+    """Request fields as strings, for services that refuse (and audit) before validating."""
+    return {k: str(v) for k, v in dict(data).items() if k not in ("password", "token")}
+
+
+# --- profiles -----------------------------------------------------------------------------
+
+
+class ProfilesView(ApiView):
+    """Profiles the caller has a grant on (never their secrets); create one (panel admins)."""
+
+    list_view = True
+    serializer_class = s.ProfileSerializer
+
+    def get(self, request: Request) -> Response:
+        return self.paginated(self.access.visible_profiles().order_by("name"), s.ProfileSerializer)
+
+    @extend_schema(request=s.ProfileWriteSerializer, responses={201: s.ProfileSerializer})
+    def post(self, request: Request) -> Response:
+        actor = self.actor()
+        if not self.access.can_manage_profiles:
+            raw = _raw(request.data)
+            profiles.create_profile(  # refuses and audits the attempt
+                actor, name="", slug=raw.get("slug", ""), base_url="", auth_type=""
+            )
+        body = s.ProfileWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        values = dict(body.validated_data)
+        secret = values.pop("password", "") or values.pop("token", "")
+        values.pop("token", None)
+        profile = profiles.create_profile(actor, secret=secret, **values)
+        return Response(s.ProfileSerializer(profile).data, status=status.HTTP_201_CREATED)
+
+
+class ProfileView(ApiView):
+    """One profile: read, change (PATCH), delete; the connection test is its own path."""
+
+    serializer_class = s.ProfileSerializer
+
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(s.ProfileSerializer(_visible_profile(self, slug)).data)
+
+    @extend_schema(request=s.ProfileWriteSerializer, responses=s.ProfileSerializer)
+    def patch(self, request: Request, slug: str) -> Response:
+        profile, actor = _visible_profile(self, slug), self.actor()
+        if not self.access.can_manage_profiles:
+            profiles.update_profile(actor, profile)  # refuses and audits the attempt
+        body = s.ProfileWriteSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        values = dict(body.validated_data)
+        secret = values.pop("password", "") or values.pop("token", "")
+        values.pop("token", None)
+        profiles.update_profile(actor, profile, new_secret=secret or None, **values)
+        return Response(s.ProfileSerializer(profile).data)
+
+    def delete(self, request: Request, slug: str) -> Response:
+        profiles.delete_profile(self.actor(), _visible_profile(self, slug))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ProfileTestView(ApiView):
+    """Test the connection: Airflow version, scheduler health, credentials, trigger right."""
+
+    serializer_class = s.ProfileSerializer
+
+    @extend_schema(request=None, responses={200: dict[str, Any]})
+    def post(self, request: Request, slug: str) -> Response:
+        profile = _visible_profile(self, slug)
+        report = profiles.test_profile(self.actor(), profile)
+        return Response(report.as_payload())
+
+
+def _visible_profile(view: ApiView, slug: str) -> AirflowProfile:
+    profile = view.access.visible_profiles().filter(slug=slug).first()
+    if profile is None:
+        raise Http404("No such connection profile.")
+    return profile
+
+
+# --- teams --------------------------------------------------------------------------------
+
+
+def _visible_team(view: ApiView, slug: str) -> Team:
+    team = view.access.visible_teams().filter(slug=slug).first()
+    if team is None:
+        raise Http404("No such team.")
+    return team
+
+
+class TeamsView(ApiView):
+    """The caller's teams (all for panel admins); create one (panel admins)."""
+
+    list_view = True
+    serializer_class = s.TeamSerializer
+
+    def get(self, request: Request) -> Response:
+        return self.paginated(self.access.visible_teams().order_by("name"), s.TeamSerializer)
+
+    def post(self, request: Request) -> Response:
+        actor = self.actor()
+        teams.ensure_may_manage_teams(actor, "team.create", _raw(request.data))
+        body = s.TeamSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        team = teams.create_team(actor, **body.validated_data)
+        return Response(s.TeamSerializer(team).data, status=status.HTTP_201_CREATED)
+
+
+class TeamView(ApiView):
+    """One team: read, rename or describe (PATCH, panel admins)."""
+
+    serializer_class = s.TeamSerializer
+
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(s.TeamSerializer(_visible_team(self, slug)).data)
+
+    def patch(self, request: Request, slug: str) -> Response:
+        team, actor = _visible_team(self, slug), self.actor()
+        teams.ensure_may_manage_teams(actor, "team.update", {"team": team.slug})
+        body = s.TeamSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        teams.update_team(actor, team, **body.validated_data)
+        return Response(s.TeamSerializer(team).data)
+
+
+def _user_named(username: str) -> Any:
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise serializers.ValidationError({"username": ["There is no such user."]})
+    return user
+
+
+class MembersView(ApiView):
+    """A team's members; add one (panel admins and the team's team admins)."""
+
+    list_view = True
+    serializer_class = s.MemberSerializer
+
+    def get(self, request: Request, slug: str) -> Response:
+        team = _visible_team(self, slug)
+        members = team.memberships.select_related("user").order_by("user__username")
+        return self.paginated(members, s.MemberSerializer)
+
+    @extend_schema(request=s.MemberAddSerializer, responses={201: s.MemberSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        team, actor = _visible_team(self, slug), self.actor()
+        if not self.access.can_manage_members(team):
+            teams.add_member(actor, team, request.user, "member")  # refuses and audits
+        body = s.MemberAddSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = _user_named(body.validated_data["username"])
+        membership = teams.add_member(actor, team, user, body.validated_data["role"])
+        return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MemberView(ApiView):
+    """One member: change their role (PATCH) or take them out of the team (DELETE)."""
+
+    serializer_class = s.MemberSerializer
+
+    def _member(self, slug: str, username: str) -> tuple[Team, Any]:
+        team = _visible_team(self, slug)
+        membership = team.memberships.select_related("user").filter(user__username=username)
+        found = membership.first()
+        if found is None:
+            raise Http404("No such member of this team.")
+        return team, found.user
+
+    @extend_schema(request=s.MemberRoleSerializer, responses=s.MemberSerializer)
+    def patch(self, request: Request, slug: str, username: str) -> Response:
+        team, user = self._member(slug, username)
+        actor = self.actor()
+        if not self.access.can_manage_members(team):
+            teams.change_member_role(actor, team, user, "member")  # refuses and audits
+        body = s.MemberRoleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        membership = teams.change_member_role(actor, team, user, body.validated_data["role"])
+        return Response(s.MemberSerializer(membership).data)
+
+    def delete(self, request: Request, slug: str, username: str) -> Response:
+        team, user = self._member(slug, username)
+        teams.remove_member(self.actor(), team, user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GrantsView(ApiView):
+    """A team's grants; add one (panel admins). The response carries the grant's ``id``."""
+
+    list_view = True
+    serializer_class = s.GrantSerializer
+
+    def get(self, request: Request, slug: str) -> Response:
+        team = _visible_team(self, slug)
+        grants = team.grants.select_related("profile").order_by("id")
+        return self.paginated(grants, s.GrantSerializer)
+
+    def post(self, request: Request, slug: str) -> Response:
+        team, actor = _visible_team(self, slug), self.actor()
+        teams.ensure_may_manage_teams(actor, "grant.add", {"team": team.slug, **_raw(request.data)})
+        body = s.GrantSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        grant = teams.add_grant(actor, team, **body.validated_data)
+        return Response(s.GrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+
+
+class GrantView(ApiView):
+    """One grant: read, or take it away (DELETE, panel admins)."""
+
+    serializer_class = s.GrantSerializer
+
+    def _grant(self, slug: str, grant_id: int) -> DagGrant:
+        team = _visible_team(self, slug)
+        grant = team.grants.select_related("profile", "team").filter(pk=grant_id).first()
+        if grant is None:
+            raise Http404("No such grant.")
+        return grant
+
+    def get(self, request: Request, slug: str, grant_id: int) -> Response:
+        return Response(s.GrantSerializer(self._grant(slug, grant_id)).data)
+
+    def delete(self, request: Request, slug: str, grant_id: int) -> Response:
+        teams.remove_grant(self.actor(), self._grant(slug, grant_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,286 @@
+"""``/api/dags/`` and ``/api/runs/``: the catalog, pausing, triggering, runs, logs, retry."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import Http404, HttpResponse
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from controlpanel.airflow_clients import client_for
+from controlpanel.api import serializers as s
+from controlpanel.api.base import ApiView
+from controlpanel.api.triggers import trigger_from_api
+from controlpanel.models import Dag, Run, TaskInstance
+from controlpanel.permissions import Access, DagAction
+from controlpanel.services import catalog, dags
+from dags_api import AirflowError
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+
+
+def _flag(request: Request, name: str) -> bool | None:
+    value = request.query_params.get(name, "").strip().lower()
+    if not value:
+        return None
+    if value in TRUE_WORDS | FALSE_WORDS:
+        return value in TRUE_WORDS
+    raise serializers.ValidationError({name: ["Use true or false."]})
+
+
+def _moment(request: Request, name: str) -> Any:
+    value = request.query_params.get(name, "").strip()
+    if not value:
+        return None
+    moment = parse_datetime(value)
+    if moment is None or moment.tzinfo is None:
+        raise serializers.ValidationError({name: ["Use an ISO 8601 date and time with a zone."]})
+    return moment
+
+
+def dag_data(
+    dag: Dag, access: Access, last_run: Run | None, detail: bool = False
+) -> dict[str, Any]:
+    """A catalog DAG in the contract's shape."""
+    data: dict[str, Any] = {
+        "profile": dag.profile.slug,
+        "dag_id": dag.dag_id,
+        "display_name": dag.label,
+        "description": dag.description,
+        "tags": dag.tags,
+        "is_paused": dag.is_paused,
+        "permissions": access.dag_permissions(dag),
+        "last_run": s.RunSummarySerializer(last_run).data if last_run else None,
+    }
+    if detail:
+        data["params"] = dag.params or {}
+    return data
+
+
+def _last_runs(dags_page: list[Dag]) -> dict[int, Run]:
+    """The newest run of each DAG on the page, in one query."""
+    ids = [d.last_run_id for d in dags_page if getattr(d, "last_run_id", None)]  # type: ignore[attr-defined]
+    return {run.pk: run for run in Run.objects.filter(pk__in=ids)}
+
+
+def _with_last_run(dags_qs: QuerySet[Dag]) -> QuerySet[Dag]:
+    newest = Run.objects.filter(profile_id=OuterRef("profile_id"), dag_id=OuterRef("dag_id"))
+    return dags_qs.annotate(
+        last_run_id=Subquery(newest.order_by("-created_at", "-id").values("id")[:1])
+    )
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("profile", str),
+        OpenApiParameter("tag", str),
+        OpenApiParameter("search", str),
+        OpenApiParameter("paused", bool),
+    ]
+)
+class DagsView(ApiView):
+    """The DAGs the caller may see, with what they may do to each and the last run."""
+
+    list_view = True
+    serializer_class = s.DagSerializer
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        found = self.access.visible_dags().filter(is_active=True)
+        if params.get("profile"):
+            found = found.filter(profile__slug=params["profile"])
+        if params.get("tag"):
+            found = found.filter(tag_index__contains=f"|{params['tag']}|")
+        if params.get("search"):
+            term = params["search"]
+            found = found.filter(dag_id__icontains=term) | found.filter(
+                display_name__icontains=term
+            )
+        paused = _flag(request, "paused")
+        if paused is not None:
+            found = found.filter(is_paused=paused)
+        page = self.paginate_queryset(_with_last_run(found).order_by("profile__name", "dag_id"))
+        rows = list(page or [])
+        runs = _last_runs(rows)
+        access = self.access
+        data = [dag_data(d, access, runs.get(d.last_run_id)) for d in rows]  # type: ignore[attr-defined]
+        return self.get_paginated_response(data)
+
+
+def _newest_run(dag: Dag) -> Run | None:
+    return (
+        Run.objects.filter(profile=dag.profile, dag_id=dag.dag_id)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+class DagView(ApiView):
+    """One DAG with its params; PATCH ``{"is_paused": bool}`` pauses or unpauses it (operate)."""
+
+    serializer_class = s.DagDetailSerializer
+
+    def get(self, request: Request, profile: str, dag_id: str) -> Response:
+        dag = self.access.get_dag(profile, dag_id)
+        if not dag.params and dag.params_synced_at is None:
+            with contextlib.suppress(AirflowError):  # shown without params rather than failing
+                dag = catalog.refresh_dag(dag.profile, dag.dag_id)
+        return Response(dag_data(dag, self.access, _newest_run(dag), detail=True))
+
+    @extend_schema(request=s.DagPatchSerializer, responses=s.DagDetailSerializer)
+    def patch(self, request: Request, profile: str, dag_id: str) -> Response:
+        body = s.DagPatchSerializer(data=request.data)
+        actor = self.actor()
+        paused = bool(request.data.get("is_paused")) if isinstance(request.data, dict) else False
+        audit_action = "dag.pause" if paused else "dag.unpause"
+        dag = dags.find_dag(actor, profile, dag_id, DagAction.PAUSE, audit_action)
+        body.is_valid(raise_exception=True)
+        dag = dags.set_paused(actor, dag, body.validated_data["is_paused"])
+        return Response(dag_data(dag, self.access, _newest_run(dag), detail=True))
+
+
+class DagRunsView(ApiView):
+    """Start a run; an ``Idempotency-Key`` header makes resubmissions return the same run."""
+
+    serializer_class = s.RunSerializer
+
+    @extend_schema(
+        request=s.TriggerSerializer,
+        responses={201: s.RunSerializer, 200: s.RunSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+    )
+    def post(self, request: Request, profile: str, dag_id: str) -> Response:
+        actor = self.actor()
+        dag = dags.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
+        body = s.TriggerSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 200:
+            raise serializers.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        result = trigger_from_api(
+            actor,
+            dag,
+            conf=body.validated_data["conf"],
+            logical_date=body.validated_data["logical_date"],
+            note=body.validated_data["note"],
+            idempotency_key=key or None,
+        )
+        run = Run.objects.select_related("profile", "triggered_by").get(pk=result.run.pk)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(s.RunSerializer(run).data, status=code)
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("profile", str),
+        OpenApiParameter("dag_id", str),
+        OpenApiParameter("state", str),
+        OpenApiParameter("triggered_by", str),
+        OpenApiParameter("since", OpenApiTypes.DATETIME),
+    ]
+)
+class RunsView(ApiView):
+    """Runs the caller may see, newest first."""
+
+    list_view = True
+    serializer_class = s.RunBriefSerializer
+
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        runs = self.access.visible_runs()
+        for name, lookup in [
+            ("profile", "profile__slug"),
+            ("dag_id", "dag_id"),
+            ("state", "state"),
+            ("triggered_by", "triggered_by__username"),
+        ]:
+            if params.get(name):
+                runs = runs.filter(**{lookup: params[name]})
+        since = _moment(request, "since")
+        if since is not None:
+            runs = runs.filter(created_at__gte=since)
+        return self.paginated(runs.order_by("-created_at", "-id"), s.RunBriefSerializer)
+
+
+def visible_run(access: Access, run_id: int) -> Run:
+    """The run if the caller may see it, else 404."""
+    run = access.visible_runs().filter(pk=run_id).first()
+    if run is None:
+        raise Http404("No such run (or not visible to you).")
+    return run
+
+
+class RunView(ApiView):
+    """One run with its task instances and why it looks stuck (``stale``)."""
+
+    serializer_class = s.RunSerializer
+
+    def get(self, request: Request, run_id: int) -> Response:
+        run = visible_run(self.access, run_id)
+        return Response(s.RunSerializer(run).data)
+
+
+class RunHistoryView(ApiView):
+    """The state changes the panel observed for the run and its task instances."""
+
+    list_view = True
+    serializer_class = s.StateChangeSerializer
+
+    def get(self, request: Request, run_id: int) -> Response:
+        run = visible_run(self.access, run_id)
+        return self.paginated(
+            run.state_changes.order_by("observed_at", "id"), s.StateChangeSerializer
+        )
+
+
+class TaskLogView(ApiView):
+    """The log text of one try of one task instance (``?try=N&map_index=M``)."""
+
+    serializer_class = s.TaskInstanceSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("try", int), OpenApiParameter("map_index", int)],
+        responses={(200, "text/plain"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, run_id: int, task_id: str) -> HttpResponse:
+        run = visible_run(self.access, run_id)
+        map_index = self._number(request, "map_index", -1)
+        try_number = self._number(request, "try", 0)
+        if try_number <= 0:
+            known = TaskInstance.objects.filter(run=run, task_id=task_id, map_index=map_index)
+            try_number = max(1, known.values_list("try_number", flat=True).first() or 1)
+        text = client_for(run.profile).get_task_log(
+            run.dag_id, run.dag_run_id, task_id, try_number, map_index=map_index
+        )
+        return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+    @staticmethod
+    def _number(request: Request, name: str, default: int) -> int:
+        value = request.query_params.get(name, "").strip()
+        if not value:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise serializers.ValidationError({name: ["Give a whole number."]}) from None
+
+
+class RunRetryView(ApiView):
+    """Clear the run's failed tasks so Airflow runs them again (operate)."""
+
+    serializer_class = s.RetryResultSerializer
+
+    @extend_schema(request=None, responses=s.RetryResultSerializer)
+    def post(self, request: Request, run_id: int) -> Response:
+        run = visible_run(self.access, run_id)
+        cleared = dags.retry_failed_tasks(self.actor(), run)
+        run = Run.objects.select_related("profile", "triggered_by").get(pk=run.pk)
+        return Response({"cleared_tasks": cleared, "run": s.RunSerializer(run).data})
