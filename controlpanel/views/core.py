@@ -5,8 +5,7 @@ import logging
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -57,9 +56,3 @@ def healthz(request: HttpRequest) -> JsonResponse:
     body = {"status": "ok" if database == "ok" else "error", "database": database}
     body["redis"] = redis_status()
     return JsonResponse(body, status=200 if database == "ok" else 503)
-
-
-@require_safe
-def home(request: HttpRequest) -> HttpResponse:
-    """Render the landing page that says what the panel is."""
-    return render(request, "home.html")

@@ -1,4 +1,4 @@
-"""The landing page and the base layout every page extends."""
+"""The start page (the DAG catalog, behind login) and the base layout every page extends."""
 
 import re
 
@@ -10,15 +10,30 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 
+from tests.factories import UserFactory
+
 pytestmark = pytest.mark.django_db
 
 
-def test_home_is_public_and_says_what_the_panel_is(client: Client) -> None:
+@pytest.fixture
+def client(client: Client) -> Client:
+    """A logged-in client: the start page is the catalog, which needs a login."""
+    client.force_login(UserFactory.create(username="someone"))
+    return client
+
+
+def test_home_sends_anonymous_visitors_to_the_login_page() -> None:
+    response = Client().get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/"
+
+
+def test_home_is_the_catalog_in_the_shared_layout(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert "<h1>Airflow Control Panel</h1>" in html
-    assert "Apache Airflow" in html
+    assert "<h1>DAGs</h1>" in html
+    assert "Airflow Control Panel" in html
     assert '<html lang="en">' in html
     assert 'name="viewport"' in html
 
@@ -64,6 +79,7 @@ def test_messages_are_rendered_by_the_layout(rf: RequestFactory) -> None:
     storage = FallbackStorage(request)
     request._messages = storage  # type: ignore[attr-defined]
     storage.add(constants.SUCCESS, "Run queued.")
-    html = render_to_string("home.html", request=request)
+    request.user = UserFactory.create(username="reader")
+    html = render_to_string("base.html", request=request)
     assert '<li class="message message--success">Run queued.</li>' in html
     assert storage.used, "rendering must mark the messages as shown"

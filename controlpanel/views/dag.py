@@ -1,0 +1,225 @@
+"""The DAG page: what the DAG is, and a trigger form generated from its params."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from controlpanel import paramforms
+from controlpanel.audit import Actor
+from controlpanel.models import Dag, Run
+from controlpanel.permissions import Access, ActionDenied, DagAction, access_for
+from controlpanel.services import catalog as catalog_services
+from controlpanel.services import dags as dag_services
+from controlpanel.views.listing import badge
+from dags_api import AirflowConflict, AirflowError, AirflowValidationError, new_dag_run_id
+from dags_api.client import DAG_RUN_ID_PATTERN
+
+RECENT_CONFS = 10
+
+
+@dataclass
+class TriggerForm:
+    """Everything the trigger form shows besides the param fields."""
+
+    fields: list[paramforms.ParamField]
+    dag_run_id: str
+    logical_date: str = ""
+    note: str = ""
+    use_json: bool = False
+    conf_json: str = ""
+    unpause: bool = False
+    errors: list[str] = field(default_factory=list)
+    field_errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def sections(self) -> list[tuple[str, list[paramforms.ParamField]]]:
+        """Visible fields grouped into fieldsets."""
+        return paramforms.sections(self.fields)
+
+    @property
+    def hidden(self) -> list[paramforms.ParamField]:
+        """Fields with a constant value."""
+        return [f for f in self.fields if f.widget == "hidden"]
+
+
+def _maybe_refresh(dag: Dag) -> tuple[Dag, str]:
+    """Read params from Airflow when the catalog never did; a failure is said in words."""
+    if dag.params or dag.params_synced_at is not None:
+        return dag, ""
+    try:
+        fresh = catalog_services.refresh_dag(dag.profile, dag.dag_id)
+    except AirflowError as exc:
+        return dag, f"Could not read this DAG's params from Airflow: {exc.user_message}"
+    fresh.profile = dag.profile
+    return fresh, ""
+
+
+def _recent_runs(request: HttpRequest, access: Access, dag: Dag) -> list[Run]:
+    """The user's and their teammates' recent runs of this DAG, to load their conf back."""
+    teams = list(access.memberships())
+    mine = Q(triggered_by_id=request.user.pk) | Q(triggered_by__team_memberships__team_id__in=teams)
+    runs = access.visible_runs().filter(profile=dag.profile, dag_id=dag.dag_id).filter(mine)
+    return list(runs.distinct().order_by("-created_at", "-id")[:RECENT_CONFS])
+
+
+def _initial_form(request: HttpRequest, access: Access, dag: Dag) -> TriggerForm:
+    values = None
+    source = request.GET.get("from_run", "")
+    if source.isdigit():
+        run = access.visible_runs().filter(pk=int(source), profile=dag.profile, dag_id=dag.dag_id)
+        found = run.first()
+        if found is not None and isinstance(found.conf, dict):
+            values = found.conf
+    fields = paramforms.build_fields(dag.params, values)
+    conf = values if values is not None else paramforms.default_conf(fields)
+    return TriggerForm(fields, new_dag_run_id(), conf_json=json.dumps(conf, indent=2))
+
+
+def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: Any) -> HttpResponse:
+    access = access_for(request.user)
+    context = {
+        "dag": dag,
+        "form": form,
+        "can_trigger": access.can(DagAction.TRIGGER, dag),
+        "can_operate": access.can(DagAction.PAUSE, dag),
+        "permissions": access.dag_permissions(dag),
+        "time_zone": timezone.get_current_timezone_name(),
+        "recent_runs": [(run, badge(run.state)) for run in _recent_runs(request, access, dag)],
+        **extra,
+    }
+    return render(request, "dags/dag.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dag_detail(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
+    """Show the DAG and its trigger form; POST validates and triggers a run."""
+    access = access_for(request.user)
+    if request.method == "POST":
+        return _trigger(request, profile, dag_id)
+    dag, refresh_error = _maybe_refresh(access.get_dag(profile, dag_id))
+    form = _initial_form(request, access, dag) if access.can(DagAction.TRIGGER, dag) else None
+    return _render(request, dag, form, refresh_error=refresh_error)
+
+
+def _logical_date(text: str) -> datetime | None:
+    """A datetime-local value in the panel's time zone, made aware (raises ValueError)."""
+    if not text:
+        return None
+    parsed = datetime.fromisoformat(text)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
+
+
+def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, Any]]:
+    """The posted form, parsed and validated; the conf to send (when valid)."""
+    post = request.POST
+    fields = paramforms.build_fields(dag.params)
+    posted_id = post.get("dag_run_id", "")
+    form = TriggerForm(
+        fields,
+        posted_id if DAG_RUN_ID_PATTERN.match(posted_id) else new_dag_run_id(),
+        logical_date=post.get("logical_date", "").strip(),
+        note=post.get("note", "").strip(),
+        use_json=bool(post.get("use_conf_json")),
+        conf_json=post.get("conf_json", ""),
+        unpause=bool(post.get("unpause")),
+    )
+    if form.use_json:
+        submission = _json_submission(form)
+    else:
+        submission = paramforms.parse_submission(fields, dict(post.lists()))
+    form.field_errors = submission.errors
+    if "" in submission.errors:
+        form.errors.extend(submission.errors[""])
+    elif submission.errors:
+        form.errors.append("Some values are not valid: see the messages next to the fields.")
+    if not form.use_json:
+        form.conf_json = json.dumps(submission.conf, indent=2)
+    try:
+        _logical_date(form.logical_date)
+    except ValueError:
+        form.field_errors["logical_date"] = ["Enter a date and time, or leave it empty."]
+        form.errors.append("The logical date is not a date and time.")
+    return form, submission.conf
+
+
+def _json_submission(form: TriggerForm) -> paramforms.Submission:
+    try:
+        conf = json.loads(form.conf_json or "{}")
+    except json.JSONDecodeError as exc:
+        message = f"The conf is not valid JSON: {exc.msg} (line {exc.lineno})."
+        return paramforms.Submission({}, {"": [message]})
+    submission = paramforms.validate_conf(form.fields, conf)
+    for f in form.fields:
+        if f.name in submission.conf and f.widget != "hidden":
+            f.value = submission.conf[f.name]
+        f.errors = submission.errors.get(f.name, [])
+    flat = [message for messages_ in submission.errors.values() for message in messages_]
+    return paramforms.Submission(submission.conf, {"": flat} if flat else {})
+
+
+def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
+    actor = Actor.from_request(request)
+    try:
+        dag = dag_services.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
+    except ActionDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+    form, conf = _read_form(request, dag)
+    if form.errors:
+        return _render(request, dag, form)
+    try:
+        run = dag_services.trigger_run(
+            actor,
+            dag,
+            conf=conf,
+            logical_date=_logical_date(form.logical_date),
+            note=form.note,
+            dag_run_id=form.dag_run_id,
+            unpause=form.unpause,
+        )
+    except ActionDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+    except AirflowError as exc:
+        _airflow_rejection(form, exc)
+        return _render(request, dag, form)
+    messages.success(request, f"Run {run.dag_run_id} of {dag.label} started.")
+    return redirect("run", pk=run.pk)
+
+
+def _airflow_rejection(form: TriggerForm, exc: AirflowError) -> None:
+    """Airflow's refusal on the form, next to the param it names when it names one."""
+    if isinstance(exc, AirflowValidationError) and exc.param:
+        for f in form.fields:
+            if f.name == exc.param:
+                f.errors = [exc.user_message]
+    if isinstance(exc, AirflowConflict) and form.logical_date:
+        form.field_errors["logical_date"] = [
+            "Another run of this DAG already has this logical date: choose another one."
+        ]
+    form.errors.append(f"Airflow did not start the run. {exc.user_message}")
+
+
+@login_required
+@require_POST
+def dag_refresh(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
+    """Read the DAG's details and params from Airflow again."""
+    dag = access_for(request.user).get_dag(profile, dag_id)
+    try:
+        catalog_services.refresh_dag(dag.profile, dag.dag_id)
+    except AirflowError as exc:
+        messages.error(request, f"Could not refresh from Airflow: {exc.user_message}")
+    else:
+        messages.success(request, "Refreshed from Airflow.")
+    return redirect("dag", profile=dag.profile.slug, dag_id=dag.dag_id)

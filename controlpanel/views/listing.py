@@ -1,0 +1,124 @@
+"""Helpers shared by the list pages: state words, date filters, keyset pages, query strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+M = TypeVar("M", bound=Model)
+
+PAGE_SIZE = 50
+
+# What a state means, in words: colour only reinforces it.
+STATE_WORDS = {
+    "queued": "Queued",
+    "running": "Running",
+    "success": "Succeeded",
+    "failed": "Failed",
+    "upstream_failed": "Not run: an earlier task failed",
+    "skipped": "Skipped",
+    "scheduled": "Scheduled",
+    "up_for_retry": "Failed, will retry",
+    "up_for_reschedule": "Waiting to be rescheduled",
+    "deferred": "Deferred (waiting for a trigger)",
+    "restarting": "Restarting",
+    "removed": "Removed from the DAG",
+    "": "Not started yet",
+}
+STATE_CSS = {
+    "success": "state-success",
+    "failed": "state-failed",
+    "upstream_failed": "state-failed",
+    "up_for_retry": "state-queued",
+    "running": "state-running",
+    "restarting": "state-running",
+    "deferred": "state-running",
+    "queued": "state-queued",
+    "scheduled": "state-queued",
+    "up_for_reschedule": "state-queued",
+}
+RUN_STATE_EXPLANATIONS = {
+    "queued": "Waiting for the Airflow scheduler to start it.",
+    "running": "Airflow is working on its tasks; this page updates by itself.",
+    "success": "Every task finished.",
+    "failed": "At least one task failed; the failed tasks are listed first below.",
+}
+RUN_STATES = ("queued", "running", "success", "failed")
+FINISHED_RUN_STATES = ("success", "failed")
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A state as the page shows it: words, and a colour class that only reinforces them."""
+
+    state: str
+    label: str
+    css: str
+
+
+def badge(state: str | None) -> Badge:
+    """The badge of a run or task state (unknown states keep their own name)."""
+    value = state or ""
+    return Badge(
+        value,
+        STATE_WORDS.get(value, value.replace("_", " ").capitalize()),
+        STATE_CSS.get(value, "state-other"),
+    )
+
+
+def parse_date(text: str | None) -> date | None:
+    """A YYYY-MM-DD filter value, or None when empty or malformed."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def day_start(day: date) -> datetime:
+    """Midnight of ``day`` in the panel's time zone."""
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def filter_dates(qs: QuerySet[M], field: str, start: date | None, end: date | None) -> QuerySet[M]:
+    """Rows from the start of ``start`` to the end of ``end`` (both optional, inclusive)."""
+    if start:
+        qs = qs.filter(**{f"{field}__gte": day_start(start)})
+    if end:
+        qs = qs.filter(**{f"{field}__lt": day_start(end + timedelta(days=1))})
+    return qs
+
+
+def parse_int(text: str | None) -> int | None:
+    """A positive integer query parameter, or None."""
+    return int(text) if text and text.isdigit() else None
+
+
+@dataclass
+class KeysetPage:
+    """One page of rows newest first, and the id to continue from (None on the last page)."""
+
+    items: list[Any]
+    next_before: int | None
+
+
+def keyset_page(qs: QuerySet[M], before: int | None, size: int = PAGE_SIZE) -> KeysetPage:
+    """Rows with id below ``before``, by id descending: an index range scan at any depth."""
+    if before is not None:
+        qs = qs.filter(pk__lt=before)
+    rows = list(qs.order_by("-pk")[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return KeysetPage(rows, rows[-1].pk if more and rows else None)
+
+
+def query_without(request: HttpRequest, *names: str, **extra: Any) -> str:
+    """The current query string without ``names`` and with ``extra``, for links."""
+    pairs = [(k, v) for k, values in request.GET.lists() for v in values if k not in names]
+    pairs += [(k, str(v)) for k, v in extra.items() if v is not None]
+    return urlencode(pairs)

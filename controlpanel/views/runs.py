@@ -1,0 +1,230 @@
+"""Run pages: one run (live while active, tasks, logs, timeline) and the runs lists."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from controlpanel.airflow_clients import client_for
+from controlpanel.audit import Actor
+from controlpanel.models import AuditEvent, Dag, Run, TaskInstance
+from controlpanel.permissions import ActionDenied, DagAction, access_for
+from controlpanel.services import dags as dag_services
+from controlpanel.views.listing import (
+    FINISHED_RUN_STATES,
+    RUN_STATE_EXPLANATIONS,
+    RUN_STATES,
+    Badge,
+    badge,
+    filter_dates,
+    keyset_page,
+    parse_date,
+    parse_int,
+    query_without,
+)
+from dags_api import AirflowError
+
+LOG_TAIL_LINES = 60
+FAILED_TASK_STATES = ("failed", "upstream_failed", "up_for_retry")
+
+
+@dataclass
+class TaskRow:
+    """One task instance as the table shows it."""
+
+    ti: TaskInstance
+    badge: Badge
+
+    @property
+    def failed(self) -> bool:
+        """Failed tasks come first and offer their log tail."""
+        return self.ti.state in FAILED_TASK_STATES
+
+    @property
+    def tries(self) -> list[int]:
+        """Every try that has a log (1 .. try_number)."""
+        return list(range(1, self.ti.try_number + 1))
+
+    @property
+    def key(self) -> str:
+        """A DOM-safe id for the log tail target."""
+        return f"{self.ti.pk}"
+
+
+def _task_order(row: TaskRow) -> tuple[bool, float, str, int]:
+    """Failed tasks first, then by start (not started last), task id and map index."""
+    started = row.ti.start_date.timestamp() if row.ti.start_date else float("inf")
+    return (not row.failed, started, row.ti.task_id, row.ti.map_index)
+
+
+def _visible_run(request: HttpRequest, pk: int) -> Run:
+    return get_object_or_404(access_for(request.user).visible_runs(), pk=pk)
+
+
+def _dag_of(run: Run) -> Dag:
+    dag = Dag.objects.filter(profile=run.profile, dag_id=run.dag_id).first()
+    return dag or Dag(profile=run.profile, dag_id=run.dag_id, tags=[])
+
+
+def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
+    """What the live part shows: state, explanation, task table, timeline."""
+    tis = list(run.task_instances.all())
+    rows = [TaskRow(ti, badge(ti.state)) for ti in tis]
+    rows.sort(key=_task_order)
+    timeline = [(change, badge(change.to_state)) for change in run.state_changes.all()]
+    dag = _dag_of(run)
+    return {
+        "run": run,
+        "run_badge": badge(run.state),
+        "explanation": RUN_STATE_EXPLANATIONS.get(run.state, ""),
+        "active": run.state not in FINISHED_RUN_STATES,
+        "rows": rows,
+        "failed_rows": [r for r in rows if r.failed],
+        "timeline": timeline,
+        "can_retry": access_for(request.user).can(DagAction.RETRY, dag),
+        "dag": dag,
+    }
+
+
+def airflow_run_url(run: Run) -> str:
+    """The run in Airflow's own grid view."""
+    base = run.profile.base_url.rstrip("/")
+    return f"{base}/dags/{quote(run.dag_id)}/grid?{urlencode({'dag_run_id': run.dag_run_id})}"
+
+
+def _trigger_event(run: Run) -> AuditEvent | None:
+    """The audit event of the trigger: who, through what and from which address."""
+    return (
+        AuditEvent.objects.filter(
+            action="dag.trigger",
+            outcome=AuditEvent.Outcome.SUCCEEDED,
+            profile_slug=run.profile.slug,
+            dag_id=run.dag_id,
+            dag_run_id=run.dag_run_id,
+        )
+        .order_by("id")
+        .first()
+    )
+
+
+@login_required
+@require_safe
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One run: state in words, live while active, tasks, logs, timeline, conf, origin."""
+    run = _visible_run(request, pk)
+    context = _live_context(request, run)
+    context.update(
+        {
+            "airflow_url": airflow_run_url(run),
+            "conf_json": json.dumps(run.conf, indent=2, sort_keys=True, default=str),
+            "trigger_event": _trigger_event(run),
+            "dag_visible": access_for(request.user).can(DagAction.VIEW, context["dag"]),
+        }
+    )
+    return render(request, "runs/run.html", context)
+
+
+@login_required
+@require_safe
+def run_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of the run page, polled by htmx while the run is active."""
+    run = _visible_run(request, pk)
+    return render(request, "runs/_live.html", _live_context(request, run))
+
+
+@login_required
+@require_safe
+def run_log(request: HttpRequest, pk: int) -> HttpResponse:
+    """One try's log from Airflow: its tail (htmx fragment) or the whole text (a page)."""
+    run = _visible_run(request, pk)
+    map_index = request.GET.get("map_index", "-1")
+    ti = run.task_instances.filter(
+        task_id=request.GET.get("task_id", ""),
+        map_index=int(map_index) if map_index.lstrip("-").isdigit() else -1,
+    ).first()
+    if ti is None:
+        raise Http404("No such task in this run.")
+    try_number = parse_int(request.GET.get("try")) or max(ti.try_number, 1)
+    text, error = "", ""
+    try:
+        text = client_for(run.profile).get_task_log(
+            run.dag_id, run.dag_run_id, ti.task_id, try_number, map_index=ti.map_index
+        )
+    except AirflowError as exc:
+        error = f"Could not read the log from Airflow: {exc.user_message}"
+    tail = request.GET.get("tail") == "1"
+    if tail:
+        text = "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
+    context = {"run": run, "ti": ti, "try_number": try_number, "text": text, "error": error}
+    return render(request, "runs/_log.html" if tail else "runs/log.html", context)
+
+
+@login_required
+@require_POST
+def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Clear the failed tasks so Airflow runs them again (operate; the service audits)."""
+    run = _visible_run(request, pk)
+    try:
+        cleared = dag_services.retry_failed_tasks(Actor.from_request(request), run)
+    except ActionDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+    except AirflowError as exc:
+        messages.error(request, f"Airflow did not retry the tasks. {exc.user_message}")
+    else:
+        if cleared:
+            messages.success(request, f"Retrying: {', '.join(cleared)}.")
+        else:
+            messages.warning(request, "There were no failed tasks to retry.")
+    return redirect("run", pk=run.pk)
+
+
+SCOPES = {"mine": "Started by me", "team": "Started by my teams", "all": "All I may see"}
+
+
+@login_required
+@require_safe
+def run_list(request: HttpRequest) -> HttpResponse:
+    """Runs: mine, my teams' or all visible, filtered by DAG, profile, state and date."""
+    access = access_for(request.user)
+    get = request.GET
+    scope = get.get("scope") if get.get("scope") in SCOPES else "mine"
+    params = {key: get.get(key, "").strip() for key in ("dag", "profile", "state", "from", "to")}
+    runs = access.visible_runs()
+    if scope == "mine":
+        runs = runs.filter(triggered_by_id=request.user.pk)
+    elif scope == "team":
+        teammates = get_user_model().objects.filter(
+            team_memberships__team_id__in=list(access.memberships())
+        )
+        runs = runs.filter(triggered_by__in=teammates)
+    if params["dag"]:
+        runs = runs.filter(dag_id=params["dag"])
+    if params["profile"]:
+        runs = runs.filter(profile__slug=params["profile"])
+    if params["state"]:
+        runs = runs.filter(state=params["state"])
+    runs = filter_dates(runs, "created_at", parse_date(params["from"]), parse_date(params["to"]))
+    page = keyset_page(runs, parse_int(get.get("before")))
+    context = {
+        "rows": [(run, badge(run.state)) for run in page.items],
+        "next_query": query_without(request, "before", before=page.next_before)
+        if page.next_before
+        else "",
+        "scope": scope,
+        "scopes": SCOPES,
+        "params": params,
+        "states": RUN_STATES,
+        "profiles": access.visible_profiles(),
+        "paged": "before" in get,
+    }
+    return render(request, "runs/list.html", context)

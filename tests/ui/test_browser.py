@@ -1,0 +1,220 @@
+"""Browser tests: headless Debian chromium driven by Playwright against a live panel, the
+real Airflow harness and a real Celery worker (which polls Airflow into the database the
+run page reads). Screenshots of the main pages go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controlpanel.models import AirflowProfile, Dag, Run
+from controlpanel.services import catalog
+from dags_api import AirflowClient
+from tests.controlpanel.test_services_dags import harness_profile
+from tests.controlpanel.test_tracking_worker import CeleryProcesses, celery_processes
+from tests.factories import PASSWORD, GrantFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.harness.airflow import AirflowInstance
+from tests.world import make_auditor
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+
+pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
+__all__ = ["celery_processes"]  # the worker fixture, shared with the tracking tests
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+RUN_TIMEOUT_MS = 180_000
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless chromium from Debian (scripts/test installs it)."""
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
+            pytest.fail(f"{CHROMIUM} is missing: scripts/test must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    # Playwright's sync API keeps an event loop in this thread; the tests' own ORM calls
+    # (and pytest-django's database set-up) are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def harness(airflow: AirflowInstance) -> AirflowProfile:
+    profile = harness_profile(airflow)
+    catalog.refresh_catalog(profile)
+    for dag_id in ("cp_params_showcase", "cp_etl", "cp_quick"):
+        catalog.refresh_dag(profile, dag_id)
+    return profile
+
+
+def person(name: str, profile: AirflowProfile, level: str | None, **selector: Any) -> Any:
+    """A user in a team of their own with one grant on the harness profile."""
+    user = UserFactory.create(username=name)
+    if level:
+        team = TeamFactory.create(slug=f"{name}-team")
+        MembershipFactory.create(team=team, user=user)
+        GrantFactory.create(team=team, profile=profile, level=level, **selector)
+    return user
+
+
+def logged_in(browser: Any, base_url: str, username: str, **options: Any) -> Any:
+    """A new browser context and page, logged in through the login form."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
+    page = context.new_page()
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/")
+    return page
+
+
+def test_operator_fills_the_generated_form_and_watches_the_run_succeed(
+    browser: Any,
+    live_server: Any,
+    harness: AirflowProfile,
+    celery_processes: CeleryProcesses,
+    admin_client: AirflowClient,
+) -> None:
+    person("operator", harness, "trigger", dag_patterns=["cp_*"])
+    page = logged_in(browser, live_server.url, "operator")
+    expect(page.get_by_role("link", name="Params showcase", exact=True)).to_be_visible()
+    page.screenshot(path=str(SHOTS / "catalog.png"), full_page=True)
+
+    page.get_by_role("link", name="Params showcase", exact=True).click()
+    page.get_by_label("Region").select_option("us")
+    page.get_by_label("Dry run", exact=True).check()
+    page.get_by_label("Run date", exact=True).fill("2024-03-15")
+    page.get_by_label("batch_size", exact=True).fill("42")
+    page.get_by_label("channels", exact=True).select_option(["sms", "slack"])
+    page.get_by_label("tables", exact=True).fill("orders\nrefunds")
+    page.screenshot(path=str(SHOTS / "trigger-form.png"), full_page=True)
+    page.get_by_role("button", name="Trigger run").click()
+    page.wait_for_url(re.compile(r"/runs/\d+/$"))
+
+    page.evaluate("window.__not_reloaded = true")
+    expect(page.locator("#run-live .run-state .state")).to_have_text(
+        "Succeeded", timeout=RUN_TIMEOUT_MS
+    )
+    assert page.evaluate("window.__not_reloaded") is True
+    expect(page.get_by_role("cell", name="Succeeded").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "run-success.png"), full_page=True)
+
+    run = Run.objects.get(pk=int(page.url.rstrip("/").rsplit("/", 1)[1]))
+    assert run.dag_id == "cp_params_showcase" and run.triggered_by_id is not None
+    conf = admin_client.get_dag_run("cp_params_showcase", run.dag_run_id).conf
+    assert conf["region"] == "us" and conf["dry_run"] is True and conf["batch_size"] == 42
+    assert conf["run_date"] == "2024-03-15" and conf["channels"] == ["sms", "slack"]
+    assert conf["tables"] == ["orders", "refunds"]
+
+
+def test_a_failing_run_shows_the_failed_task_and_its_log(
+    browser: Any, live_server: Any, harness: AirflowProfile, celery_processes: CeleryProcesses
+) -> None:
+    person("etl_operator", harness, "operate", dag_ids=["cp_etl"])
+    page = logged_in(browser, live_server.url, "etl_operator")
+    page.goto(f"{live_server.url}/dags/{harness.slug}/cp_etl/")
+    page.get_by_label("fail_at").select_option("load")
+    page.get_by_role("button", name="Trigger run").click()
+    page.wait_for_url(re.compile(r"/runs/\d+/$"))
+    page.evaluate("window.__not_reloaded = true")
+    expect(page.locator("#run-live .run-state .state")).to_have_text(
+        "Failed", timeout=RUN_TIMEOUT_MS
+    )
+    expect(page.get_by_role("heading", name=re.compile("load"))).to_be_visible()
+    page.get_by_role("button", name=re.compile("Show log tail")).first.click()
+    expect(page.locator("pre.log")).to_contain_text("Deliberate failure in load")
+    expect(page.get_by_role("button", name="Retry failed tasks")).to_be_visible()
+    assert page.evaluate("window.__not_reloaded") is True
+    page.screenshot(path=str(SHOTS / "run-failed.png"), full_page=True)
+
+
+def test_a_viewer_sees_no_trigger_button_and_a_forged_post_is_refused(
+    browser: Any, live_server: Any, harness: AirflowProfile
+) -> None:
+    person("viewer", harness, "view", dag_patterns=["cp_*"])
+    page = logged_in(browser, live_server.url, "viewer")
+    page.goto(f"{live_server.url}/dags/{harness.slug}/cp_quick/")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    assert page.get_by_role("button", name="Trigger run").count() == 0
+    status = page.evaluate(
+        """async () => {
+            const token = document.querySelector('input[name=csrfmiddlewaretoken]').value;
+            const body = new URLSearchParams(
+                {csrfmiddlewaretoken: token, dag_run_id: 'panel__forged'});
+            const response = await fetch(location.pathname, {method: 'POST', body});
+            return response.status;
+        }"""
+    )
+    assert status == 403
+    assert not Run.objects.filter(triggered_by__username="viewer").exists()
+
+
+def test_an_auditor_filters_the_history_and_downloads_csv(
+    browser: Any, live_server: Any, harness: AirflowProfile
+) -> None:
+    make_auditor(person("auditor", harness, None))
+    person("someone", harness, "view", dag_ids=["cp_quick"])
+    logged_in(browser, live_server.url, "someone").context.close()
+    page = logged_in(browser, live_server.url, "auditor")
+    page.get_by_role("link", name="History").click()
+    page.get_by_label("User").fill("someone")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("cell", name=re.compile("^someone"))).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "history.png"), full_page=True)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download CSV").click()
+    path = download_info.value.path()
+    rows = list(csv.DictReader(io.StringIO(Path(path).read_text())))
+    assert [(r["actor_username"], r["action"]) for r in rows] == [("someone", "auth.login")]
+
+
+def test_an_admin_grants_a_pattern_and_the_member_sees_exactly_those_dags(
+    browser: Any, live_server: Any, harness: AirflowProfile
+) -> None:
+    admin = UserFactory.create(username="boss")
+    admin.is_superuser = admin.is_staff = True
+    admin.save()
+    UserFactory.create(username="member")
+    page = logged_in(browser, live_server.url, "boss")
+    page.goto(f"{live_server.url}/manage/teams/new/")
+    page.get_by_label("Name").fill("Reporting")
+    page.get_by_label("Slug").fill("reporting")
+    page.get_by_role("button", name="Add team").click()
+    page.get_by_label("Username").fill("member")
+    page.get_by_role("button", name="Add member").click()
+    page.get_by_label("DAG id patterns").fill("cp_p*")
+    page.get_by_role("button", name="Add grant").click()
+    expect(page.get_by_text("cp_p*").first).to_be_visible()
+
+    member = logged_in(browser, live_server.url, "member")
+    links = member.locator("tbody th a").all_inner_texts()
+    granted = Dag.objects.filter(profile=harness, dag_id__in=["cp_params_showcase", "cp_paused"])
+    assert sorted(links) == sorted(dag.label for dag in granted), links
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone_page = phone.new_page()
+    phone_page.context.add_cookies(member.context.cookies())
+    phone_page.goto(f"{live_server.url}/")
+    phone_page.screenshot(path=str(SHOTS / "catalog-phone.png"), full_page=True)
