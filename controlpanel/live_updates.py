@@ -11,6 +11,7 @@ import time
 from datetime import datetime
 
 import redis
+from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -28,14 +29,15 @@ LIVE_UPDATES_PAUSED = (
 def redis_available() -> bool:
     """True when Redis answers a PING (cached for a few seconds per process)."""
     now = time.monotonic()
-    cached = _cache.get("redis")
+    url = settings.REDIS_URL  # the cache is per URL: tests and reconfigurations switch it
+    cached = _cache.get(url)
     if cached and now - cached[0] < _CACHE_SECONDS:
         return cached[1]
     try:
         ok = bool(redis_client().ping())
     except (redis.RedisError, OSError):
         ok = False
-    _cache["redis"] = (now, ok)
+    _cache[url] = (now, ok)
     return ok
 
 

@@ -7,6 +7,7 @@ panel runs locally on SQLite and a Redis on localhost.
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
     "controlpanel",
 ]
 
@@ -209,11 +211,38 @@ STORAGES = {
 
 # --- REST API -------------------------------------------------------------------------------
 
+# Requests per token (per user for sessions), e.g. "600/minute"; unit second|minute|hour|day.
+API_THROTTLE_RATE = env_str("API_THROTTLE_RATE", "600/minute").strip()
+if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_THROTTLE_RATE):
+    raise ImproperlyConfigured(
+        f"API_THROTTLE_RATE must look like 600/minute (a count, then /second, /minute, /hour "
+        f"or /day), got {API_THROTTLE_RATE!r}."
+    )
+
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so requests without credentials get 401 with a Bearer challenge.
+        "controlpanel.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "controlpanel.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"api": API_THROTTLE_RATE},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Airflow Control Panel API",
+    "DESCRIPTION": "Pause, unpause and trigger Airflow DAGs under the panel's team rules.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunSourceEnum": "controlpanel.models.catalog.Run.Source",
+        "AuditSourceEnum": "controlpanel.models.audit.AuditEvent.Source",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

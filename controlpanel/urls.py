@@ -3,13 +3,25 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from controlpanel.views import core, health
+from controlpanel.views import audit_log, catalog, core, dag, health, runs
 
 urlpatterns = [
-    path("", core.home, name="home"),
+    path("", catalog.catalog, name="home"),
     path("healthz", core.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("controlpanel.views.auth")),
     path("manage/", include("controlpanel.urls_manage")),
+    path("api/", include("controlpanel.api.urls")),
+    path("dags/<slug:profile>/<str:dag_id>/", dag.dag_detail, name="dag"),
+    path("dags/<slug:profile>/<str:dag_id>/refresh/", dag.dag_refresh, name="dag_refresh"),
+    path("dags/<slug:profile>/<str:dag_id>/pause/", catalog.dag_pause, name="dag_pause"),
+    path("runs/", runs.run_list, name="runs"),
+    path("runs/<int:pk>/", runs.run_detail, name="run"),
+    path("runs/<int:pk>/live/", runs.run_live, name="run_live"),
+    path("runs/<int:pk>/log/", runs.run_log, name="run_log"),
+    path("runs/<int:pk>/retry/", runs.run_retry, name="run_retry"),
+    path("audit/", audit_log.audit_list, name="audit"),
+    path("audit/export.csv", audit_log.audit_export, name="audit_export"),
+    path("audit/<int:pk>/", audit_log.audit_detail, name="audit_event"),
 ]

@@ -83,7 +83,8 @@ postgres_answers() {  # $1 = postgres URL
   "$VENV/bin/python" - "$1" <<'PY' 2>/dev/null
 import sys, psycopg
 try:
-    psycopg.connect(sys.argv[1], connect_timeout=2).close()
+    # The maintenance database: the test run creates its own test database next to it.
+    psycopg.connect(sys.argv[1], dbname="postgres", connect_timeout=2).close()
 except Exception:
     sys.exit(1)
 PY
