@@ -12,11 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlpanel.api import serializers as s
-from controlpanel.api import user_admin
 from controlpanel.api.base import ApiView
 from controlpanel.models import ApiToken
 from controlpanel.permissions import Access, ActionDenied
-from controlpanel.services import tokens
+from controlpanel.services import tokens, users
 
 
 def _user_payload(user: Any) -> dict[str, Any]:
@@ -62,18 +61,18 @@ class UsersView(ApiView):
 
     def get(self, request: Request) -> Response:
         if not self.access.is_superuser:
-            raise ActionDenied(user_admin.ONLY_ADMINS)
-        users = get_user_model().objects.order_by("username").prefetch_related("groups")
-        page = self.paginate_queryset(users)
+            raise ActionDenied(users.ONLY_ADMINS)
+        accounts = get_user_model().objects.order_by("username").prefetch_related("groups")
+        page = self.paginate_queryset(accounts)
         return self.get_paginated_response([_user_payload(u) for u in page or []])
 
     def post(self, request: Request) -> Response:
         actor = self.actor()
         if not self.access.is_superuser:
-            user_admin.ensure_may_manage_users(actor, "user.create", dict(request.data))
+            users.ensure_may_manage_users(actor, "user.create", dict(request.data))
         body = s.UserSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user = user_admin.create_user(
+        user = users.create_user(
             actor,
             username=body.validated_data["username"],
             email=body.validated_data["email"],
@@ -90,7 +89,7 @@ class UserView(ApiView):
 
     def _user(self, username: str) -> Any:
         if not self.access.is_superuser:
-            raise ActionDenied(user_admin.ONLY_ADMINS)
+            raise ActionDenied(users.ONLY_ADMINS)
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise Http404("No such user.")
@@ -103,18 +102,18 @@ class UserView(ApiView):
     def patch(self, request: Request, username: str) -> Response:
         actor = self.actor()
         if not self.access.is_superuser:
-            user_admin.ensure_may_manage_users(actor, "user.update", {"user": username})
+            users.ensure_may_manage_users(actor, "user.update", {"user": username})
         user = self._user(username)
         body = s.UserUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        user_admin.update_user(actor, user, **body.validated_data)
+        users.update_user(actor, user, **body.validated_data)
         return Response(_user_payload(user))
 
     def delete(self, request: Request, username: str) -> Response:
         actor = self.actor()
         if not self.access.is_superuser:
-            user_admin.ensure_may_manage_users(actor, "user.deactivate", {"user": username})
-        user = user_admin.deactivate_user(actor, self._user(username))
+            users.ensure_may_manage_users(actor, "user.deactivate", {"user": username})
+        user = users.deactivate_user(actor, self._user(username))
         return Response(_user_payload(user))
 
 

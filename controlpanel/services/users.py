@@ -1,8 +1,6 @@
-"""Managing user accounts (panel admins only): create, change, deactivate; all audited.
+"""Panel user accounts: create, change and deactivate them (panel admins only, audited).
 
-Service-level code kept beside the API that alone needs it for now (candidate for
-``controlpanel.services.users``). Audit-reviewer changes go through
-``services.teams.set_auditor``.
+Audit-reviewer changes go through ``services.teams.set_auditor``.
 """
 
 from __future__ import annotations
