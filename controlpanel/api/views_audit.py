@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.db.models import QuerySet
@@ -20,6 +18,7 @@ from controlpanel.api.base import ApiView
 from controlpanel.api.views_dags import _moment
 from controlpanel.models import AuditEvent
 from controlpanel.permissions import ActionDenied
+from controlpanel.selectors import audit_csv_lines, audit_events
 
 ONLY_REVIEWERS = "Only audit reviewers and panel administrators may read the audit trail."
 
@@ -35,29 +34,6 @@ class CSVRenderer(BaseRenderer):
         self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
     ) -> bytes:
         return json.dumps(data, default=str).encode()
-
-
-class _Echo:
-    """A file-like object whose ``write`` hands the line back, for csv.writer streaming."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
-    """The events as CSV lines, read from the database in chunks."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(s.AUDIT_FIELDS)
-    for event in events.iterator(chunk_size=2000):
-        row = []
-        for name in s.AUDIT_FIELDS:
-            value = getattr(event, name)
-            if name == "payload":
-                value = json.dumps(value, sort_keys=True, default=str)
-            elif name == "created_at":
-                value = value.isoformat()
-            row.append("" if value is None else value)
-        yield writer.writerow(row)
 
 
 @extend_schema(
@@ -91,26 +67,19 @@ class AuditView(ApiView):
             raise ActionDenied(ONLY_REVIEWERS)
         events = self._filtered(request)
         if request.query_params.get("format") == "csv":
-            response = StreamingHttpResponse(csv_lines(events), content_type="text/csv")
+            response = StreamingHttpResponse(audit_csv_lines(events), content_type="text/csv")
             response["Content-Disposition"] = 'attachment; filename="audit.csv"'
             return response
         return self.paginated(events, s.AuditEventSerializer)
 
     def _filtered(self, request: Request) -> QuerySet[AuditEvent]:
         params = request.query_params
-        events = AuditEvent.objects.order_by("-id")
-        for name, lookup in [
-            ("actor", "actor_username"),
-            ("action", "action"),
-            ("outcome", "outcome"),
-            ("profile", "profile_slug"),
-            ("dag_id", "dag_id"),
-        ]:
-            if params.get(name):
-                events = events.filter(**{lookup: params[name]})
-        since, until = _moment(request, "since"), _moment(request, "until")
-        if since is not None:
-            events = events.filter(created_at__gte=since)
-        if until is not None:
-            events = events.filter(created_at__lt=until)
-        return events
+        return audit_events(
+            actor=params.get("actor", ""),
+            action=params.get("action", ""),
+            outcome=params.get("outcome", ""),
+            profile=params.get("profile", ""),
+            dag_id=params.get("dag_id", ""),
+            since=_moment(request, "since"),
+            until=_moment(request, "until"),
+        )

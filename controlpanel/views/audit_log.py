@@ -6,12 +6,9 @@ streams rows from a server-side iterator, so a million events never sit in memor
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
-from typing import Any
+from datetime import timedelta
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -21,8 +18,9 @@ from django.views.decorators.http import require_safe
 
 from controlpanel.models import AuditEvent, Team
 from controlpanel.permissions import access_for
+from controlpanel.selectors import audit_csv_lines, audit_events
 from controlpanel.views.listing import (
-    filter_dates,
+    day_start,
     keyset_page,
     parse_date,
     parse_int,
@@ -30,22 +28,6 @@ from controlpanel.views.listing import (
 )
 
 FILTERS = ("user", "team", "profile", "dag", "action", "outcome", "from", "to")
-CSV_COLUMNS = [
-    "id",
-    "created_at",
-    "actor_username",
-    "token_prefix",
-    "source",
-    "ip_address",
-    "action",
-    "profile_slug",
-    "dag_id",
-    "dag_run_id",
-    "outcome",
-    "message",
-    "payload",
-    "hash",
-]
 
 
 def _reviewer(request: HttpRequest) -> None:
@@ -59,23 +41,17 @@ def _filters(request: HttpRequest) -> dict[str, str]:
 
 
 def filtered_events(params: dict[str, str]) -> QuerySet[AuditEvent]:
-    """Audit events matching the filters; each filter uses an indexed column."""
-    events = AuditEvent.objects.all()
-    exact = {
-        "user": "actor_username",
-        "profile": "profile_slug",
-        "dag": "dag_id",
-        "action": "action",
-        "outcome": "outcome",
-    }
-    for key, column in exact.items():
-        if params.get(key):
-            events = events.filter(**{column: params[key]})
-    if params.get("team"):
-        members = get_user_model().objects.filter(team_memberships__team__slug=params["team"])
-        events = events.filter(actor_id__in=members.values("pk"))
-    return filter_dates(
-        events, "created_at", parse_date(params.get("from")), parse_date(params.get("to"))
+    """Audit events matching the page's filters (dates are whole days, inclusive)."""
+    start, end = parse_date(params.get("from")), parse_date(params.get("to"))
+    return audit_events(
+        actor=params.get("user", ""),
+        team=params.get("team", ""),
+        profile=params.get("profile", ""),
+        dag_id=params.get("dag", ""),
+        action=params.get("action", ""),
+        outcome=params.get("outcome", ""),
+        since=day_start(start) if start else None,
+        until=day_start(end + timedelta(days=1)) if end else None,
     )
 
 
@@ -110,46 +86,15 @@ def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "audit/detail.html", {"event": event, "payload": payload})
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer over a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_rows(events: QuerySet[AuditEvent]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_COLUMNS)
-    for event in events.order_by("id").iterator(chunk_size=2000):
-        yield writer.writerow(_csv_values(event))
-
-
-def _csv_values(event: AuditEvent) -> list[Any]:
-    values: list[Any] = []
-    for column in CSV_COLUMNS:
-        value = getattr(event, column)
-        if column == "payload":
-            value = json.dumps(value, sort_keys=True, default=str)
-        elif column == "created_at":
-            value = value.isoformat()
-        values.append(_safe_cell("" if value is None else value))
-    return values
-
-
-def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ gets a quote."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 @login_required
 @require_safe
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered trail as CSV, oldest first, streamed row by row."""
     _reviewer(request)
     events = filtered_events(_filters(request))
-    response = StreamingHttpResponse(_csv_rows(events), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        audit_csv_lines(events), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return response
