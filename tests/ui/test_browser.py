@@ -146,7 +146,9 @@ def test_a_failing_run_shows_the_failed_task_and_its_log(
     expect(page.get_by_role("heading", name=re.compile("load"))).to_be_visible()
     page.get_by_role("button", name=re.compile("Show log tail")).first.click()
     expect(page.locator("pre.log")).to_contain_text("Deliberate failure in load")
-    expect(page.get_by_role("button", name="Retry failed tasks")).to_be_visible()
+    page.get_by_text("Retry failed tasks").click()  # asks first: which tasks, then "Yes"
+    expect(page.get_by_role("button", name="Yes, retry them")).to_be_visible()
+    expect(page.locator("details.confirm")).to_contain_text("load")
     assert page.evaluate("window.__not_reloaded") is True
     page.screenshot(path=str(SHOTS / "run-failed.png"), full_page=True)
 
