@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -40,10 +41,15 @@ def _moment(request: Request, name: str) -> Any:
     value = request.query_params.get(name, "").strip()
     if not value:
         return None
-    moment = parse_datetime(value)
-    if moment is None or moment.tzinfo is None:
-        raise serializers.ValidationError({name: ["Use an ISO 8601 date and time with a zone."]})
-    return moment
+    problem = {name: ["Use an ISO 8601 date and time with a zone."]}
+    try:
+        moment = parse_datetime(value)
+        if moment is None or moment.tzinfo is None:
+            raise serializers.ValidationError(problem)
+        # In UTC: PostgreSQL refuses offsets Python accepts (such as -21:14).
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise serializers.ValidationError(problem) from None
 
 
 def dag_data(
