@@ -358,13 +358,19 @@ def _iso_datetime(text: str) -> str:
     return parsed.isoformat()
 
 
-_FORMAT_CHECKER = jsonschema.Draft7Validator.FORMAT_CHECKER
+def param_validator(schema: dict[str, Any]) -> Any:
+    """A validator for a param's schema chosen the way Airflow's ``Param.resolve`` does.
+
+    (``jsonschema.validate``: the draft the schema names, else the latest, with formats.)
+    The form and the API both check conf with it, so they agree with Airflow.
+    """
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 def schema_errors(f: ParamField, value: Any) -> list[str]:
     """What is wrong with ``value`` under the field's schema, in plain words."""
-    validator = jsonschema.Draft7Validator(f.schema, format_checker=_FORMAT_CHECKER)
-    return [friendly_message(e) for e in validator.iter_errors(value)]
+    return [friendly_message(e) for e in param_validator(f.schema).iter_errors(value)]
 
 
 def friendly_message(error: jsonschema.ValidationError) -> str:

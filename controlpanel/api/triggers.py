@@ -15,18 +15,17 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # no stubs
 
 from controlpanel.api.errors import ConfInvalid, IdempotencyKeyReused
 from controlpanel.audit import Actor, Outcome, record_event
 from controlpanel.models import Dag, IdempotentRequest, Run
+from controlpanel.paramforms import param_validator
 from controlpanel.services import catalog, dags
 from dags_api import AirflowError
 
 # How long a request waits for an identical one already talking to Airflow.
 WAIT_FOR_TWIN_SECONDS = 30.0
 # Airflow checks formats (date, date-time...) too, so the API does the same.
-FORMATS = Draft202012Validator.FORMAT_CHECKER
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,7 @@ def conf_errors(dag: Dag, conf: dict[str, Any]) -> dict[str, list[str]]:
         if name not in conf or not isinstance(param, dict):
             continue
         schema = {k: v for k, v in (param.get("schema") or {}).items() if k != "description"}
-        validator = Draft202012Validator(schema, format_checker=FORMATS)
-        messages = [error.message for error in validator.iter_errors(conf[name])]
+        messages = [error.message for error in param_validator(schema).iter_errors(conf[name])]
         if messages:
             errors[name] = messages
     return errors
