@@ -209,6 +209,22 @@ def _dag_of(run: Run) -> Dag:
     return dag or Dag(profile=run.profile, dag_id=run.dag_id, tags=[])
 
 
+def _record_for_run(
+    actor: Actor, action: str, run: Run, outcome: str, payload: dict[str, Any], message: str = ""
+) -> None:
+    """The audit event of an action on one run."""
+    record_event(
+        actor,
+        action,
+        outcome=outcome,
+        profile=run.profile,
+        dag_id=run.dag_id,
+        dag_run_id=run.dag_run_id,
+        payload=payload,
+        message=message,
+    )
+
+
 def retry_failed_tasks(actor: Actor, run: Run) -> list[str]:
     """Clear the run's failed and upstream-failed tasks so they run again (operate).
 
@@ -231,15 +247,13 @@ def retry_failed_tasks(actor: Actor, run: Run) -> list[str]:
             # Back into the poll set: the poller follows the re-run to its end.
             Run.objects.filter(pk=run.pk).update(state="queued", end_date=None, is_finished=False)
             run.state, run.end_date, run.is_finished = "queued", None, False
-        record_event(
+        _record_for_run(
             actor,
             "run.retry",
-            outcome=Outcome.SUCCEEDED,
-            profile=run.profile,
-            dag_id=run.dag_id,
-            dag_run_id=run.dag_run_id,
-            payload={**payload, "cleared_tasks": task_ids},
-            message="" if task_ids else "There were no failed tasks to retry.",
+            run,
+            Outcome.SUCCEEDED,
+            {**payload, "cleared_tasks": task_ids},
+            "" if task_ids else "There were no failed tasks to retry.",
         )
     return task_ids
 
@@ -251,16 +265,7 @@ def set_run_state(actor: Actor, run: Run, state: str) -> Run:
     _require(actor, dag, DagAction.SET_RUN_STATE, "run.set_state", run.dag_run_id, payload)
     if state not in RUN_STATES_PEOPLE_MAY_SET:
         message = "A run can only be marked success or failed."
-        record_event(
-            actor,
-            "run.set_state",
-            outcome=Outcome.FAILED,
-            profile=run.profile,
-            dag_id=run.dag_id,
-            dag_run_id=run.dag_run_id,
-            payload=payload,
-            message=message,
-        )
+        _record_for_run(actor, "run.set_state", run, Outcome.FAILED, payload, message)
         raise ValueError(message)
     result = _call_airflow(
         actor,
@@ -274,13 +279,5 @@ def set_run_state(actor: Actor, run: Run, state: str) -> Run:
         # The poller notices the end and makes the final read of the task instances.
         Run.objects.filter(pk=run.pk).update(state=result.state, end_date=result.end_date)
         run.state, run.end_date = result.state, result.end_date
-        record_event(
-            actor,
-            "run.set_state",
-            outcome=Outcome.SUCCEEDED,
-            profile=run.profile,
-            dag_id=run.dag_id,
-            dag_run_id=run.dag_run_id,
-            payload=payload,
-        )
+        _record_for_run(actor, "run.set_state", run, Outcome.SUCCEEDED, payload)
     return run
