@@ -26,6 +26,7 @@ def _fingerprint(profile: AirflowProfile) -> str:
         profile.ca_bundle,
         str(profile.timeout_seconds),
         str(profile.allow_insecure_http),
+        profile.api_version,
     ]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 

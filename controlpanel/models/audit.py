@@ -55,6 +55,9 @@ class AuditEvent(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, db_index=True)
     message = models.TextField(blank=True)
+    request_id = models.CharField(
+        "request id", max_length=64, blank=True, default="", db_index=True
+    )
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -80,7 +83,7 @@ class AuditEvent(models.Model):
 
     def content(self) -> dict[str, Any]:
         """The fields the hash covers, in a stable JSON-ready form."""
-        return {
+        content = {
             "created_at": self.created_at.isoformat(),
             "actor_username": self.actor_username,
             "token_prefix": self.token_prefix,
@@ -94,6 +97,10 @@ class AuditEvent(models.Model):
             "outcome": self.outcome,
             "message": self.message,
         }
+        if self.request_id:
+            # Only when set, so events written before the field existed keep their hashes.
+            content["request_id"] = self.request_id
+        return content
 
     def compute_hash(self) -> str:
         """sha256 over the previous hash and this event's content."""

@@ -23,6 +23,13 @@ class AirflowProfile(models.Model):
         BASIC = "basic", "Username and password"
         BEARER = "bearer", "Bearer token"
 
+    class ApiVersion(models.TextChoices):
+        """Which REST API the Airflow serves."""
+
+        AUTO = "auto", "Detect"
+        V1 = "v1", "Airflow 2 (/api/v1)"
+        V2 = "v2", "Airflow 3 (/api/v2)"
+
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=50, unique=True)
     base_url = models.CharField(
@@ -48,6 +55,16 @@ class AirflowProfile(models.Model):
         "allow plain http",
         default=False,
         help_text="Send credentials over unencrypted http://. Only for trusted networks.",
+    )
+    api_version = models.CharField(
+        "Airflow API",
+        max_length=4,
+        choices=ApiVersion.choices,
+        default=ApiVersion.AUTO,
+        help_text=(
+            "Airflow 2 serves /api/v1, Airflow 3 serves /api/v2. 'Detect' asks the server; "
+            "Test connection stores what it found."
+        ),
     )
     is_active = models.BooleanField(default=True)
     track_external_runs = models.BooleanField(
@@ -125,6 +142,7 @@ class AirflowProfile(models.Model):
             read_timeout=self.timeout_seconds,
             connect_timeout=min(10.0, self.timeout_seconds),
             allow_insecure_http=self.allow_insecure_http,
+            api_version=self.api_version,  # type: ignore[arg-type]
         )
 
     def _ca_bundle_path(self) -> str | None:
