@@ -5,7 +5,7 @@ with it and call its methods; they return the dataclasses of ``models`` or raise
 errors of ``errors``. The README shows an example.
 """
 
-from .client import DAG_RUN_ID_PATTERN, AirflowClient, new_dag_run_id
+from .client import DAG_RUN_ID_PATTERN, AirflowClient, airflow_ui_run_url, new_dag_run_id
 from .config import (
     ApiVersion,
     ApiVersionSetting,
@@ -72,5 +72,6 @@ __all__ = [
     "TaskInstance",
     "TriggerResult",
     "VersionInfo",
+    "airflow_ui_run_url",
     "new_dag_run_id",
 ]

@@ -52,6 +52,11 @@ DETECT_AGAIN_SECONDS = 30.0
 SEAMS: dict[ApiVersion, type[AirflowV1]] = {"v1": AirflowV1, "v2": AirflowV2}
 
 
+def airflow_ui_run_url(base_url: str, api_version: ApiVersion, dag_id: str, dag_run_id: str) -> str:
+    """Where a run is shown in Airflow's own web UI (the page differs between 2 and 3)."""
+    return SEAMS[api_version]().ui_run_url(base_url.rstrip("/"), dag_id, dag_run_id)
+
+
 def new_dag_run_id(prefix: str = "panel") -> str:
     """A unique run id of our own, so a trigger can be retried safely.
 
@@ -114,6 +119,11 @@ class AirflowClient:
         """ "v1" (Airflow 2) or "v2" (Airflow 3), detected on first use when set to "auto"."""
         return self.api.api_version
 
+    @property
+    def known_api_version(self) -> ApiVersion | None:
+        """The API in use once set or detected; None while it is only a guess (or unasked)."""
+        return self._api.api_version if self._api is not None else None
+
     def detect_api_version(self) -> ApiVersion:
         """Ask Airflow which REST API it serves and use that one from now on.
 
@@ -153,6 +163,8 @@ class AirflowClient:
         self._api = api
         if api.login_path is not None:
             self.transport.log_in_with_tokens(f"{self.settings.base_url}{api.login_path}")
+        else:  # detection may correct a wrong setting: Airflow 2 takes basic credentials
+            self.transport.tokens = None
 
     def __enter__(self) -> AirflowClient:
         return self

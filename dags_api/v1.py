@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 
@@ -42,6 +42,11 @@ class AirflowV1:
         """The URL of an endpoint, each path segment quoted (``~`` stays the wildcard)."""
         path = "/".join(quote(segment, safe="~") for segment in segments)
         return f"{base_url}{self.api_root}/{path}"
+
+    def ui_run_url(self, base_url: str, dag_id: str, dag_run_id: str) -> str:
+        """The run in Airflow's own web UI (Airflow 2: the grid view with the run selected)."""
+        query = urlencode({"dag_run_id": dag_run_id})
+        return f"{base_url}/dags/{quote(dag_id, safe='')}/grid?{query}"
 
     # --- request bodies and query strings ---------------------------------------------
 

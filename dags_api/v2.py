@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -29,6 +30,10 @@ class AirflowV2(AirflowV1):
     health_path = ("monitor", "health")
     login_path = "/auth/token"
     log_accept = "application/json"  # Airflow 3 answers 406 to text/plain
+
+    def ui_run_url(self, base_url: str, dag_id: str, dag_run_id: str) -> str:
+        """The run in Airflow 3's web UI (its own page per run)."""
+        return f"{base_url}/dags/{quote(dag_id, safe='')}/runs/{quote(dag_run_id, safe='')}"
 
     # --- request bodies and query strings ---------------------------------------------
 

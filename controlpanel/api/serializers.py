@@ -117,6 +117,7 @@ class ProfileSerializer(serializers.ModelSerializer[AirflowProfile]):
             "verify_tls",
             "ca_bundle",
             "allow_insecure_http",
+            "api_version",
             "timeout_seconds",
             "is_active",
             "track_external_runs",
@@ -140,6 +141,9 @@ class ProfileWriteSerializer(serializers.Serializer[Any]):
     verify_tls = serializers.BooleanField(required=False, default=True)
     ca_bundle = serializers.CharField(required=False, allow_blank=True, default="")
     allow_insecure_http = serializers.BooleanField(required=False, default=False)
+    api_version = serializers.ChoiceField(
+        choices=AirflowProfile.ApiVersion.choices, required=False, default="auto"
+    )
     timeout_seconds = serializers.FloatField(required=False, default=30, min_value=1, max_value=300)
     is_active = serializers.BooleanField(required=False, default=True)
     track_external_runs = serializers.BooleanField(required=False, default=True)

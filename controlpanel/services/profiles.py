@@ -37,6 +37,7 @@ PROFILE_FIELDS = (
     "ca_bundle",
     "timeout_seconds",
     "allow_insecure_http",
+    "api_version",
     "is_active",
     "track_external_runs",
 )
@@ -48,6 +49,13 @@ CANNOT_TRIGGER = (
     "The Airflow user cannot start runs: give it the User, Op or Admin role in Airflow."
 )
 SCHEDULER_UNHEALTHY = "The Airflow scheduler is not healthy: new runs will not start until it is."
+API_NOT_DETECTED = (
+    "Could not tell which REST API this Airflow serves: the profile's API setting is kept."
+)
+API_MISMATCH = (
+    "The profile was set to {setting}, but the server answers as {found}: the panel now "
+    "uses {found}."
+)
 NOT_ALLOWED = "Only panel administrators may manage connection profiles."
 
 
@@ -57,6 +65,7 @@ class ConnectionReport:
 
     ok: bool = False
     airflow_version: str | None = None
+    api_version: str | None = None  # "v1" or "v2", as detected
     scheduler_healthy: bool | None = None
     credentials_accepted: bool | None = None
     dag_count: int | None = None
@@ -69,6 +78,8 @@ class ConnectionReport:
         if self.error:
             return f"Connection test failed: {self.error}"
         parts = [f"Airflow {self.airflow_version or 'of unknown version'}"]
+        if self.api_version:
+            parts[0] += f" (REST API {self.api_version})"
         parts.append(_words(self.scheduler_healthy, "scheduler healthy", "scheduler unhealthy"))
         parts.append(
             _words(self.credentials_accepted, "credentials accepted", "credentials rejected")
@@ -128,6 +139,7 @@ def create_profile(
     ca_bundle: str = "",
     timeout_seconds: float = 30,
     allow_insecure_http: bool = False,
+    api_version: str = AirflowProfile.ApiVersion.AUTO,
     is_active: bool = True,
     track_external_runs: bool = True,
 ) -> AirflowProfile:
@@ -143,6 +155,7 @@ def create_profile(
         ca_bundle=ca_bundle,
         timeout_seconds=timeout_seconds,
         allow_insecure_http=allow_insecure_http,
+        api_version=api_version,
         is_active=is_active,
         track_external_runs=track_external_runs,
     )
@@ -229,14 +242,22 @@ def test_profile(actor: Actor, profile: AirflowProfile) -> ConnectionReport:
     """
     _require_manager(actor, "profile.test", profile)
     report = check_connection(profile)
-    record_event(
-        actor,
-        "profile.test",
-        outcome=Outcome.SUCCEEDED if report.ok else Outcome.FAILED,
-        profile=profile,
-        payload=report.as_payload(),
-        message=report.summary(),
-    )
+    payload = report.as_payload()
+    with transaction.atomic():
+        if report.api_version and report.api_version != profile.api_version:
+            # What the server answered is stored, so workers need not detect it again.
+            payload["api_version_stored"] = {"from": profile.api_version, "to": report.api_version}
+            profile.api_version = report.api_version
+            AirflowProfile.objects.filter(pk=profile.pk).update(api_version=report.api_version)
+            transaction.on_commit(partial(forget_client, profile.pk))
+        record_event(
+            actor,
+            "profile.test",
+            outcome=Outcome.SUCCEEDED if report.ok else Outcome.FAILED,
+            profile=profile,
+            payload=payload,
+            message=report.summary(),
+        )
     return report
 
 
@@ -251,6 +272,7 @@ def check_connection(profile: AirflowProfile) -> ConnectionReport:
         report.warnings.append(PLAIN_HTTP_WARNING)
     try:
         client = client_for(profile)
+        _detect_api(client, profile, report)
         report.airflow_version = client.version().version
         report.scheduler_healthy = client.health().scheduler_healthy
         if not report.scheduler_healthy:
@@ -266,6 +288,25 @@ def check_connection(profile: AirflowProfile) -> ConnectionReport:
         report.error = f"{exc} Enter the password or token again."
     report.ok = not report.error and bool(report.credentials_accepted)
     return report
+
+
+def _detect_api(client: AirflowClient, profile: AirflowProfile, report: ConnectionReport) -> None:
+    """Which REST API the server answers on (/api/v2 is Airflow 3, /api/v1 Airflow 2)."""
+    try:
+        report.api_version = client.detect_api_version()
+    except AirflowUnavailable:
+        raise
+    except AirflowError:
+        # Neither version endpoint answered as expected: keep what the profile says.
+        report.warnings.append(API_NOT_DETECTED)
+        return
+    if profile.api_version not in (AirflowProfile.ApiVersion.AUTO, report.api_version):
+        report.warnings.append(
+            API_MISMATCH.format(
+                setting=profile.get_api_version_display(),
+                found=AirflowProfile.ApiVersion(report.api_version).label,
+            )
+        )
 
 
 def _check_credentials(client: AirflowClient, report: ConnectionReport) -> None:

@@ -54,9 +54,11 @@ class Observed:
 
     def waiting_since(self, key: RunKey) -> datetime | None:
         """When a run started waiting: Airflow's queued_at, which runs of paused DAGs lack,
-        else when the panel started tracking it, else its logical date."""
+        else when the panel started tracking it, else its logical date (or run_after)."""
         run = self.runs[key]
-        return run.queued_at or self.tracked_since.get(key) or run.logical_date
+        return (
+            run.queued_at or self.tracked_since.get(key) or run.logical_date or run.run_after
+        )
 
 
 @dataclass
@@ -95,6 +97,7 @@ def poll_profile(profile: AirflowProfile) -> PollCycle:
     try:
         with transaction.atomic():
             cycle.rows_written = apply_observed(profile, observed, now)
+            _remember_api_version(profile, client)
             cycle.seconds = time.monotonic() - started
             _record_success(status, cycle, observed, now)
     except IntegrityError as exc:
@@ -344,6 +347,15 @@ def _write_missing(not_found: set[RunKey], rows: dict[RunKey, Run]) -> int:
         )
         written += 1
     return written
+
+
+def _remember_api_version(profile: AirflowProfile, client: AirflowClient) -> None:
+    """A profile set to "detect" keeps what the client found (links to Airflow's UI use it)."""
+    known = client.known_api_version
+    if profile.api_version == AirflowProfile.ApiVersion.AUTO and known is not None:
+        AirflowProfile.objects.filter(pk=profile.pk, api_version=profile.api_version).update(
+            api_version=known
+        )
 
 
 def _record_success(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor
-from controlpanel.models import AuditEvent, Dag, Run, TaskInstance
+from controlpanel.models import AirflowProfile, AuditEvent, Dag, Run, TaskInstance
 from controlpanel.permissions import ActionDenied, DagAction, access_for
 from controlpanel.services import dags as dag_services
 from controlpanel.views.listing import (
@@ -32,7 +31,7 @@ from controlpanel.views.listing import (
     parse_int,
     query_without,
 )
-from dags_api import AirflowError
+from dags_api import AirflowError, airflow_ui_run_url
 
 LOG_TAIL_LINES = 60
 FAILED_TASK_STATES = ("failed", "upstream_failed", "up_for_retry")
@@ -97,9 +96,9 @@ def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
 
 
 def airflow_run_url(run: Run) -> str:
-    """The run in Airflow's own grid view."""
-    base = run.profile.base_url.rstrip("/")
-    return f"{base}/dags/{quote(run.dag_id)}/grid?{urlencode({'dag_run_id': run.dag_run_id})}"
+    """The run in Airflow's own UI (Airflow 2 unless the profile is known to be Airflow 3)."""
+    version = "v2" if run.profile.api_version == AirflowProfile.ApiVersion.V2 else "v1"
+    return airflow_ui_run_url(run.profile.base_url, version, run.dag_id, run.dag_run_id)
 
 
 def _trigger_event(run: Run) -> AuditEvent | None:

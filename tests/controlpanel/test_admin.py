@@ -48,6 +48,7 @@ def profile_form(profile: AirflowProfile, **changes: str) -> dict[str, str]:
         "verify_tls": "on",
         "ca_bundle": "",
         "timeout_seconds": str(profile.timeout_seconds),
+        "api_version": profile.api_version,
         "is_active": "on",
         "track_external_runs": "on",
         "new_secret": "",

@@ -37,8 +37,9 @@ def no_real_http() -> Iterator[responses.RequestsMock]:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         for slug in ("prod", "staging"):
             mock_airflow(rsps, f"https://{slug}.example.invalid")
-        broken = "https://broken.example.invalid/api/v1/version"
-        rsps.add(responses.GET, broken, body="<html>Internal Server Error</html>", status=500)
+        for version in ("v1", "v2"):
+            broken = f"https://broken.example.invalid/api/{version}/version"
+            rsps.add(responses.GET, broken, body="<html>Internal Server Error</html>", status=500)
         yield rsps
 
 
@@ -71,6 +72,7 @@ def profile_form(**overrides: str) -> dict[str, str]:
         "verify_tls": "on",
         "ca_bundle": "",
         "timeout_seconds": "30",
+        "api_version": "auto",
         "is_active": "on",
     }
     return {**data, **overrides}
@@ -323,8 +325,8 @@ def test_the_connection_test_says_what_it_found_in_plain_words(
     )
     page = response.content.decode()
     assert (
-        "Production: Connection test: Airflow 2.11.0, scheduler healthy, credentials accepted, "
-        "2 DAGs, can trigger runs." in page
+        "Production: Connection test: Airflow 2.11.0 (REST API v1), scheduler healthy, "
+        "credentials accepted, 2 DAGs, can trigger runs." in page
     )
     assert AuditEvent.objects.get(action="profile.test").outcome == "succeeded"
 

@@ -70,6 +70,7 @@ def mock_airflow(
 ) -> None:
     """Register the answers of an Airflow 2.11 with two DAGs on ``base_url``."""
     api = f"{base_url}/api/v1"
+    rsps.add(responses.GET, f"{base_url}/api/v2/version", status=404)  # not an Airflow 3
     rsps.add(responses.GET, f"{api}/version", json={"version": "2.11.0", "git_version": None})
     health = {"metadatabase": {"status": "healthy"}, "scheduler": {"status": scheduler}}
     rsps.add(responses.GET, f"{api}/health", json=health)
@@ -136,6 +137,7 @@ def test_create_records_every_field_but_the_secret(world: World) -> None:
         "ca_bundle": "",
         "timeout_seconds": 12.0,
         "allow_insecure_http": False,
+        "api_version": "auto",
         "is_active": True,
         "track_external_runs": True,
         "secret_changed": True,
@@ -270,14 +272,15 @@ def test_report_summary_is_plain_words() -> None:
     report = ConnectionReport(
         ok=True,
         airflow_version="2.11.0",
+        api_version="v1",
         scheduler_healthy=True,
         credentials_accepted=True,
         dag_count=5,
         can_trigger=True,
     )
     assert report.summary() == (
-        "Connection test: Airflow 2.11.0, scheduler healthy, credentials accepted, 5 DAGs, "
-        "can trigger runs."
+        "Connection test: Airflow 2.11.0 (REST API v1), scheduler healthy, credentials "
+        "accepted, 5 DAGs, can trigger runs."
     )
     failed = ConnectionReport(error="Airflow at h refused the connection; is it running?")
     assert failed.summary() == (
@@ -301,6 +304,7 @@ def test_a_test_is_audited_with_the_report_and_never_the_secret(world: World) ->
     assert report == ConnectionReport(
         ok=True,
         airflow_version="2.11.0",
+        api_version="v1",
         scheduler_healthy=True,
         credentials_accepted=True,
         dag_count=2,
@@ -315,8 +319,9 @@ def test_a_test_is_audited_with_the_report_and_never_the_secret(world: World) ->
 
 @responses.activate
 def test_a_server_error_becomes_a_failed_report_not_an_exception(world: World) -> None:
-    api = "https://prod.example.invalid/api/v1"
-    responses.add(responses.GET, f"{api}/version", body="<html>Oops</html>", status=500)
+    api = "https://prod.example.invalid/api"
+    responses.add(responses.GET, f"{api}/v2/version", body="<html>Oops</html>", status=500)
+    responses.add(responses.GET, f"{api}/v1/version", body="<html>Oops</html>", status=500)
     report = services.test_profile(actor(world), world.prod)
     assert not report.ok
     assert "internal error" in report.error
@@ -342,12 +347,13 @@ def harness_profile(world: World, airflow: AirflowInstance, user: str, password:
 @pytest.mark.airflow
 @pytest.mark.parametrize("user", ["admin", "operator"])
 def test_real_airflow_users_who_may_trigger(
-    world: World, airflow: AirflowInstance, user: str
+    world: World, airflow_any: AirflowInstance, user: str
 ) -> None:
-    profile = harness_profile(world, airflow, user, airflow.password(user))
+    profile = harness_profile(world, airflow_any, user, airflow_any.password(user))
     report = services.test_profile(actor(world), profile)
     assert report.ok, report
-    assert report.airflow_version == "2.11.0"
+    assert report.airflow_version == airflow_any.version
+    assert report.api_version == airflow_any.api_version
     assert report.credentials_accepted is True and report.can_trigger is True
     assert report.dag_count is not None and report.dag_count >= 5
     assert report.warnings == [PLAIN_HTTP_WARNING]
@@ -355,8 +361,36 @@ def test_real_airflow_users_who_may_trigger(
 
 
 @pytest.mark.airflow
-def test_real_airflow_viewer_cannot_trigger(world: World, airflow: AirflowInstance) -> None:
-    profile = harness_profile(world, airflow, "viewer", airflow.password("viewer"))
+def test_the_detected_api_is_stored_and_audited(world: World, airflow_any: AirflowInstance) -> None:
+    profile = harness_profile(world, airflow_any, "admin", airflow_any.password("admin"))
+    assert profile.api_version == "auto"
+    report = services.test_profile(actor(world), profile)
+    assert report.ok and report.api_version == airflow_any.api_version
+    assert AirflowProfile.objects.get(pk=profile.pk).api_version == airflow_any.api_version
+    event = events("profile.test")[-1]
+    assert event.payload["api_version_stored"] == {"from": "auto", "to": airflow_any.api_version}
+    assert f"(REST API {airflow_any.api_version})" in event.message
+    # Testing again changes nothing and says so by not naming a change.
+    services.test_profile(actor(world), AirflowProfile.objects.get(pk=profile.pk))
+    assert "api_version_stored" not in events("profile.test")[-1].payload
+
+
+@pytest.mark.airflow
+def test_a_wrong_explicit_api_is_corrected_with_a_warning(
+    world: World, airflow_any: AirflowInstance
+) -> None:
+    wrong = "v1" if airflow_any.api_version == "v2" else "v2"
+    profile = harness_profile(world, airflow_any, "admin", airflow_any.password("admin"))
+    services.update_profile(actor(world), profile, api_version=wrong)
+    report = services.test_profile(actor(world), profile)
+    assert report.ok, report
+    assert any("but the server answers as" in w for w in report.warnings)
+    assert AirflowProfile.objects.get(pk=profile.pk).api_version == airflow_any.api_version
+
+
+@pytest.mark.airflow
+def test_real_airflow_viewer_cannot_trigger(world: World, airflow_any: AirflowInstance) -> None:
+    profile = harness_profile(world, airflow_any, "viewer", airflow_any.password("viewer"))
     report = services.test_profile(actor(world), profile)
     assert report.ok and report.credentials_accepted is True
     assert report.can_trigger is False
@@ -365,11 +399,13 @@ def test_real_airflow_viewer_cannot_trigger(world: World, airflow: AirflowInstan
 
 
 @pytest.mark.airflow
-def test_real_airflow_wrong_password_is_reported(world: World, airflow: AirflowInstance) -> None:
-    profile = harness_profile(world, airflow, "admin", "not-the-password")
+def test_real_airflow_wrong_password_is_reported(
+    world: World, airflow_any: AirflowInstance
+) -> None:
+    profile = harness_profile(world, airflow_any, "admin", "not-the-password")
     report = services.test_profile(actor(world), profile)
     assert not report.ok
-    assert report.airflow_version == "2.11.0"  # needs no credentials
+    assert report.airflow_version == airflow_any.version  # needs no credentials
     assert report.credentials_accepted is False and report.can_trigger is None
     assert CREDENTIALS_REJECTED in report.warnings
     assert "check the credentials or the Airflow role" in CREDENTIALS_REJECTED
