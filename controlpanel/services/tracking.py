@@ -56,9 +56,7 @@ class Observed:
         """When a run started waiting: Airflow's queued_at, which runs of paused DAGs lack,
         else when the panel started tracking it, else its logical date (or run_after)."""
         run = self.runs[key]
-        return (
-            run.queued_at or self.tracked_since.get(key) or run.logical_date or run.run_after
-        )
+        return run.queued_at or self.tracked_since.get(key) or run.logical_date or run.run_after
 
 
 @dataclass
