@@ -31,7 +31,7 @@ from controlpanel.views.listing import (
     parse_int,
     query_without,
 )
-from dags_api import AirflowError, airflow_ui_run_url
+from dags_api import AirflowError, ApiVersion, airflow_ui_run_url
 
 LOG_TAIL_LINES = 60
 FAILED_TASK_STATES = ("failed", "upstream_failed", "up_for_retry")
@@ -97,7 +97,7 @@ def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
 
 def airflow_run_url(run: Run) -> str:
     """The run in Airflow's own UI (Airflow 2 unless the profile is known to be Airflow 3)."""
-    version = "v2" if run.profile.api_version == AirflowProfile.ApiVersion.V2 else "v1"
+    version: ApiVersion = "v2" if run.profile.api_version == AirflowProfile.ApiVersion.V2 else "v1"
     return airflow_ui_run_url(run.profile.base_url, version, run.dag_id, run.dag_run_id)
 
 
