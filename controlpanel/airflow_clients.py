@@ -26,7 +26,6 @@ def _fingerprint(profile: AirflowProfile) -> str:
         profile.ca_bundle,
         str(profile.timeout_seconds),
         str(profile.allow_insecure_http),
-        profile.api_version,
     ]
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
@@ -36,13 +35,21 @@ def client_for(profile: AirflowProfile) -> AirflowClient:
     fingerprint = _fingerprint(profile)
     with _lock:
         cached = _clients.get(profile.pk)
-        if cached and cached[0] == fingerprint:
+        if cached and cached[0] == fingerprint and _speaks(cached[1], profile.api_version):
             return cached[1]
         client = AirflowClient(profile.connection_settings())
         _clients[profile.pk] = (fingerprint, client)
     if cached:
         cached[1].close()
     return client
+
+
+def _speaks(client: AirflowClient, setting: str) -> bool:
+    """True when the client uses the API the profile names (or the profile says "detect").
+
+    Storing what a client detected therefore keeps the client and its login.
+    """
+    return setting == AirflowProfile.ApiVersion.AUTO or client.known_api_version == setting
 
 
 def forget_client(profile_id: int) -> None:

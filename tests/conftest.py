@@ -101,6 +101,12 @@ def any_client_for(airflow_any: AirflowInstance) -> Iterator[ClientFactory]:
 
 
 @pytest.fixture(scope="session")
+def any_admin_client(any_client_for: ClientFactory) -> AirflowClient:
+    """``admin_client`` for each real Airflow in turn (see ``airflow_any``)."""
+    return any_client_for("admin")
+
+
+@pytest.fixture(scope="session")
 def admin_client(airflow_client_for: ClientFactory) -> AirflowClient:
     """A client logged in as the harness user with Airflow's Admin role."""
     return airflow_client_for("admin")

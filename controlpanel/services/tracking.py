@@ -354,6 +354,7 @@ def _remember_api_version(profile: AirflowProfile, client: AirflowClient) -> Non
         AirflowProfile.objects.filter(pk=profile.pk, api_version=profile.api_version).update(
             api_version=known
         )
+        profile.api_version = known
 
 
 def _record_success(

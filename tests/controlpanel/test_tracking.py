@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def profile(airflow: AirflowInstance) -> Any:
-    profile = harness_profile(airflow)
+def profile(airflow_any: AirflowInstance) -> Any:
+    profile = harness_profile(airflow_any)
     catalog.refresh_catalog(profile)
     # A grant on the test DAGs: runs of granted DAGs started elsewhere are tracked too.
     GrantFactory.create(
@@ -137,9 +137,11 @@ def test_a_run_cleared_for_retry_comes_back_and_every_try_is_kept(
     assert (1, "failed") in tries and (2, "success") in tries
 
 
-def test_runs_started_in_airflow_are_discovered(profile: Any, admin_client: AirflowClient) -> None:
+def test_runs_started_in_airflow_are_discovered(
+    profile: Any, any_admin_client: AirflowClient
+) -> None:
     run_id = new_dag_run_id("elsewhere")
-    admin_client.trigger_dag_run("cp_quick", dag_run_id=run_id, conf={"name": "outside"})
+    any_admin_client.trigger_dag_run("cp_quick", dag_run_id=run_id, conf={"name": "outside"})
     poll_until(profile, lambda: Run.objects.filter(dag_run_id=run_id, is_finished=True).exists())
     run = Run.objects.get(dag_run_id=run_id)
     assert (run.source, run.triggered_by, run.state) == ("airflow", None, "success")
@@ -148,11 +150,11 @@ def test_runs_started_in_airflow_are_discovered(profile: Any, admin_client: Airf
 
 
 def test_ungranted_dags_are_not_tracked_when_started_elsewhere(
-    airflow: AirflowInstance, admin_client: AirflowClient
+    airflow_any: AirflowInstance, any_admin_client: AirflowClient
 ) -> None:
-    profile = harness_profile(airflow, slug="nogrants")
+    profile = harness_profile(airflow_any, slug="nogrants")
     catalog.refresh_catalog(profile)
-    admin_client.trigger_dag_run("cp_quick", dag_run_id=new_dag_run_id("unseen"))
+    any_admin_client.trigger_dag_run("cp_quick", dag_run_id=new_dag_run_id("unseen"))
     cycle = tracking.poll_profile(profile)
     assert cycle.requests == 0 and not Run.objects.filter(profile=profile).exists()
 
@@ -190,9 +192,9 @@ def test_polling_is_batched_and_writes_only_changes(
 
 
 def test_an_unreachable_airflow_backs_off_that_profile_only(
-    airflow: AirflowInstance, profile: Any, boss: Actor
+    airflow_any: AirflowInstance, profile: Any, boss: Actor
 ) -> None:
-    down = harness_profile(airflow, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
+    down = harness_profile(airflow_any, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
     Run.objects.create(profile=down, dag_id="cp_quick", dag_run_id="r1")
     failed = tracking.poll_profile(down)
     assert "refused" in failed.error
