@@ -153,9 +153,9 @@ def run_is(run: Run, *states: str) -> Callable[[], bool]:
 
 
 def test_worker_and_beat_follow_runs_to_success_and_failure(
-    airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+    airflow_any: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
 ) -> None:
-    profile = harness_profile(airflow)
+    profile = harness_profile(airflow_any)
     catalog.refresh_catalog(profile)
     ok = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "worker"})
     bad = dags.trigger_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "load"})
@@ -169,9 +169,9 @@ def test_worker_and_beat_follow_runs_to_success_and_failure(
 
 
 def test_killing_the_worker_mid_run_leaves_no_duplicates_and_the_next_one_catches_up(
-    airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+    airflow_any: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
 ) -> None:
-    profile = harness_profile(airflow)
+    profile = harness_profile(airflow_any)
     catalog.refresh_catalog(profile)
     run = dags.trigger_run(
         boss, profile.dags.get(dag_id="cp_mapped"), conf={"items": [1, 2, 3, 4, 5, 6]}
