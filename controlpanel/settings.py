@@ -250,6 +250,17 @@ SPECTACULAR_SETTINGS = {
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+# API throttle counters live in Redis, so every web process (gunicorn worker, container)
+# shares one budget per token; the throttle lets requests through while Redis is down.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "panel-throttle",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    },
+}
 # A task is acknowledged only once it has finished, so a worker killed mid-task hands it
 # back to the queue; tasks are written to be safe to run twice. Prefetching one at a time
 # keeps a slow task from holding others hostage on a busy worker.

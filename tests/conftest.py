@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,12 @@ def _test_settings(settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
     # Real hashing costs ~0.2 s per user; tests create many users and test no hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # API throttle counters in the test Redis, with a fresh budget for every test.
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {
+            **settings.CACHES["throttle"],
+            "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+            "KEY_PREFIX": f"test-throttle-{uuid.uuid4().hex}",
+        },
+    }

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -22,12 +21,6 @@ from tests.harness.airflow import free_port
 from tests.world import World
 
 Caller = Callable[..., Any]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle() -> None:
-    """Throttle counters live in the cache: start every test with a full budget."""
-    cache.clear()
 
 
 @dataclass

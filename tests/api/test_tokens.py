@@ -7,6 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import caches
+from django.core.cache.backends import locmem
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -16,6 +18,7 @@ from controlpanel.models import ApiToken, AuditEvent, hash_token
 from controlpanel.permissions import ActionDenied
 from controlpanel.services import tokens
 from tests.api.conftest import ApiWorld, Caller
+from tests.harness.airflow import free_port
 
 
 def bearer(plaintext: str) -> Client:
@@ -161,3 +164,31 @@ def test_throttling_is_per_token_and_answers_429(api_world: ApiWorld, settings: 
     limited = viewer.get("/api/me/")
     assert limited.status_code == 429 and limited.json()["error"] == "throttled"
     assert operator.get("/api/me/").status_code == 200
+
+
+def test_the_throttle_budget_is_shared_by_every_web_process(
+    api_world: ApiWorld, settings: Any
+) -> None:
+    settings.API_THROTTLE_RATE = "2/minute"
+    viewer = bearer(api_world.tokens["viewer"])
+    assert [viewer.get("/api/me/").status_code for _ in range(2)] == [200, 200]
+    # What a second gunicorn worker sees: fresh process memory, the same Redis.
+    locmem._caches.clear()  # type: ignore[attr-defined]  # nothing in process memory
+    del caches["throttle"]  # and a new connection to the same Redis
+    assert bearer(api_world.tokens["viewer"]).get("/api/me/").status_code == 429
+
+
+def test_the_api_stays_up_when_the_throttle_counters_cannot_be_reached(
+    api_world: ApiWorld, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.API_THROTTLE_RATE = "1/minute"
+    settings.CACHES = {
+        **settings.CACHES,
+        "throttle": {
+            **settings.CACHES["throttle"],
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        },
+    }
+    viewer = bearer(api_world.tokens["viewer"])
+    assert [viewer.get("/api/me/").status_code for _ in range(3)] == [200, 200, 200]
+    assert "API throttling is off while Redis cannot be reached" in caplog.text
