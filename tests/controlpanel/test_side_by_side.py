@@ -114,6 +114,11 @@ def test_both_versions_side_by_side_in_the_pages_and_the_api(two_airflows: dict[
     assert f"{af3.base_url}/dags/cp_quick/runs/" in page3.replace("&amp;", "&")
     assert "Succeeded" in page2 and "Succeeded" in page3
 
+    # The task's log reads the same on both (Airflow 3 sends JSON events, shown as text).
+    for run in (runs[0], v2_run):
+        log = web.get(f"/runs/{run.pk}/log/?task_id=say_hello").content.decode()
+        assert f"hello {run.conf['name']}" in log, log[-2000:]
+
     # Each trigger is in the audit trail under its profile.
     triggers = AuditEvent.objects.filter(action="dag.trigger", outcome="succeeded")
     assert sorted(triggers.values_list("profile_slug", "source")) == [
