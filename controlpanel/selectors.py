@@ -37,6 +37,7 @@ def audit_events(
     team: str = "",
     profile: str = "",
     dag_id: str = "",
+    dag_run_id: str = "",
     action: str = "",
     outcome: str = "",
     since: datetime | None = None,
@@ -51,6 +52,7 @@ def audit_events(
         "actor_username": actor,
         "profile_slug": profile,
         "dag_id": dag_id,
+        "dag_run_id": dag_run_id,
         "action": action,
         "outcome": outcome,
     }

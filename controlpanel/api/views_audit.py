@@ -43,6 +43,7 @@ class CSVRenderer(BaseRenderer):
         OpenApiParameter("outcome", str, enum=AuditEvent.Outcome.values),
         OpenApiParameter("profile", str),
         OpenApiParameter("dag_id", str),
+        OpenApiParameter("dag_run_id", str),
         OpenApiParameter("since", OpenApiTypes.DATETIME),
         OpenApiParameter("until", OpenApiTypes.DATETIME),
         OpenApiParameter("format", str, enum=["json", "csv"]),
@@ -80,6 +81,7 @@ class AuditView(ApiView):
             outcome=params.get("outcome", ""),
             profile=params.get("profile", ""),
             dag_id=params.get("dag_id", ""),
+            dag_run_id=params.get("dag_run_id", ""),
             since=_moment(request, "since"),
             until=_moment(request, "until"),
         )

@@ -27,7 +27,7 @@ from controlpanel.views.listing import (
     query_without,
 )
 
-FILTERS = ("user", "team", "profile", "dag", "action", "outcome", "from", "to")
+FILTERS = ("user", "team", "profile", "dag", "run", "action", "outcome", "from", "to")
 
 
 def _reviewer(request: HttpRequest) -> None:
@@ -48,6 +48,7 @@ def filtered_events(params: dict[str, str]) -> QuerySet[AuditEvent]:
         team=params.get("team", ""),
         profile=params.get("profile", ""),
         dag_id=params.get("dag", ""),
+        dag_run_id=params.get("run", ""),
         action=params.get("action", ""),
         outcome=params.get("outcome", ""),
         since=day_start(start) if start else None,

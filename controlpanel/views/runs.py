@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -12,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from controlpanel.airflow_clients import client_for
@@ -128,9 +130,18 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "conf_json": json.dumps(run.conf, indent=2, sort_keys=True, default=str),
             "trigger_event": _trigger_event(run),
             "dag_visible": access_for(request.user).can(DagAction.VIEW, context["dag"]),
+            "audit_url": _audit_url(request, run),
         }
     )
     return render(request, "runs/run.html", context)
+
+
+def _audit_url(request: HttpRequest, run: Run) -> str:
+    """The audit trail filtered to this run, for those who may review it; else ''."""
+    if not access_for(request.user).can_review_audit:
+        return ""
+    query = {"profile": run.profile.slug, "dag": run.dag_id, "run": run.dag_run_id}
+    return f"{reverse('audit')}?{urlencode(query)}"
 
 
 @login_required

@@ -12,6 +12,7 @@ import yaml
 from django.conf import settings
 from django.test import Client
 
+from controlpanel.audit import Actor, record_event
 from controlpanel.models import AirflowProfile, AuditEvent, Dag, DagGrant, StateChange
 from controlpanel.models import TaskInstance as TaskInstanceRow
 from tests.api.conftest import ApiWorld, Caller
@@ -311,6 +312,9 @@ def test_audit_filters_and_csv_export(api_world: ApiWorld, call: Caller) -> None
     assert results(call("auditor", "GET", "/api/audit/?until=2000-01-01T00:00:00Z")) == []
     by_profile = results(call("auditor", "GET", "/api/audit/?profile=prod&dag_id=finance_daily"))
     assert len(by_profile) == 1
+    record_event(Actor.system(), "run.retry", outcome="succeeded", dag_id="d", dag_run_id="r-9")
+    by_run = results(call("auditor", "GET", "/api/audit/?dag_run_id=r-9"))
+    assert [(r["action"], r["dag_run_id"]) for r in by_run] == [("run.retry", "r-9")]
     response = call("auditor", "GET", "/api/audit/?format=csv&action=token.create")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert response.streaming

@@ -82,6 +82,7 @@ def test_history_link_only_for_reviewers(events: list[AuditEvent], client_as: Cl
         ("team=finance-viewers", [1]),
         ("profile=staging", [2]),
         ("dag=finance_daily", [1, 0]),
+        ("dag=finance_daily&run=r1", [0]),
         ("action=dag.trigger", [1, 0]),
         ("outcome=denied", [1]),
         ("from=2000-01-01&to=2000-01-02", []),

@@ -110,6 +110,15 @@ def test_auditor_sees_the_run_but_no_retry_button(failed_run: Run, client_as: Cl
     assert "Failed" in html and "Retry failed tasks" not in html
 
 
+def test_reviewers_get_a_link_to_the_runs_audit_trail(failed_run: Run, client_as: ClientAs) -> None:
+    link = "/audit/?profile=prod&amp;dag=orders_etl&amp;run=panel__failed"
+    html = client_as("auditor").get(f"/runs/{failed_run.pk}/").content.decode()
+    assert f'href="{link}"' in html
+    trail = client_as("auditor").get(link.replace("&amp;", "&")).content.decode()
+    assert "dag.trigger" in trail and "operate_user" in trail
+    assert link not in client_as("operate_user").get(f"/runs/{failed_run.pk}/").content.decode()
+
+
 def test_active_run_polls_its_live_part_and_shows_the_stale_reason(
     world: World, client_as: ClientAs
 ) -> None:
