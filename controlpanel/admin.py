@@ -375,6 +375,10 @@ class RunAdmin(ReadOnlyAdmin):
 class LoginLockoutAdmin(AccessAttemptAdmin):
     """django-axes' failed-login counters; deleting one unlocks its login, audited."""
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Unlocking is for panel admins, as in ``services.users.unlock_logins``."""
+        return access_for(request.user).is_superuser
+
     def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
         """Unlock through the service, which writes ``auth.unlock``."""
         user_services.unlock_logins(

@@ -94,6 +94,8 @@ def test_the_lockout_is_audited_once_and_each_refusal_as_denied(world: World) ->
     logins = [(e.outcome, e.ip_address) for e in events("auth.login")]
     assert logins == [("failed", ATTACKER_IP)] * 5 + [("denied", ATTACKER_IP)] * 2
     assert PASSWORD not in str(lockout.content())
+    stored = str(list(AccessAttempt.objects.values()))
+    assert "wrong-guess-" not in stored, "django-axes keeps the form data, never the passwords"
 
 
 def test_after_the_cool_off_the_right_password_works(world: World) -> None:
@@ -221,3 +223,20 @@ def test_lockout_settings_refuse_nonsense(load_settings: SettingsLoader) -> None
         assert "must be whole numbers of at least 1" in result.stderr
     result = load_settings(DEBUG="1", LOGIN_FAILURE_LIMIT="five")
     assert "LOGIN_FAILURE_LIMIT must be an integer, got 'five'" in result.stderr
+
+
+def test_staff_with_axes_permissions_still_may_not_unlock(world: World) -> None:
+    """Unlocking is the permission module's call (superusers), not Django's model permissions."""
+    from django.contrib.auth.models import Permission
+
+    fail(5)
+    attempt = AccessAttempt.objects.get(username="viewer")
+    staff = world.users["team_admin"]
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label="axes"))
+    client = Client()
+    client.force_login(staff)
+    url = f"/admin/axes/accessattempt/{attempt.pk}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert AccessAttempt.objects.filter(pk=attempt.pk).exists()
