@@ -1,4 +1,5 @@
-# The panel image: Django (gunicorn), Celery worker and beat all run from it.
+# The panel image: Django (gunicorn), Celery worker and beat all run from it; docker-compose's
+# optional demo Airflow too (the test harness installs Airflow into a volume at first start).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -13,10 +14,16 @@ RUN pip install --no-cache-dir -c requirements/constraints.txt .
 COPY manage.py ./
 COPY templates templates
 COPY static static
+COPY tests/__init__.py tests/__init__.py
+COPY tests/harness tests/harness
 RUN SECRET_KEY=collectstatic-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
     python manage.py collectstatic --noinput
 
-RUN useradd --create-home --uid 10001 panel && mkdir -p /app/var && chown panel /app/var
+# The demo Airflow's volumes (its home, the harness's venv cache) start owned by the user.
+RUN useradd --create-home --uid 10001 panel \
+    && mkdir -p /app/var /data/airflow /home/panel/.cache/airflow-control-panel \
+    && chown panel /app/var /data/airflow \
+    && chown -R panel /home/panel/.cache
 USER panel
 EXPOSE 8000
 CMD ["gunicorn", "controlpanel.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

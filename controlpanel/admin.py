@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -29,6 +31,7 @@ from controlpanel.models import (
 from controlpanel.permissions import access_for
 from controlpanel.services import profiles as profile_services
 from controlpanel.services import teams as team_services
+from controlpanel.services import users as user_services
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -364,3 +367,30 @@ class RunAdmin(ReadOnlyAdmin):
     search_fields = ["dag_id", "dag_run_id"]
     list_select_related = ["profile", "triggered_by"]
     date_hierarchy = "created_at"
+
+
+# --- login lockouts (django-axes) --------------------------------------------------------------
+
+
+class LoginLockoutAdmin(AccessAttemptAdmin):
+    """django-axes' failed-login counters; deleting one unlocks its login, audited."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Unlocking is for panel admins, as in ``services.users.unlock_logins``."""
+        return access_for(request.user).is_superuser
+
+    def delete_model(self, request: HttpRequest, obj: AccessAttempt) -> None:
+        """Unlock through the service, which writes ``auth.unlock``."""
+        user_services.unlock_logins(
+            _actor(request), username=obj.username or None, ip_address=obj.ip_address or None
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        """The "delete selected" action: one audited unlock per counter."""
+        for attempt in list(queryset):
+            self.delete_model(request, attempt)
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, LoginLockoutAdmin)

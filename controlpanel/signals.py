@@ -1,13 +1,16 @@
-"""Audit trail entries for logins, failed logins and logouts, from Django's auth signals.
+"""Audit trail entries for logins, failed logins, lockouts and logouts, from auth signals.
 
 Signals rather than view code, so the admin's login page and any later login path (API
 tokens aside) are covered too. ``connect_signals`` is called once from ``apps.ready()``.
+Lockouts come from django-axes' ``user_locked_out`` signal (settings: "Login lockout").
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from axes.helpers import get_cool_off
+from axes.signals import user_locked_out
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.http import HttpRequest
@@ -23,6 +26,17 @@ USERNAME_LIMIT = AuditEvent._meta.get_field("actor_username").max_length or 150
 def _ip(request: HttpRequest | None) -> str | None:
     """The client address, or None when the signal came without a request."""
     return client_ip(request) if request is not None else None
+
+
+def _refused_while_locked_out(request: HttpRequest | None) -> bool:
+    """True when django-axes refused the attempt before any password was checked.
+
+    Its backend flags the request as locked out before authenticating; the attempt that
+    reaches the limit is flagged later, by its failure handler, which also counts it.
+    """
+    return bool(getattr(request, "axes_locked_out", False)) and (
+        getattr(request, "axes_failures_since_start", None) is None
+    )
 
 
 def record_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
@@ -44,16 +58,51 @@ def record_login_failure(
     """
     username_field = get_user_model().USERNAME_FIELD
     attempted = credentials.get("username") or credentials.get(username_field) or ""
+    actor = _anonymous(str(attempted), request)
+    if _refused_while_locked_out(request):
+        record_event(
+            actor,
+            "auth.login",
+            outcome=AuditEvent.Outcome.DENIED,
+            message="Refused without checking the password: locked out after too many failures.",
+        )
+        return
     record_event(
-        Actor(
-            user=None,
-            username=str(attempted)[:USERNAME_LIMIT],
-            ip_address=_ip(request),
-            source=AuditEvent.Source.WEB,
-        ),
+        actor,
         "auth.login",
         outcome=AuditEvent.Outcome.FAILED,
         message="Wrong username or password, or the account is disabled.",
+    )
+
+
+def _anonymous(attempted: str, request: HttpRequest | None) -> Actor:
+    """Someone not logged in, named by the username they typed (cut to the column's size)."""
+    return Actor(
+        user=None,
+        username=attempted[:USERNAME_LIMIT],
+        ip_address=_ip(request),
+        source=AuditEvent.Source.WEB,
+    )
+
+
+def record_lockout(
+    sender: Any, request: HttpRequest, username: str | None, ip_address: str | None, **kwargs: Any
+) -> None:
+    """Record the failed login that started a lockout (not each refused attempt after it)."""
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures is None:
+        return
+    cool_off = get_cool_off(request)
+    minutes = round(cool_off.total_seconds() / 60) if cool_off else 0
+    record_event(
+        _anonymous(username or "", request),
+        "auth.lockout",
+        outcome=AuditEvent.Outcome.DENIED,
+        payload={"failures": failures, "cooloff_minutes": minutes},
+        message=(
+            f"{failures} failed logins for this username from {ip_address or 'an unknown address'}"
+            f": its logins from there are refused for {minutes} minutes."
+        ),
     )
 
 
@@ -73,3 +122,4 @@ def connect_signals() -> None:
     user_logged_in.connect(record_login, dispatch_uid="controlpanel.audit.login")
     user_login_failed.connect(record_login_failure, dispatch_uid="controlpanel.audit.login_failed")
     user_logged_out.connect(record_logout, dispatch_uid="controlpanel.audit.logout")
+    user_locked_out.connect(record_lockout, dispatch_uid="controlpanel.audit.lockout")

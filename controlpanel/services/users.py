@@ -5,8 +5,10 @@ Audit-reviewer changes go through ``services.teams.set_auditor``.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -111,3 +113,38 @@ def deactivate_user(actor: Actor, user: Any) -> Any:
         user.save(update_fields=["is_active"])
         record_event(actor, "user.deactivate", outcome=Outcome.SUCCEEDED, payload=payload)
     return user
+
+
+def unlock_logins(
+    actor: Actor, *, username: str | None = None, ip_address: str | None = None
+) -> int:
+    """Lift login lockouts: forget the failed logins counted for a username, an address or both.
+
+    ``None`` matches any; at least one must be given. Panel admins only (and ``manage.py``).
+    Returns how many (username, address) counters were removed, 0 when none matched.
+    """
+    if username is None and ip_address is None:
+        raise ValueError("Name a username, an IP address or both to unlock.")
+    if ip_address is not None:
+        try:
+            ip_address = str(ipaddress.ip_address(ip_address.strip()))
+        except ValueError:
+            raise ValueError(f"{ip_address!r} is not an IP address.") from None
+    payload = {"user": username, "ip_address": ip_address}
+    if not (actor.user is None and actor.source == "cli"):
+        ensure_may_manage_users(actor, "auth.unlock", payload)
+    attempts = AccessAttempt.objects.all()
+    if username is not None:
+        attempts = attempts.filter(username=username)
+    if ip_address is not None:
+        attempts = attempts.filter(ip_address=ip_address)
+    with transaction.atomic():
+        removed, _ = attempts.delete()
+        record_event(
+            actor,
+            "auth.unlock",
+            outcome=Outcome.SUCCEEDED,
+            payload={**payload, "counters_removed": removed},
+            message="" if removed else "Nothing was locked or counted for that.",
+        )
+    return removed

@@ -7,10 +7,14 @@ Included by ``urls.py`` under ``accounts/``.
 
 from __future__ import annotations
 
+from typing import Any
+
+from axes.helpers import get_cool_off
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import path
 
 from controlpanel.audit import Actor, record_event
@@ -34,6 +38,30 @@ class LoginView(auth_views.LoginView):
 
     template_name = "registration/login.html"
     authentication_form = LoginForm
+
+
+def lockout_message(request: HttpRequest | None = None) -> str:
+    """What a locked-out person reads: what happened, how long, and who can help."""
+    cool_off = get_cool_off(request)
+    minutes = round(cool_off.total_seconds() / 60) if cool_off else 0
+    return (
+        "Too many failed logins for this username from your address, so logins for it are "
+        f"paused for {minutes} minute{'s' if minutes != 1 else ''}. Wait and try again, or "
+        "ask a panel administrator to unlock it."
+    )
+
+
+def locked_out(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """The login page with the lockout message, answered 429 (django-axes' lockout callable).
+
+    Used for the panel's and the admin's login pages alike; the password was not checked.
+    """
+    form = LoginForm(request)
+    form.initial["username"] = (credentials or {}).get("username", "")
+    context = {"form": form, "lockout_message": lockout_message(request)}
+    return render(request, "registration/login.html", context, status=429)
 
 
 class LogoutView(auth_views.LogoutView):

@@ -1,8 +1,9 @@
 """docker-compose.yml and the Dockerfile agree with the code (Docker cannot run here).
 
 Checked: the services and their commands, the settings names given in the environment,
-ports, volumes, health checks, and that a production environment passes
-``manage.py check --deploy`` with no warning.
+ports, volumes, health checks, the optional demo Airflow (profile ``demo``) and the README's
+commands for it, and that a production environment passes ``manage.py check --deploy`` with
+no warning.
 """
 
 from __future__ import annotations
@@ -31,7 +32,16 @@ def settings_names() -> set[str]:
 
 
 def test_every_service_is_there() -> None:
-    assert set(COMPOSE["services"]) == {"db", "redis", *PANEL_SERVICES}
+    assert set(COMPOSE["services"]) == {"db", "redis", *PANEL_SERVICES, "demo-airflow"}
+
+
+def test_only_the_demo_airflow_is_optional() -> None:
+    """A plain ``docker compose up`` starts the panel; ``--profile demo`` adds the demo."""
+    profiles = {name: s.get("profiles") for name, s in COMPOSE["services"].items()}
+    assert profiles.pop("demo-airflow") == ["demo"]
+    assert set(profiles.values()) == {None}
+    for name, service in COMPOSE["services"].items():
+        assert "demo-airflow" not in service.get("depends_on", {}), name
 
 
 def test_panel_environment_uses_only_real_settings_and_all_required_ones() -> None:
@@ -48,6 +58,9 @@ def test_panel_environment_uses_only_real_settings_and_all_required_ones() -> No
     }
     assert required <= set(env)
     assert str(env["DEBUG"]) == "0"
+    # Secure unless the .env file turns them off for a plain-http try-out.
+    assert env["BEHIND_TLS_PROXY"] == "${BEHIND_TLS_PROXY:-1}"
+    assert env["SECURE_COOKIES"] == "${SECURE_COOKIES:-1}"
     for secret in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS"):
         assert ":?" in env[secret], f"{secret} must be required, not defaulted"
 
@@ -158,3 +171,79 @@ def test_collectstatic_with_hashed_storage_works(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = (tmp_path / "static" / "staticfiles.json").read_text()
     assert "vendor/htmx/htmx.min.js" in manifest and "css/panel.css" in manifest
+
+
+# --- the optional demo Airflow ----------------------------------------------------------------
+
+
+def demo_serve_arguments() -> Any:
+    """The demo service's command, parsed by the harness's own command line."""
+    from tests.harness.airflow import build_parser
+
+    command = COMPOSE["services"]["demo-airflow"]["command"]
+    assert command[:3] == ["python", "-m", "tests.harness.airflow"]
+    return build_parser().parse_args(command[3:])
+
+
+def test_demo_airflow_runs_the_harness_from_the_panel_image() -> None:
+    demo = COMPOSE["services"]["demo-airflow"]
+    assert demo["image"] == "airflow-control-panel:latest" and demo["build"] == "."
+    args = demo_serve_arguments()
+    assert args.command == "serve" and args.host == "0.0.0.0"  # noqa: S104 (in its container)
+    from tests.harness.airflow import AIRFLOW_VERSION
+
+    assert args.version == AIRFLOW_VERSION == "2.11.0"
+    # The image carries what the command imports and what the harness installs from.
+    assert "COPY tests/harness tests/harness" in DOCKERFILE
+    assert "COPY tests/__init__.py tests/__init__.py" in DOCKERFILE
+    harness = REPO / "tests" / "harness"
+    assert (harness / "airflow-2.11.0-constraints.txt").is_file()
+    assert list((harness / "dags").glob("cp_*.py"))
+
+
+def test_demo_airflow_volumes_are_where_the_harness_writes() -> None:
+    """Its home and the venv cache outlive the container, owned by the image's user."""
+    from tests.harness import airflow as harness
+
+    mounts = dict(reversed(v.split(":", 1)) for v in COMPOSE["services"]["demo-airflow"]["volumes"])
+    user = re.search(r"useradd --create-home --uid \d+ (\w+)", DOCKERFILE)
+    assert user and re.search(rf"^USER {user.group(1)}$", DOCKERFILE, flags=re.M)
+    cache = f"/home/{user.group(1)}/{harness.CACHE_ROOT.relative_to(Path.home())}"
+    home = str(demo_serve_arguments().home)
+    assert set(mounts) == {home, cache}
+    assert "AIRFLOW_HARNESS_CACHE" not in COMPOSE["services"]["demo-airflow"]["environment"]
+    for path in (home, cache):
+        assert re.search(rf"mkdir -p [^\n]*{re.escape(path)}", DOCKERFILE), path
+        assert re.search(
+            rf"chown (-R )?{user.group(1)} [^\n]*{re.escape(path.rsplit('/', 1)[0])}", DOCKERFILE
+        ), path
+
+
+def test_demo_airflow_port_and_health_check_match_its_command() -> None:
+    demo = COMPOSE["services"]["demo-airflow"]
+    port = demo_serve_arguments().port
+    (published,) = demo["ports"]
+    assert published == f"127.0.0.1:8081:{port}", "the demo's known passwords stay on loopback"
+    check = " ".join(demo["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/health" in check and "'healthy'" in check
+    assert demo["healthcheck"]["start_period"].endswith("m"), "the first start installs Airflow"
+
+
+def readme_setup_demo_command() -> list[str]:
+    """The setup_demo command line the README gives for the compose demo."""
+    readme = (REPO / "README.md").read_text()
+    line = re.search(r"docker compose run --rm web (python manage\.py setup_demo [^`\n]*)", readme)
+    assert line, "the README shows how to run setup_demo in compose"
+    return line.group(1).split()
+
+
+def test_readme_setup_demo_command_reaches_the_demo_service() -> None:
+    from controlpanel.management.commands.setup_demo import Command
+    from tests.harness.airflow import USERS
+
+    argv = readme_setup_demo_command()
+    assert argv[:3] == ["python", "manage.py", "setup_demo"]
+    options = Command().create_parser("manage.py", "setup_demo").parse_args(argv[3:])
+    port = demo_serve_arguments().port
+    assert options.airflow_url == f"http://demo-airflow:{port}"
+    assert options.airflow_password == USERS[options.airflow_user][0]

@@ -254,17 +254,28 @@ def start_airflow(
     version: str = AIRFLOW_VERSION,
     port: int | None = None,
     dags_source: Path = DAGS_SOURCE,
+    host: str = "127.0.0.1",
 ) -> AirflowInstance:
-    """Install (cached), initialise and start an Airflow in ``home``; wait until it is ready."""
+    """Install (cached), initialise and start an Airflow in ``home``; wait until it is ready.
+
+    ``host`` is the address the web server listens on: loopback unless a container must
+    reach it (``0.0.0.0`` in docker-compose's demo service).
+    """
     venv = ensure_airflow_venv(version)
     home.mkdir(parents=True, exist_ok=True)
     shutil.copytree(
         dags_source, home / "dags", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
     )
+    # Left by an earlier run of this home (a restarted container reuses low PIDs, and Airflow
+    # refuses to start while its pid file names a live process).
+    for stale_pid_file in home.glob("airflow-*.pid"):
+        stale_pid_file.unlink()
     port = port or free_port()
     env = airflow_env(home, venv, port, version)
     initialise = _initialise_airflow3 if major_version(version) >= 3 else _initialise_airflow2
-    commands = initialise(home, venv, env, port)
+    if major_version(version) >= 3:
+        env["AIRFLOW__API__HOST"] = host
+    commands = initialise(home, venv, env, port, host)
     instance = AirflowInstance(
         url=f"http://127.0.0.1:{port}", home=home, venv=venv, version=version
     )
@@ -279,7 +290,7 @@ def start_airflow(
 
 
 def _initialise_airflow2(
-    home: Path, venv: Path, env: dict[str, str], port: int
+    home: Path, venv: Path, env: dict[str, str], port: int, host: str
 ) -> dict[str, list[str]]:
     """Metadatabase, roles, the FAB users and the DAGs; then log name -> command to run."""
     _run(
@@ -290,13 +301,13 @@ def _initialise_airflow2(
     )
     airflow = str(venv / "bin" / "airflow")
     return {
-        "webserver.log": [airflow, "webserver", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
+        "webserver.log": [airflow, "webserver", "-p", str(port), "-H", host, "-w", "1"],
         "scheduler.log": [airflow, "scheduler"],
     }
 
 
 def _initialise_airflow3(
-    home: Path, venv: Path, env: dict[str, str], port: int
+    home: Path, venv: Path, env: dict[str, str], port: int, host: str
 ) -> dict[str, list[str]]:
     """Metadatabase, the simple auth manager's passwords and the DAGs; then the commands.
 
@@ -312,7 +323,7 @@ def _initialise_airflow3(
     )
     airflow = str(venv / "bin" / "airflow")
     return {
-        "api-server.log": [airflow, "api-server", "-p", str(port), "-H", "127.0.0.1", "-w", "1"],
+        "api-server.log": [airflow, "api-server", "-p", str(port), "-H", host, "-w", "1"],
         "scheduler.log": [airflow, "scheduler"],
         "dag-processor.log": [airflow, "dag-processor"],
     }
@@ -393,21 +404,31 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``serve``: run one instance in the foreground; ``install``: only warm the cache."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m tests.harness.airflow`` (docker-compose uses it too)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="start Airflow and keep it running until Ctrl-C")
     serve.add_argument("--home", type=Path, required=True)
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--version", default=AIRFLOW_VERSION, help="e.g. 2.11.0 or 3.1.8")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)"
+    )
     install = sub.add_parser("install", help="install the cached Airflow venv and print its path")
     install.add_argument("--version", default=AIRFLOW_VERSION)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``serve``: run one instance in the foreground; ``install``: only warm the cache."""
+    args = build_parser().parse_args(argv)
     if args.command == "install":
         print(ensure_airflow_venv(args.version))
         return 0
-    instance = start_airflow(args.home.resolve(), version=args.version, port=args.port)
+    instance = start_airflow(
+        args.home.resolve(), version=args.version, port=args.port, host=args.host
+    )
     print(
         json.dumps(
             {

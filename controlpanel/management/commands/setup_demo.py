@@ -1,8 +1,10 @@
 """``manage.py setup_demo``: connect the panel to the local demo Airflow, with demo people.
 
-Used by ``scripts/run``. Safe to run again: what exists is kept (passwords too), the
-profile's URL and password are brought up to date. Everything goes through the services,
-so the audit trail shows the setup like any admin's work.
+Used by ``scripts/run`` and, in docker-compose's ``demo`` profile, by hand (README). Safe to
+run again: what exists is kept, the profile's URL and password are brought up to date. The
+demo users' passwords are kept in ``--passwords-file``; without one (a throwaway container)
+they are only printed, and each run gives the demo users new ones. Everything goes through
+the services, so the audit trail shows the setup like any admin's work.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--passwords-file",
             type=Path,
-            required=True,
-            help="where the demo users' passwords are kept (made once)",
+            default=None,
+            help="where the demo users' passwords are kept (made once); default: print only",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -82,11 +84,11 @@ class Command(BaseCommand):
             **fields,
         )
 
-    def _people(self, path: Path) -> dict[str, str]:
-        """The demo users, with passwords made once and kept in ``path`` (mode 600)."""
+    def _people(self, path: Path | None) -> dict[str, str]:
+        """The demo users, with passwords made once and kept in ``path`` (mode 600) if given."""
         known = (
             dict(line.split(" ", 1) for line in path.read_text().splitlines() if " " in line)
-            if path.exists()
+            if path and path.exists()
             else {}
         )
         users = get_user_model().objects
@@ -99,6 +101,8 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save()
             known[name] = password
+        if path is None:
+            return {name: known[name] for name in DEMO_PEOPLE}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{n} {p}\n" for n, p in known.items()))
         path.chmod(0o600)
