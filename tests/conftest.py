@@ -154,3 +154,5 @@ def _test_settings(settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
     # Real hashing costs ~0.2 s per user; tests create many users and test no hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Metrics and locks go to the test Redis, never into a developer's database 0.
+    settings.REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"

@@ -326,6 +326,7 @@ AUDIT_FIELDS = [
     "payload",
     "outcome",
     "message",
+    "request_id",
 ]
 
 
