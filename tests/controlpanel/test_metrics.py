@@ -23,6 +23,7 @@ from controlpanel.models import Run
 from controlpanel.permissions import ActionDenied
 from controlpanel.services import catalog, dags, tracking
 from dags_api import AirflowNotFound, AirflowUnavailable
+from tests.controlpanel.conftest import SettingsLoader
 from tests.controlpanel.test_services_dags import harness_profile
 from tests.factories import DagFactory, ProfileFactory, RunFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, free_port
@@ -41,9 +42,13 @@ def metrics_redis(settings: Settings, reachable_redis_url: str) -> Iterator[redi
     client.close()
 
 
-def scrape(client: Client | None = None, **extra: str) -> dict[tuple[str, tuple], float]:
+def scrape(
+    client: Client | None = None, remote_addr: str = "127.0.0.1", authorization: str = ""
+) -> dict[tuple[str, tuple], float]:
     """GET /metrics and parse it: {(sample name, sorted labels): value}."""
-    response = (client or Client()).get("/metrics", **extra)
+    response = (client or Client()).get(
+        "/metrics", REMOTE_ADDR=remote_addr, HTTP_AUTHORIZATION=authorization
+    )
     assert response.status_code == 200, response.content
     assert response["Content-Type"].startswith("text/plain; version=")
     samples = {}
@@ -227,10 +232,10 @@ def test_a_bearer_token_works_from_anywhere_and_a_wrong_one_does_not(
     metrics_redis: redis.Redis, settings: Settings
 ) -> None:
     settings.METRICS_TOKEN = TOKEN
-    outside = {"REMOTE_ADDR": "203.0.113.9"}
-    assert scrape(**outside, HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    outside = "203.0.113.9"
+    assert scrape(remote_addr=outside, authorization=f"Bearer {TOKEN}")
     for wrong in (f"Bearer {TOKEN}x", "Bearer ", f"Basic {TOKEN}", TOKEN):
-        response = Client().get("/metrics", **outside, HTTP_AUTHORIZATION=wrong)
+        response = Client().get("/metrics", REMOTE_ADDR=outside, HTTP_AUTHORIZATION=wrong)
         assert response.status_code == 404, wrong
         assert b"panel_" not in response.content
 
@@ -272,3 +277,15 @@ def test_redis_down_breaks_nothing(settings: Settings, airflow: AirflowInstance)
     active = Run.objects.filter(profile=profile, is_finished=False).count()
     assert active >= 1
     assert value(samples, "panel_active_runs", profile="no-redis") == active
+
+
+# --- settings ------------------------------------------------------------------------------
+
+
+def test_bad_metrics_settings_stop_the_start(load_settings: SettingsLoader) -> None:
+    bad_network = load_settings(DEBUG="1", METRICS_ALLOWED_IPS="10.0.0.0/8,not-an-address")
+    assert bad_network.returncode != 0 and "METRICS_ALLOWED_IPS" in bad_network.stderr
+    short_token = load_settings(DEBUG="1", METRICS_TOKEN="short")
+    assert short_token.returncode != 0 and "METRICS_TOKEN is too short" in short_token.stderr
+    assert "short" not in short_token.stderr.replace("too short", "")
+    assert load_settings(DEBUG="1", METRICS_ALLOWED_IPS="10.0.0.1, fd00::/8").returncode == 0

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import logging
-import logging.config
 import re
 import subprocess
 import sys
@@ -15,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from celery.signals import task_success
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 
 from controlpanel.audit import Actor, record_event, verify_chain
+from controlpanel.logs import JsonFormatter, RequestIdFilter
 from controlpanel.models import AuditEvent
 from controlpanel.request_id import RequestIdMiddleware, current_request_id
 from controlpanel.tasks import ping
@@ -33,21 +32,14 @@ def json_log() -> Iterator[Callable[[], list[dict[str, object]]]]:
     """The panel's JSON formatter and request id filter on a handler of the root logger."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    config = settings.LOGGING
-    handler.addFilter(_build(config["filters"]["request_id"]))
-    handler.setFormatter(_build(config["formatters"]["json"]))
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter())
     loggers = [logging.getLogger(), logging.getLogger("django")]  # django does not propagate
     for logger in loggers:
         logger.addHandler(handler)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     for logger in loggers:
         logger.removeHandler(handler)
-
-
-def _build(entry: dict[str, str]) -> logging.Filter | logging.Formatter:
-    module, _, name = entry["()"].rpartition(".")
-    built: logging.Filter | logging.Formatter = getattr(__import__(module, fromlist=[name]), name)()
-    return built
 
 
 @pytest.mark.django_db
