@@ -34,6 +34,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.utils import floatToGoString
 
+from controlpanel.models import AirflowProfile, PollStatus, Run
 from dags_api import CallObserver
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,10 @@ class RequestMetricsMiddleware:
         seconds = time.monotonic() - started
         method = request.method if request.method in KNOWN_METHODS else "other"
         match = request.resolver_match
-        view = (match.view_name if match else "") or "unmatched"
+        if match is not None and match.view_name:
+            view = match.view_name
+        else:  # WhiteNoise answers static files before any URL is resolved
+            view = "static" if request.path.startswith(settings.STATIC_URL) else "unmatched"
         status = f"{response.status_code // 100}xx"
 
         def commands(pipe: Pipeline) -> None:
@@ -274,8 +278,6 @@ def record_poll_cycle(profile_slug: str, outcome: str, seconds: float) -> None:
 
 def count_trigger(profile_slug: str, outcome: str) -> None:
     """One audited trigger. A slug that names no profile (typed into a URL) is "unknown"."""
-    from controlpanel.models import AirflowProfile
-
     try:
         if not AirflowProfile.objects.filter(slug=profile_slug).exists():
             profile_slug = UNKNOWN_PROFILE
@@ -311,8 +313,6 @@ class PanelCollector:
 
 def database_gauges() -> Iterator[Metric]:
     """Active runs and the last successful poll of each active profile."""
-    from controlpanel.models import AirflowProfile, PollStatus, Run
-
     active = GaugeMetricFamily(
         "panel_active_runs", "Runs the panel tracks that have not finished.", labels=["profile"]
     )

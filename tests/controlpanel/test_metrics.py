@@ -73,10 +73,12 @@ def test_requests_to_the_panel_are_counted_by_view_and_status_class(
     client.get("/healthz")
     client.get("/healthz")
     client.get("/no/such/page/")
+    client.get("/static/no-such-file.css")
     samples = scrape(client)
     requests = "panel_http_requests_total"
     assert value(samples, requests, method="GET", view="healthz", status="2xx") == 2
     assert value(samples, requests, method="GET", view="unmatched", status="4xx") == 1
+    assert value(samples, requests, method="GET", view="static", status="4xx") == 1
     healthz = {"method": "GET", "view": "healthz"}
     assert value(samples, "panel_http_request_duration_seconds_count", **healthz) == 2
     assert value(samples, "panel_http_request_duration_seconds_bucket", **healthz, le="+Inf") == 2
