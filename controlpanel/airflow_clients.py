@@ -1,7 +1,8 @@
 """One pooled Airflow client per connection profile and process.
 
 Clients are rebuilt when the profile's connection details change, so an edited URL or a
-rotated password takes effect at once.
+rotated password takes effect at once. Each client reports its requests to the metrics,
+labelled with the profile's slug.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 
+from controlpanel.metrics import airflow_call_observer
 from controlpanel.models import AirflowProfile
 from dags_api import AirflowClient
 
@@ -18,6 +20,7 @@ _lock = threading.Lock()
 
 def _fingerprint(profile: AirflowProfile) -> str:
     parts = [
+        profile.slug,  # the metrics label
         profile.base_url,
         profile.auth_type,
         profile.username,
@@ -37,7 +40,9 @@ def client_for(profile: AirflowProfile) -> AirflowClient:
         cached = _clients.get(profile.pk)
         if cached and cached[0] == fingerprint and _speaks(cached[1], profile.api_version):
             return cached[1]
-        client = AirflowClient(profile.connection_settings())
+        client = AirflowClient(
+            profile.connection_settings(), on_call=airflow_call_observer(profile.slug)
+        )
         _clients[profile.pk] = (fingerprint, client)
     if cached:
         cached[1].close()

@@ -6,6 +6,7 @@ and its record commit or roll back together.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,9 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
+from controlpanel import metrics
 from controlpanel.models import AirflowProfile, AuditChainHead, AuditEvent
+from controlpanel.request_id import current_request_id
 
 Outcome = AuditEvent.Outcome
 SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "authorization"})
@@ -89,7 +92,10 @@ def record_event(
     payload: dict[str, Any] | None = None,
     message: str = "",
 ) -> AuditEvent:
-    """Append one event to the chain (in the caller's transaction, or its own)."""
+    """Append one event to the chain (in the caller's transaction, or its own).
+
+    The event carries the id of the request or Celery task being handled, if any.
+    """
     profile_slug = profile.slug if isinstance(profile, AirflowProfile) else (profile or "")
     user: Any = actor.user if isinstance(actor.user, AbstractBaseUser) else None
     with transaction.atomic():
@@ -115,11 +121,16 @@ def record_event(
             payload=redact(payload or {}),
             outcome=outcome,
             message=message,
+            request_id=current_request_id(),
             prev_hash=head.last_hash,
         )
         event.hash = event.compute_hash()
         event.save()
         AuditChainHead.objects.filter(pk=1).update(last_hash=event.hash)
+    if action == "dag.trigger":
+        # Counted once committed, from the audit trail, so every way to trigger counts alike.
+        count = functools.partial(metrics.count_trigger, profile_slug, outcome)
+        transaction.on_commit(count, robust=True)
     return event
 
 

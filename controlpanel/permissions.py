@@ -9,11 +9,14 @@ run gets the same answer as for one that does not exist (404).
 from __future__ import annotations
 
 import contextlib
+import hmac
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
@@ -237,3 +240,23 @@ def granted_dags(profile: AirflowProfile) -> QuerySet[Dag]:
     for grant in grants:
         selected |= grant.dag_filter()
     return Dag.objects.filter(selected)
+
+
+def may_read_metrics(client_address: str | None, authorization: str) -> bool:
+    """Whether a scraper may read ``/metrics``: from METRICS_ALLOWED_IPS or with METRICS_TOKEN.
+
+    Not a user right: Prometheus has no panel account, so the address or a bearer token
+    (compared in constant time) decides.
+    """
+    token = settings.METRICS_TOKEN
+    scheme, _, given = authorization.partition(" ")
+    bearer = scheme.lower() == "bearer"
+    if token and bearer and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(client_address or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_IPS)

@@ -27,6 +27,7 @@ AUDIT_CSV_COLUMNS = [
     "outcome",
     "message",
     "payload",
+    "request_id",
     "hash",
 ]
 

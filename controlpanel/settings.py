@@ -5,6 +5,7 @@ Everything an operator may change is read from the environment through ``control
 panel runs locally on SQLite and a Redis on localhost.
 """
 
+import ipaddress
 import logging
 import os
 import re
@@ -72,6 +73,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response (redirects and errors too) gets an id and is counted.
+    "controlpanel.request_id.RequestIdMiddleware",
+    "controlpanel.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Right after SecurityMiddleware, as WhiteNoise documents, so static responses still
     # get the security headers but skip the rest of the stack.
@@ -163,7 +167,7 @@ if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", BEHIND_TLS_PROXY)
 # /healthz stays reachable over plain http for the load balancer's probes.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if BEHIND_TLS_PROXY else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -347,17 +351,25 @@ if LOG_LEVEL not in logging.getLevelNamesMapping():
         f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {LOG_LEVEL!r}."
     )
 
+# plain: "time LEVEL logger [request id]: message"; json: one JSON object per line.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "controlpanel.logs.RequestIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "controlpanel.logs.JsonFormatter"},
     },
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stderr",
-            "formatter": "plain",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
         },
     },
     "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
@@ -366,3 +378,20 @@ LOGGING = {
         "django": {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False},
     },
 }
+
+# --- Metrics (Prometheus, /metrics) ---------------------------------------------------------
+
+
+def _networks(name: str, default: list[str]) -> list[str]:
+    """Client networks (CIDRs or single addresses) allowed to read /metrics."""
+    try:
+        return [str(ipaddress.ip_network(item, strict=False)) for item in env_list(name, default)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must list IP addresses or networks: {exc}") from None
+
+
+METRICS_ALLOWED_IPS = _networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+# Or from anywhere with "Authorization: Bearer <METRICS_TOKEN>" (METRICS_TOKEN_FILE works too).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "").strip()
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN is too short: use at least 16 random characters.")

@@ -3,12 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from controlpanel.views import audit_log, catalog, core, dag, health, runs
+from controlpanel.views import audit_log, catalog, core, dag, health, metrics, runs
 
 urlpatterns = [
     path("", catalog.catalog, name="home"),
     path("healthz", core.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("controlpanel.views.auth")),
     path("manage/", include("controlpanel.urls_manage")),

@@ -14,6 +14,7 @@ from .config import (
     ConnectionSettings,
     Credentials,
 )
+from .endpoints import CallObserver
 from .errors import (
     AirflowAuthError,
     AirflowConflict,
@@ -59,6 +60,7 @@ __all__ = [
     "ApiVersionSetting",
     "BasicAuth",
     "BearerToken",
+    "CallObserver",
     "ClearedTaskInstance",
     "ConnectionSettings",
     "Credentials",

@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from .config import ApiVersion, ConnectionSettings
+from .endpoints import CallObserver, Id, Segment, endpoint_template
 from .errors import (
     AirflowConflict,
     AirflowError,
@@ -81,9 +82,11 @@ class AirflowClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         api: AirflowV1 | None = None,
+        on_call: CallObserver | None = None,
     ) -> None:
         self.settings = settings
-        self.transport = Transport(settings, session=session, sleep=sleep)
+        # ``on_call`` hears of every HTTP attempt: (method, "/dags/{dag_id}", status, seconds).
+        self.transport = Transport(settings, session=session, sleep=sleep, on_call=on_call)
         self._api: AirflowV1 | None = None
         self._api_lock = threading.Lock()
         self._guess: tuple[float, AirflowV1] | None = None  # (until, seam) after a failed detect
@@ -148,7 +151,12 @@ class AirflowClient:
     def _probe_version(self, seam: AirflowV1) -> VersionInfo:
         url = seam.url(self.settings.base_url, "version")
         response = self.transport.request(
-            "GET", url, retry=False, anonymous=True, subject="the version endpoint"
+            "GET",
+            url,
+            retry=False,
+            anonymous=True,
+            subject="the version endpoint",
+            endpoint="/version",
         )
         try:
             return seam.parse_version(response.json())
@@ -162,7 +170,9 @@ class AirflowClient:
     def _use(self, api: AirflowV1) -> None:
         self._api = api
         if api.login_path is not None:
-            self.transport.log_in_with_tokens(f"{self.settings.base_url}{api.login_path}")
+            self.transport.log_in_with_tokens(
+                f"{self.settings.base_url}{api.login_path}", endpoint=api.login_path
+            )
         else:  # detection may correct a wrong setting: Airflow 2 takes basic credentials
             self.transport.tokens = None
 
@@ -181,7 +191,7 @@ class AirflowClient:
     def _json(
         self,
         method: str,
-        *segments: str,
+        *segments: Segment,
         params: dict[str, Any] | None = None,
         body: Any = None,
         retry: bool = True,
@@ -197,6 +207,7 @@ class AirflowClient:
             retry=retry,
             subject=subject,
             authenticate=authenticate,
+            endpoint=endpoint_template(segments),
         )
         try:
             data = response.json()
@@ -269,7 +280,9 @@ class AirflowClient:
 
     def get_dag(self, dag_id: str) -> DagDetails:
         """One DAG with its details and ``params``."""
-        data = self._json("GET", "dags", dag_id, "details", subject=f"the DAG '{dag_id}'")
+        data = self._json(
+            "GET", "dags", Id("dag_id", dag_id), "details", subject=f"the DAG '{dag_id}'"
+        )
         return self.api.parse_dag_details(data)
 
     def set_paused(self, dag_id: str, paused: bool) -> Dag:
@@ -277,7 +290,7 @@ class AirflowClient:
         data = self._json(
             "PATCH",
             "dags",
-            dag_id,
+            Id("dag_id", dag_id),
             params={"update_mask": "is_paused"},
             body={"is_paused": paused},
             subject=f"the DAG '{dag_id}'",
@@ -343,7 +356,7 @@ class AirflowClient:
             data = self._json(
                 "POST",
                 "dags",
-                dag_id,
+                Id("dag_id", dag_id),
                 "dagRuns",
                 body=body,
                 retry=dag_run_id is not None,
@@ -400,9 +413,9 @@ class AirflowClient:
         data = self._json(
             "GET",
             "dags",
-            dag_id,
+            Id("dag_id", dag_id),
             "dagRuns",
-            dag_run_id,
+            Id("dag_run_id", dag_run_id),
             subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
         )
         return self.api.parse_dag_run(data)
@@ -441,9 +454,9 @@ class AirflowClient:
         data = self._json(
             "PATCH",
             "dags",
-            dag_id,
+            Id("dag_id", dag_id),
             "dagRuns",
-            dag_run_id,
+            Id("dag_run_id", dag_run_id),
             body={"state": state},
             subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
         )
@@ -458,9 +471,9 @@ class AirflowClient:
             return self._json(
                 "GET",
                 "dags",
-                dag_id,
+                Id("dag_id", dag_id),
                 "dagRuns",
-                dag_run_id,
+                Id("dag_run_id", dag_run_id),
                 "taskInstances",
                 params={"limit": self.api.page_limit, "offset": offset},
                 subject=f"the run '{dag_run_id}' of DAG '{dag_id}'",
@@ -523,20 +536,20 @@ class AirflowClient:
     ) -> str:
         """The whole log text of one try of one task instance (Airflow 3's JSON as text)."""
         api = self.api
-        url = api.url(
-            self.settings.base_url,
+        segments: tuple[Segment, ...] = (
             "dags",
-            dag_id,
+            Id("dag_id", dag_id),
             "dagRuns",
-            dag_run_id,
+            Id("dag_run_id", dag_run_id),
             "taskInstances",
-            task_id,
+            Id("task_id", task_id),
             "logs",
-            str(try_number),
+            Id("try_number", str(try_number)),
         )
         response = self.transport.request(
             "GET",
-            url,
+            api.url(self.settings.base_url, *segments),
+            endpoint=endpoint_template(segments),
             params={"full_content": "true", "map_index": map_index},
             accept=api.log_accept,
             subject=f"the log of try {try_number} of task '{task_id}' in run '{dag_run_id}'",
@@ -553,7 +566,7 @@ class AirflowClient:
         data = self._json(
             "POST",
             "dags",
-            dag_id,
+            Id("dag_id", dag_id),
             "clearTaskInstances",
             body=self.api.clear_failed_body(dag_run_id=dag_run_id, dry_run=dry_run),
             retry=False,

@@ -17,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .config import BasicAuth, BearerToken, ConnectionSettings
+from .endpoints import UNKNOWN_ENDPOINT, CallObserver
 from .errors import (
     AirflowAuthError,
     AirflowConflict,
@@ -46,6 +47,7 @@ class Transport:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_call: CallObserver | None = None,
     ) -> None:
         sends_credentials = settings.credentials is not None
         if sends_credentials and settings.is_plain_http and not settings.allow_insecure_http:
@@ -54,6 +56,8 @@ class Transport:
             )
         self.settings = settings
         self._sleep = sleep
+        # Told of every attempt (metrics); its failures are logged, never raised.
+        self.on_call = on_call
         self.request_count = 0  # every attempt, retries included (polling reports it)
         self.session = session or requests.Session()
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=8)
@@ -70,13 +74,15 @@ class Transport:
             self.session.headers["Authorization"] = f"Bearer {settings.credentials.token}"
         self.tokens: TokenExchange | None = None
 
-    def log_in_with_tokens(self, token_url: str) -> None:
+    def log_in_with_tokens(self, token_url: str, endpoint: str = UNKNOWN_ENDPOINT) -> None:
         """Send basic credentials to ``token_url`` for a bearer token instead (Airflow 3)."""
         if not isinstance(self.settings.credentials, BasicAuth) or self.tokens is not None:
             return
 
         def send(body: dict[str, Any]) -> requests.Response:
-            return self._send("POST", token_url, json=body, subject="the login endpoint")
+            return self._send(
+                "POST", token_url, json=body, subject="the login endpoint", endpoint=endpoint
+            )
 
         self.tokens = TokenExchange(self.settings.credentials, send)
 
@@ -96,6 +102,7 @@ class Transport:
         subject: str = "what was asked for",
         authenticate: bool = True,
         anonymous: bool = False,
+        endpoint: str = UNKNOWN_ENDPOINT,
     ) -> requests.Response:
         """Send one request and return the response, or raise a typed ``AirflowError``.
 
@@ -105,6 +112,7 @@ class Transport:
         ``authenticate`` False marks a public endpoint (health, version): no token is
         fetched for it (static credentials still go along, as they always did);
         ``anonymous`` sends no credentials at all (the version probe before the API is known).
+        ``endpoint`` is the path template without ids (``/dags/{dag_id}``) for ``on_call``.
         A refused cached token is renewed and the request sent once more: Airflow refused
         it before doing anything, so even a trigger is safe to repeat.
         """
@@ -117,6 +125,7 @@ class Transport:
             accept=accept,
             retry=retry,
             subject=subject,
+            endpoint=endpoint,
         )
         if anonymous or not (authenticate and self.tokens):
             return send(anonymous=anonymous)
@@ -144,6 +153,7 @@ class Transport:
         subject: str = "what was asked for",
         token: str | None = None,
         anonymous: bool = False,
+        endpoint: str = UNKNOWN_ENDPOINT,
     ) -> requests.Response:
         headers: dict[str, str | None] = {"Accept": accept}
         if token is not None:
@@ -155,6 +165,7 @@ class Transport:
         for attempt in range(attempts):
             last_attempt = attempt == attempts - 1
             self.request_count += 1
+            started = time.monotonic()
             try:
                 response = self.session.request(
                     method,
@@ -169,13 +180,16 @@ class Transport:
                     verify=self.settings.tls_verify,
                 )
             except requests.exceptions.SSLError as exc:
+                self._observe(method, endpoint, "tls", started)
                 raise self._unavailable(exc) from exc  # a bad certificate does not heal
             except requests.exceptions.RequestException as exc:
                 error = self._unavailable(exc)
+                self._observe(method, endpoint, error.reason, started)
                 if last_attempt or error.reason == "dns":
                     raise error from exc
                 log.info("Airflow %s %s failed (%s), retrying", method, url, error.reason)
             else:
+                self._observe(method, endpoint, str(response.status_code), started)
                 if response.status_code in RETRY_STATUSES and not last_attempt:
                     log.info(
                         "Airflow %s %s answered %s, retrying", method, url, response.status_code
@@ -186,6 +200,15 @@ class Transport:
                     return response
             self._sleep(self.settings.backoff_seconds * (2**attempt))
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _observe(self, method: str, endpoint: str, status: str, started: float) -> None:
+        """Tell ``on_call`` about one attempt; a failing observer never fails the request."""
+        if self.on_call is None:
+            return
+        try:
+            self.on_call(method, endpoint, status, time.monotonic() - started)
+        except Exception:
+            log.warning("the Airflow call observer failed", exc_info=True)
 
     def _unavailable(self, exc: requests.exceptions.RequestException) -> AirflowUnavailable:
         """Describe a network failure in words a user can act on."""

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 import requests
 
 from .config import ApiVersion
+from .endpoints import Id, Segment
 from .errors import ConflictClash
 from .models import (
     ClearedTaskInstance,
@@ -38,9 +39,12 @@ class AirflowV1:
     login_path: str | None = None
     log_accept = "text/plain"  # the JSON variant of Airflow 2's log is a Python repr
 
-    def url(self, base_url: str, *segments: str) -> str:
+    def url(self, base_url: str, *segments: Segment) -> str:
         """The URL of an endpoint, each path segment quoted (``~`` stays the wildcard)."""
-        path = "/".join(quote(segment, safe="~") for segment in segments)
+        path = "/".join(
+            quote(segment.value if isinstance(segment, Id) else segment, safe="~")
+            for segment in segments
+        )
         return f"{base_url}{self.api_root}/{path}"
 
     def ui_run_url(self, base_url: str, dag_id: str, dag_run_id: str) -> str:

@@ -170,3 +170,5 @@ def _test_settings(settings: Any) -> None:
             "KEY_PREFIX": f"test-throttle-{uuid.uuid4().hex}",
         },
     }
+    # Metrics and locks go to the test Redis, never into a developer's database 0.
+    settings.REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"

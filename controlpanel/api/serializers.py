@@ -330,6 +330,7 @@ AUDIT_FIELDS = [
     "payload",
     "outcome",
     "message",
+    "request_id",
 ]
 
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from controlpanel import metrics
 from controlpanel.airflow_clients import client_for
 from controlpanel.models import AirflowProfile, Dag, PollStatus, Run, StateChange, TaskInstance
 from controlpanel.permissions import granted_dags
@@ -73,7 +74,15 @@ class PollCycle:
 
 
 def poll_profile(profile: AirflowProfile) -> PollCycle:
-    """One poll cycle for one profile, respecting its back-off after failures."""
+    """One poll cycle for one profile, respecting its back-off after failures (and metered)."""
+    started = time.monotonic()
+    cycle = _poll_cycle(profile)
+    outcome = "skipped" if cycle.skipped else "failed" if cycle.error else "ok"
+    metrics.record_poll_cycle(profile.slug, outcome, time.monotonic() - started)
+    return cycle
+
+
+def _poll_cycle(profile: AirflowProfile) -> PollCycle:
     started = time.monotonic()
     now = timezone.now()
     status, _ = PollStatus.objects.get_or_create(profile=profile)

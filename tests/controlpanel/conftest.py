@@ -27,6 +27,9 @@ SETTINGS_VARIABLES = (
     "LOG_LEVEL",
     "SECURE_COOKIES",
     "STATIC_MANIFEST",
+    "LOG_FORMAT",
+    "METRICS_ALLOWED_IPS",
+    "METRICS_TOKEN",
 )
 
 # Printed by the subprocess as JSON so tests can assert on the settings Django ended up with.
