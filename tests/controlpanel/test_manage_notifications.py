@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Subscription
+from controlpanel.services import notification_channels as channels
 from controlpanel.services import notifications
 from tests.controlpanel.notify_helpers import WebhookReceiver
 from tests.controlpanel.test_manage_views import FormControls
@@ -130,7 +131,7 @@ def test_team_admin_adds_tests_and_removes_a_webhook_without_seeing_the_secret(
     assert b"Test notification sent to 127.0.0.1:" in tested.content
     [request] = receiver.requests
     assert json.loads(request.body)["event"] == "test"
-    assert request.headers["X-Panel-Signature"] == notifications.sign(SECRET, request.body)
+    assert request.headers["X-Panel-Signature"] == channels.sign(SECRET, request.body)
     receiver.then = 404
     failed = client.post(reverse("manage:subscription_test", args=[VIEWERS, sub.pk]), follow=True)
     assert b"Test notification failed: The webhook at 127.0.0.1:" in failed.content

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.core import mail
+from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.utils import timezone
 
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery, Run, Subscription, TaskInstance
 from controlpanel.permissions import ActionDenied
+from controlpanel.services import notification_channels as channels
 from controlpanel.services import notifications
 from tests.controlpanel.notify_helpers import WebhookReceiver
 from tests.factories import RunFactory, UserFactory
@@ -194,8 +199,8 @@ def test_webhook_retries_server_errors_then_delivers_a_signed_body(
         "dag_run_id": run.dag_run_id,
         "state": "failed",
         "failed_task_ids": ["transform"],
-        "logical_date": run.logical_date.isoformat(),
-        "end_date": run.end_date.isoformat(),
+        "logical_date": run.logical_date.isoformat() if run.logical_date else None,
+        "end_date": run.end_date.isoformat() if run.end_date else None,
         "run_url": f"http://localhost:8000/runs/{run.pk}/",
         "triggered_by": "operator",
         "team": "finance-viewers",
@@ -283,13 +288,13 @@ def test_overdue_deliveries_are_queued_again(world: World) -> None:
     ],
 )
 def test_webhook_addresses(url: str, problem: str) -> None:
-    found = notifications.webhook_url_problem(url)
+    found = channels.webhook_url_problem(url)
     assert (problem in found) if problem else found == ""
 
 
 def test_plain_http_can_be_allowed_by_the_administrator(settings: Any) -> None:
     settings.NOTIFY_WEBHOOK_ALLOW_HTTP = True
-    assert notifications.webhook_url_problem("http://hooks.internal/x") == ""
+    assert channels.webhook_url_problem("http://hooks.internal/x") == ""
 
 
 # --- managing subscriptions ---------------------------------------------------------------------
@@ -314,7 +319,7 @@ def test_subscribing_is_audited_and_the_secret_is_stored_encrypted(world: World)
 
 def test_bad_fields_are_refused_in_plain_words_and_audited(world: World) -> None:
     team = world.teams["finance-viewers"]
-    with pytest.raises(notifications.ValidationError) as refused:
+    with pytest.raises(ValidationError) as refused:
         notifications.subscribe(
             boss(world), team, channel="email", emails=["not-an-address"], on_failure=False
         )
@@ -351,4 +356,15 @@ def test_a_member_without_an_address_is_skipped(world: World, settings: Any) -> 
     sub = notifications.subscribe(
         boss(world), world.teams["finance-viewers"], channel="email", all_members=True
     )
-    assert notifications.email_recipients(sub) == ["team_admin@example.invalid"]
+    assert channels.email_recipients(sub) == ["team_admin@example.invalid"]
+
+
+def test_key_rotation_re_encrypts_webhook_secrets(world: World, settings: Any) -> None:
+    sub = hook(world, "https://hooks.example.org/panel")
+    old_key, new_key = settings.FIELD_ENCRYPTION_KEYS[0], Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    call_command("rotate_encryption_keys", stdout=io.StringIO())
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert Subscription.objects.get(pk=sub.pk).reveal_secret() == SECRET
+    event = AuditEvent.objects.get(action="secrets.rotate")
+    assert event.payload == {"profiles": 2, "webhooks": 1}
