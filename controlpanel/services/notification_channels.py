@@ -114,7 +114,8 @@ def delivery_message(delivery: Delivery) -> Message:
         "team": sub.team.slug,
         "delivery_id": delivery.pk,
     }
-    subject = f"[Airflow panel] {run.dag_id} {word} on {run.profile.name}"
+    # One line: a newline in a (profile) name must not become a mail header.
+    subject = " ".join(f"[Airflow panel] {run.dag_id} {word} on {run.profile.name}".split())
     return Message(delivery.event, subject, "\n".join(lines) + "\n", body, delivery.pk)
 
 

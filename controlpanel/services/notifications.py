@@ -322,7 +322,7 @@ def send_delivery(delivery_id: int) -> float | None:
     if not claimed:
         return None
     delivery.attempts = attempt
-    result = send_message(delivery.subscription, delivery_message(delivery))
+    result = _attempt(delivery)
     if not result.ok and result.retryable and attempt < settings.NOTIFY_MAX_ATTEMPTS:
         delay = retry_delay(attempt)
         Delivery.objects.filter(pk=delivery.pk).update(
@@ -333,6 +333,18 @@ def send_delivery(delivery_id: int) -> float | None:
         return delay
     _finish(delivery, result)
     return None
+
+
+def _attempt(delivery: Delivery) -> Attempt:
+    """Send once; a subscription switched off meanwhile is not sent, a bug is retried."""
+    if not delivery.subscription.is_active:
+        return Attempt(False, "The notification was switched off before it could be sent.")
+    try:
+        return send_message(delivery.subscription, delivery_message(delivery))
+    except Exception as exc:
+        # Counted like a network error, so NOTIFY_MAX_ATTEMPTS still ends it.
+        log.exception("sending notification %s failed", delivery.pk)
+        return Attempt(False, f"Sending failed unexpectedly: {exc}", True)
 
 
 def _finish(delivery: Delivery, result: Attempt) -> None:

@@ -368,3 +368,41 @@ def test_key_rotation_re_encrypts_webhook_secrets(world: World, settings: Any) -
     assert Subscription.objects.get(pk=sub.pk).reveal_secret() == SECRET
     event = AuditEvent.objects.get(action="secrets.rotate")
     assert event.payload == {"profiles": 2, "webhooks": 1}
+
+
+def test_a_subscription_switched_off_before_sending_sends_nothing(
+    world: World, receiver: WebhookReceiver
+) -> None:
+    sub = hook(world, receiver.url)
+    delivery = Delivery.objects.create(
+        subscription=sub, run=finished_run(world), event="run.failed", run_ended_at="x"
+    )
+    Subscription.objects.filter(pk=sub.pk).update(is_active=False)
+    assert notifications.send_delivery(delivery.pk) is None
+    assert receiver.requests == []
+    delivery.refresh_from_db()
+    assert delivery.status == "failed" and "switched off" in delivery.last_error
+
+
+def test_an_unexpected_error_is_retried_then_ends(world: World, settings: Any) -> None:
+    settings.NOTIFY_MAX_ATTEMPTS = 2
+    settings.EMAIL_BACKEND = "tests.controlpanel.test_notifications.BrokenBackend"
+    notifications.subscribe(
+        boss(world), world.teams["finance-viewers"], channel="email", all_members=True
+    )
+    ended(finished_run(world))
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempts) == ("failed", 2)
+    assert sends("failed")[0].message == (
+        "Sending failed unexpectedly: the backend broke (gave up after 2 attempts)"
+    )
+
+
+class BrokenBackend:
+    """An email backend with a bug (not a network error)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def send_messages(self, messages: Any) -> int:
+        raise RuntimeError("the backend broke")
