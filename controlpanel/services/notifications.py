@@ -292,6 +292,14 @@ def requeue_overdue() -> int:
     return len(ids)
 
 
+def recent_deliveries(team: Team, limit: int = 10) -> list[Delivery]:
+    """The team's latest notifications and how sending them went, newest first."""
+    deliveries = Delivery.objects.filter(subscription__team=team).select_related(
+        "run", "subscription"
+    )
+    return list(deliveries.order_by("-created_at", "-id")[:limit])
+
+
 # --- sending ---------------------------------------------------------------------------------
 
 

@@ -274,6 +274,7 @@ def _render_team(
         "roles": TeamMembership.Role.choices,
         "preview": preview,
         "subscriptions": team.subscriptions.select_related("profile").order_by("id"),
+        "deliveries": notification_services.recent_deliveries(team),
     }
     return render(request, "manage/team_detail.html", context)
 

@@ -8,15 +8,18 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from controlpanel.audit import Actor
-from controlpanel.models import AuditEvent, Subscription
+from controlpanel.models import AuditEvent, Delivery, Subscription
 from controlpanel.services import notification_channels as channels
 from controlpanel.services import notifications
 from tests.controlpanel.notify_helpers import WebhookReceiver
 from tests.controlpanel.test_manage_views import FormControls
+from tests.factories import RunFactory
 from tests.world import PERSONAS, World
 
 ClientAs = Callable[[str], Client]
@@ -210,3 +213,30 @@ def test_the_form_labels_every_field_and_carries_a_csrf_token(
     parser.feed(client_as("team_admin").get(reverse(name, args=args)).content.decode())
     assert parser.forms >= 1 and parser.csrf_tokens == parser.forms
     assert parser.controls and all(c in parser.labelled for c in parser.controls)
+
+
+def test_the_team_page_shows_the_latest_notifications_and_how_they_went(
+    world: World, client_as: ClientAs, django_assert_max_num_queries: Any
+) -> None:
+    sub = existing(world)  # https://hooks.example.org: never reached in this test
+    client = client_as("team_admin")
+    page = reverse("manage:team", args=[VIEWERS])
+    client.get(page)
+    with CaptureQueriesContext(connection) as few:
+        client.get(page)
+    for n in range(12):
+        run = RunFactory.create(profile=world.prod, dag_id="finance_daily", state="failed")
+        Delivery.objects.create(
+            subscription=sub,
+            run=run,
+            event="run.failed",
+            run_ended_at=str(n),
+            status="failed",
+            attempts=5,
+            last_error=f"The webhook at hooks.example.org answered 503 ({n})",
+        )
+    with django_assert_max_num_queries(len(few)):
+        html = client.get(page).content.decode()
+    assert "Latest notifications" in html
+    assert html.count("answered 503") == 10  # the latest ten
+    assert "answered 503 (11)" in html and "answered 503 (1)" not in html

@@ -406,3 +406,14 @@ class BrokenBackend:
 
     def send_messages(self, messages: Any) -> int:
         raise RuntimeError("the backend broke")
+
+
+def test_the_poller_pays_little_for_notifications(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    run = finished_run(world)
+    key = (run.dag_id, run.dag_run_id)
+    with django_assert_num_queries(0):  # nothing ended this cycle
+        notifications.notify_run_endings(world.prod, {key: run}, {key: True}, timezone.now())
+    with django_assert_num_queries(1):  # ended, but nobody subscribed
+        ended(run)
