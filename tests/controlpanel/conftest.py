@@ -12,7 +12,7 @@ import pytest
 import redis
 from pytest_django import Settings
 
-from tests.controlpanel.notify_helpers import eager_celery, receiver  # noqa: F401 (fixtures)
+from tests.controlpanel.notify_helpers import receiver, send_in_process  # noqa: F401 (fixtures)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,4 @@
-"""Test helpers for notifications: a real webhook receiver on loopback, and eager Celery."""
+"""Test helpers for notifications: a real webhook receiver on loopback, tasks run in-process."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from controlpanel import celery_app
+from controlpanel.services import notifications
+from controlpanel.tasks import send_notification
 
 
 @dataclass
@@ -73,11 +74,17 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def eager_celery(settings: Any) -> Iterator[None]:
-    """Tasks run in this process as they are queued, retries at once (no countdown wait)."""
-    conf = celery_app.conf
-    saved = conf.task_always_eager
-    conf.task_always_eager = True
+def send_in_process(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queued notifications are sent in this process at once, every retry without waiting.
+
+    What the task does (``send_delivery`` until it says done) without Celery's own eager
+    mode, which would cache a result backend on the default Redis for the rest of the
+    session. test_notifications_worker.py sends through a real worker.
+    """
     settings.NOTIFY_RETRY_BASE_SECONDS = 0
-    yield
-    conf.task_always_eager = saved
+
+    def send_here(delivery_id: int) -> None:
+        while notifications.send_delivery(delivery_id) is not None:
+            pass
+
+    monkeypatch.setattr(send_notification, "delay", send_here)

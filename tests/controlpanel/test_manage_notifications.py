@@ -28,7 +28,7 @@ SECRET = "page-hook-secret-77"
 
 
 @pytest.fixture(autouse=True)
-def _no_broker(eager_celery: None) -> None:
+def _no_broker(send_in_process: None) -> None:
     """Every queued task runs here and now: none may reach a shared Redis."""
 
 

@@ -1,8 +1,8 @@
 """Notifications: noticing run endings, sending email and webhooks with retries, the audit.
 
 Webhooks go to a real HTTP server on loopback (``notify_helpers.receiver``); email lands in
-Django's locmem outbox; Celery runs eagerly in this process. The end-to-end test with a
-real Airflow run is in test_notifications_airflow.py.
+Django's locmem outbox; queued sends run in this process at once (``send_in_process``). A
+real Airflow run is in test_notifications_airflow.py, a real worker in _worker.py.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ SECRET = "hook-signing-secret-42"
 
 
 @pytest.fixture(autouse=True)
-def _no_broker(eager_celery: None) -> None:
+def _no_broker(send_in_process: None) -> None:
     """Every queued task runs here and now: none may reach a shared Redis."""
 
 
@@ -148,7 +148,7 @@ def test_history_seen_for_the_first_time_stays_quiet(world: World, settings: Any
 
 
 def test_email_says_what_failed_and_links_the_run(
-    world: World, eager_celery: None, settings: Any
+    world: World, send_in_process: None, settings: Any
 ) -> None:
     settings.PANEL_BASE_URL = "https://panel.example.org"
     notifications.subscribe(
@@ -177,7 +177,7 @@ def test_email_says_what_failed_and_links_the_run(
 
 
 def test_webhook_retries_server_errors_then_delivers_a_signed_body(
-    world: World, eager_celery: None, receiver: WebhookReceiver
+    world: World, send_in_process: None, receiver: WebhookReceiver
 ) -> None:
     receiver.statuses = [500, 503, 429]
     hook(world, receiver.url)
@@ -215,7 +215,7 @@ def test_webhook_retries_server_errors_then_delivers_a_signed_body(
 
 
 def test_a_client_error_is_not_retried(
-    world: World, eager_celery: None, receiver: WebhookReceiver
+    world: World, send_in_process: None, receiver: WebhookReceiver
 ) -> None:
     receiver.statuses = [400]
     hook(world, receiver.url)
@@ -228,7 +228,7 @@ def test_a_client_error_is_not_retried(
 
 
 def test_an_unreachable_webhook_ends_failed_in_plain_words(
-    world: World, eager_celery: None, settings: Any
+    world: World, send_in_process: None, settings: Any
 ) -> None:
     settings.NOTIFY_MAX_ATTEMPTS = 3
     port = free_port()
@@ -250,7 +250,7 @@ def test_retries_wait_longer_each_time(settings: Any) -> None:
 
 
 def test_a_sent_delivery_is_never_sent_again(
-    world: World, eager_celery: None, receiver: WebhookReceiver
+    world: World, send_in_process: None, receiver: WebhookReceiver
 ) -> None:
     hook(world, receiver.url)
     [delivery_id] = ended(finished_run(world))
@@ -270,7 +270,7 @@ def test_overdue_deliveries_are_queued_again(world: World) -> None:
     later = timezone.now() + timedelta(minutes=6)
     assert notifications.overdue_deliveries(later) == [delivery.pk]
     Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    assert notifications.requeue_overdue() == 1  # eager here: sent at once
+    assert notifications.requeue_overdue() == 1  # sent at once in this process
     assert Delivery.objects.get().status == "sent" and len(mail.outbox) == 1
 
 

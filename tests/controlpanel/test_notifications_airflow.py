@@ -1,7 +1,7 @@
 """Notifications end to end: real Airflow runs end, the poller notices, email and webhook go out.
 
-The poll cycles run in this process (as in test_tracking.py) and Celery runs eagerly, so
-the sending is the task's own code path without a broker.
+The poll cycles run in this process (as in test_tracking.py) and so does the sending
+(``send_in_process``: what the task does, without a broker).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ SECRET = "airflow-hook-secret"
 
 
 @pytest.fixture(autouse=True)
-def _no_broker(eager_celery: None) -> None:
+def _no_broker(send_in_process: None) -> None:
     """Every queued task runs here and now: none may reach a shared Redis."""
 
 
