@@ -12,7 +12,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import fields_for_model
 
-from controlpanel.models import AirflowProfile, Level, Team, TeamMembership
+from controlpanel.models import AirflowProfile, Level, Subscription, Team, TeamMembership
 from controlpanel.services.profiles import PROFILE_FIELDS
 from controlpanel.services.teams import TEAM_FIELDS
 
@@ -116,4 +116,93 @@ class GrantForm(forms.Form):
         return {
             name: split_list(self.cleaned_data[name])
             for name in ("dag_ids", "dag_patterns", "tags")
+        }
+
+
+class SubscriptionForm(forms.Form):
+    """A team's notification subscription; the webhook signing secret is never rendered back."""
+
+    name = forms.CharField(label="Name", max_length=100, required=False)
+    channel = forms.ChoiceField(label="Send by", choices=Subscription.Channel.choices)
+    emails = forms.CharField(
+        label="Email addresses",
+        required=False,
+        help_text="Comma-separated. Or tick 'all team members' below.",
+    )
+    all_members = forms.BooleanField(label="All team members", required=False)
+    url = forms.CharField(
+        label="Webhook URL",
+        max_length=500,
+        required=False,
+        help_text="https:// address that receives a JSON POST per notification.",
+    )
+    secret = forms.CharField(
+        label="Signing secret",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Optional: signs each body (X-Panel-Signature header). Never shown again.",
+    )
+    on_failure = forms.BooleanField(label="When a run fails", required=False, initial=True)
+    on_success = forms.BooleanField(label="When a run succeeds", required=False)
+    profile = forms.ModelChoiceField(
+        label="Airflow",
+        queryset=AirflowProfile.objects.all(),
+        required=False,
+        empty_label="Every Airflow the team has a grant on",
+    )
+    dag_ids = forms.CharField(
+        label="Only these DAG ids",
+        required=False,
+        help_text="Comma-separated; leave both empty for every DAG the team may view.",
+    )
+    dag_patterns = forms.CharField(
+        label="Only DAG ids matching",
+        required=False,
+        help_text="Comma-separated patterns such as finance_*.",
+    )
+    is_active = forms.BooleanField(label="Active", required=False, initial=True)
+
+    def __init__(self, *args: Any, team: Team, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        granted = AirflowProfile.objects.filter(grants__team=team).distinct().order_by("name")
+        self.fields["profile"].queryset = granted  # type: ignore[attr-defined]
+        if editing:
+            self.fields[
+                "secret"
+            ].help_text = "Leave empty to keep the stored one; tick 'remove' below to drop it."
+            self.fields["remove_secret"] = forms.BooleanField(
+                label="Remove the signing secret", required=False
+            )
+
+    def subscription_fields(self) -> dict[str, Any]:
+        """The cleaned fields for ``subscribe`` / ``update_subscription`` (no secret)."""
+        data = self.cleaned_data
+        fields = {name: data[name] for name in ("name", "channel", "all_members", "url")}
+        fields |= {name: data[name] for name in ("on_failure", "on_success", "profile")}
+        fields |= {name: split_list(data[name]) for name in ("emails", "dag_ids", "dag_patterns")}
+        fields["is_active"] = data["is_active"]
+        return fields
+
+    def new_secret(self) -> str | None:
+        """The secret to store: a new one, '' to remove it, None to keep it."""
+        if self.cleaned_data.get("remove_secret"):
+            return ""
+        return self.cleaned_data["secret"] or None
+
+    @staticmethod
+    def initial_for(sub: Subscription) -> dict[str, Any]:
+        """The form's initial values for an existing subscription (never the secret)."""
+        return {
+            "name": sub.name,
+            "channel": sub.channel,
+            "emails": ", ".join(sub.emails),
+            "all_members": sub.all_members,
+            "url": sub.url,
+            "on_failure": sub.on_failure,
+            "on_success": sub.on_success,
+            "profile": sub.profile_id,
+            "dag_ids": ", ".join(sub.dag_ids),
+            "dag_patterns": ", ".join(sub.dag_patterns),
+            "is_active": sub.is_active,
         }

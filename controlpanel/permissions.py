@@ -120,6 +120,10 @@ class Access:
             return True
         return self.memberships().get(team.pk) == TeamMembership.Role.ADMIN
 
+    def can_manage_notifications(self, team: Team) -> bool:
+        """Subscribe the team to run notifications: whoever manages its members."""
+        return self.can_manage_members(team)
+
     def can_manage_teams(self) -> bool:
         """Create and rename teams, and change their grants: superusers only."""
         return self.is_superuser
@@ -260,3 +264,19 @@ def may_read_metrics(client_address: str | None, authorization: str) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         address = address.ipv4_mapped
     return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_IPS)
+
+
+def teams_seeing_dags(profile: AirflowProfile, dag_ids: Iterable[str]) -> dict[str, set[int]]:
+    """dag id -> ids of the teams whose grants let them view that DAG of ``profile``.
+
+    Two queries however many DAGs: the profile's grants and the DAGs' catalog tags.
+    """
+    wanted = set(dag_ids)
+    grants = list(DagGrant.objects.filter(profile=profile))
+    tags = dict(
+        Dag.objects.filter(profile=profile, dag_id__in=wanted).values_list("dag_id", "tags")
+    )
+    return {
+        dag_id: {g.team_id for g in grants if g.matches(dag_id, tags.get(dag_id) or [])}
+        for dag_id in wanted
+    }

@@ -329,6 +329,24 @@ POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0)
 # `manage.py prune_history` forgets finished runs older than this; 0 keeps them forever.
 HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 0)
 
+# --- Notifications (README: Notifications) ---------------------------------------------------
+
+# The panel's public address, for the run links in notifications.
+PANEL_BASE_URL = env_str("PANEL_BASE_URL", "http://localhost:8000").strip().rstrip("/")
+if not re.fullmatch(r"https?://[^/\s]+(/\S*)?", PANEL_BASE_URL):
+    raise ImproperlyConfigured(
+        f"PANEL_BASE_URL must be the panel's address, like https://panel.example.com, "
+        f"got {PANEL_BASE_URL!r}."
+    )
+NOTIFY_MAX_ATTEMPTS = max(1, env_int("NOTIFY_MAX_ATTEMPTS", 5))
+# Retries wait this long, then twice as long each time (30 s, 60 s, 120 s, 240 s).
+NOTIFY_RETRY_BASE_SECONDS = env_float("NOTIFY_RETRY_BASE_SECONDS", 30.0)
+NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_float("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# A run first seen already finished is notified only if it ended this recently.
+NOTIFY_RECENT_SECONDS = env_float("NOTIFY_RECENT_SECONDS", 600.0)
+# Webhooks need https (plain http only to this machine) unless this is on.
+NOTIFY_WEBHOOK_ALLOW_HTTP = env_bool("NOTIFY_WEBHOOK_ALLOW_HTTP", False)
+
 # The single place periodic tasks are declared.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "poll-active-runs": {
@@ -340,6 +358,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "controlpanel.tasks.sync_all_catalogs",
         "schedule": CATALOG_SYNC_SECONDS,
         "options": {"expires": CATALOG_SYNC_SECONDS},
+    },
+    "send-overdue-notifications": {
+        "task": "controlpanel.tasks.send_overdue_notifications",
+        "schedule": 60.0,
+        "options": {"expires": 60.0},
     },
 }
 

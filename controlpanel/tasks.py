@@ -15,7 +15,7 @@ from django.conf import settings
 from controlpanel.live_updates import record_worker_heartbeat
 from controlpanel.locks import held_lock
 from controlpanel.models import AirflowProfile
-from controlpanel.services import catalog, tracking
+from controlpanel.services import catalog, notifications, tracking
 from dags_api import AirflowError
 
 log = logging.getLogger(__name__)
@@ -72,3 +72,19 @@ def sync_catalog(profile_id: int) -> None:
             log.warning("catalog sync of %s failed: %s", profile.slug, exc)
             return
     log.info("catalog sync of %s: %s", profile.slug, result)
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def send_notification(self: Any, delivery_id: int) -> None:
+    """One attempt to send a run notification; the service says when to try again."""
+    delay = notifications.send_delivery(delivery_id)
+    if delay is not None:
+        raise self.retry(countdown=delay)
+
+
+@shared_task(ignore_result=True)
+def send_overdue_notifications() -> None:
+    """Queue again notifications whose worker died or whose queueing failed."""
+    count = notifications.requeue_overdue()
+    if count:
+        log.info("queued %s overdue notifications again", count)

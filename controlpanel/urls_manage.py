@@ -31,4 +31,24 @@ urlpatterns = [
         manage.grant_remove,
         name="grant_remove",
     ),
+    path(
+        "teams/<slug:slug>/notifications/new/",
+        manage.subscription_create,
+        name="subscription_create",
+    ),
+    path(
+        "teams/<slug:slug>/notifications/<int:subscription_id>/edit/",
+        manage.subscription_edit,
+        name="subscription_edit",
+    ),
+    path(
+        "teams/<slug:slug>/notifications/<int:subscription_id>/delete/",
+        manage.subscription_delete,
+        name="subscription_delete",
+    ),
+    path(
+        "teams/<slug:slug>/notifications/<int:subscription_id>/test/",
+        manage.subscription_test,
+        name="subscription_test",
+    ),
 ]

@@ -15,6 +15,7 @@ from controlpanel.models import (
     Level,
     Run,
     StateChange,
+    Subscription,
     TaskInstance,
     Team,
     TeamMembership,
@@ -192,6 +193,57 @@ class GrantSerializer(serializers.ModelSerializer[DagGrant]):
         model = DagGrant
         fields = ["id", "profile", "dag_ids", "dag_patterns", "tags", "level", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+
+class SubscriptionSerializer(serializers.ModelSerializer[Subscription]):
+    """A team's notification subscription; the signing secret goes in, never out."""
+
+    profile = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=AirflowProfile.objects.all(),
+        allow_null=True,
+        required=False,
+    )
+    emails = serializers.ListField(child=serializers.CharField(max_length=254), required=False)
+    dag_ids = serializers.ListField(child=serializers.CharField(max_length=250), required=False)
+    dag_patterns = serializers.ListField(
+        child=serializers.CharField(max_length=250), required=False
+    )
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="Webhook signing secret (HMAC-SHA256); empty removes it. Never returned.",
+    )
+    has_secret = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id",
+            "name",
+            "channel",
+            "emails",
+            "all_members",
+            "url",
+            "secret",
+            "has_secret",
+            "on_failure",
+            "on_success",
+            "profile",
+            "dag_ids",
+            "dag_patterns",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "has_secret", "created_at", "updated_at"]
+
+
+class NotificationTestSerializer(serializers.Serializer[Any]):
+    sent = serializers.BooleanField()
+    message = serializers.CharField()
 
 
 # --- DAGs and runs ----------------------------------------------------------------------------

@@ -43,6 +43,21 @@ urlpatterns = [
     path("teams/<slug:slug>/members/<str:username>/", admin.MemberView.as_view(), name="member"),
     path("teams/<slug:slug>/grants/", admin.GrantsView.as_view(), name="grants"),
     path("teams/<slug:slug>/grants/<int:grant_id>/", admin.GrantView.as_view(), name="grant"),
+    path(
+        "teams/<slug:slug>/subscriptions/",
+        admin.SubscriptionsView.as_view(),
+        name="subscriptions",
+    ),
+    path(
+        "teams/<slug:slug>/subscriptions/<int:subscription_id>/",
+        admin.SubscriptionView.as_view(),
+        name="subscription",
+    ),
+    path(
+        "teams/<slug:slug>/subscriptions/<int:subscription_id>/test/",
+        admin.SubscriptionTestView.as_view(),
+        name="subscription-test",
+    ),
     path("dags/", dags.DagsView.as_view(), name="dags"),
     path("dags/<slug:profile>/<str:dag_id>/", dags.DagView.as_view(), name="dag"),
     path("dags/<slug:profile>/<str:dag_id>/runs/", dags.DagRunsView.as_view(), name="dag-runs"),

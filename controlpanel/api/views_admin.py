@@ -1,4 +1,4 @@
-"""``/api/profiles/`` and ``/api/teams/`` (members and grants)."""
+"""``/api/profiles/`` and ``/api/teams/`` (members, grants and notification subscriptions)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from django.contrib.auth import get_user_model
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
-from controlpanel.models import AirflowProfile, DagGrant, Team
-from controlpanel.services import profiles, teams
+from controlpanel.models import AirflowProfile, DagGrant, Subscription, Team
+from controlpanel.services import notifications, profiles, teams
 
 
 def _raw(data: Any) -> dict[str, str]:
@@ -239,3 +240,84 @@ class GrantView(ApiView):
     def delete(self, request: Request, slug: str, grant_id: int) -> Response:
         teams.remove_grant(self.actor(), self._grant(slug, grant_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- notification subscriptions --------------------------------------------------------------
+
+
+def _notifications_team(view: ApiView, slug: str, *, reading: bool) -> Team:
+    """The team (404 unless visible); reading its subscriptions needs managing them (403)."""
+    team = _visible_team(view, slug)
+    if reading and not view.access.can_manage_notifications(team):
+        raise PermissionDenied(notifications.ONLY_MANAGERS)
+    return team
+
+
+def _subscription_of(team: Team, subscription_id: int) -> Subscription:
+    sub = team.subscriptions.select_related("team", "profile").filter(pk=subscription_id).first()
+    if sub is None:
+        raise Http404("No such notification subscription.")
+    return sub
+
+
+class SubscriptionsView(ApiView):
+    """A team's notification subscriptions; add one (panel admins and its team admins)."""
+
+    list_view = True
+    serializer_class = s.SubscriptionSerializer
+
+    def get(self, request: Request, slug: str) -> Response:
+        team = _notifications_team(self, slug, reading=True)
+        subs = team.subscriptions.select_related("team", "profile").order_by("id")
+        return self.paginated(subs, s.SubscriptionSerializer)
+
+    def post(self, request: Request, slug: str) -> Response:
+        team, actor = _notifications_team(self, slug, reading=False), self.actor()
+        if not self.access.can_manage_notifications(team):
+            notifications.subscribe(actor, team)  # refuses and audits
+        body = s.SubscriptionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        values = dict(body.validated_data)
+        sub = notifications.subscribe(actor, team, secret=values.pop("secret", ""), **values)
+        return Response(s.SubscriptionSerializer(sub).data, status=status.HTTP_201_CREATED)
+
+
+class SubscriptionView(ApiView):
+    """One subscription: read, change (PATCH; a missing ``secret`` keeps it), delete."""
+
+    serializer_class = s.SubscriptionSerializer
+
+    def get(self, request: Request, slug: str, subscription_id: int) -> Response:
+        team = _notifications_team(self, slug, reading=True)
+        return Response(s.SubscriptionSerializer(_subscription_of(team, subscription_id)).data)
+
+    def patch(self, request: Request, slug: str, subscription_id: int) -> Response:
+        team = _notifications_team(self, slug, reading=False)
+        sub, actor = _subscription_of(team, subscription_id), self.actor()
+        if not self.access.can_manage_notifications(team):
+            notifications.update_subscription(actor, sub)  # refuses and audits
+        body = s.SubscriptionSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        values = dict(body.validated_data)
+        secret = values.pop("secret", None)
+        notifications.update_subscription(actor, sub, new_secret=secret, **values)
+        return Response(s.SubscriptionSerializer(sub).data)
+
+    def delete(self, request: Request, slug: str, subscription_id: int) -> Response:
+        team = _notifications_team(self, slug, reading=False)
+        notifications.unsubscribe(self.actor(), _subscription_of(team, subscription_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SubscriptionTestView(ApiView):
+    """Send a sample notification now (one attempt) and say how it went."""
+
+    serializer_class = s.NotificationTestSerializer
+
+    @extend_schema(request=None, responses=s.NotificationTestSerializer)
+    def post(self, request: Request, slug: str, subscription_id: int) -> Response:
+        team = _notifications_team(self, slug, reading=False)
+        sub = _subscription_of(team, subscription_id)
+        result = notifications.send_test(self.actor(), sub)
+        message = f"Test notification sent to {sub.target_text}." if result.ok else result.error
+        return Response({"sent": result.ok, "message": message})

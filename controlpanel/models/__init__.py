@@ -2,6 +2,7 @@
 
 from .audit import AUDITORS_GROUP, AuditChainHead, AuditEvent
 from .catalog import Dag, Run, tag_index_for
+from .notifications import Delivery, Subscription
 from .profiles import PLAIN_HTTP_WARNING, AirflowProfile
 from .teams import LEVEL_RANK, DagGrant, Level, Team, TeamMembership, glob_to_regex
 from .tokens import ApiToken, IdempotentRequest, hash_token
@@ -17,11 +18,13 @@ __all__ = [
     "AuditEvent",
     "Dag",
     "DagGrant",
+    "Delivery",
     "IdempotentRequest",
     "Level",
     "PollStatus",
     "Run",
     "StateChange",
+    "Subscription",
     "TaskInstance",
     "Team",
     "TeamMembership",

@@ -24,6 +24,7 @@ from controlpanel import metrics
 from controlpanel.airflow_clients import client_for
 from controlpanel.models import AirflowProfile, Dag, PollStatus, Run, StateChange, TaskInstance
 from controlpanel.permissions import granted_dags
+from controlpanel.services import notifications
 from dags_api import AirflowClient, AirflowError, HealthStatus
 from dags_api import DagRun as AirflowRun
 from dags_api import TaskInstance as AirflowTaskInstance
@@ -191,11 +192,16 @@ def _waited_too_long(observed: Observed, key: RunKey, now: datetime) -> bool:
 
 
 def apply_observed(profile: AirflowProfile, observed: Observed, now: datetime) -> int:
-    """Write what changed; returns the number of rows inserted or updated."""
+    """Write what changed; returns the number of rows inserted or updated.
+
+    Runs that just ended are handed to the notifications in this same transaction.
+    """
     rows = _known_runs(profile, set(observed.runs) | observed.not_found)
+    finished_before = {key: row.is_finished for key, row in rows.items()}
     written = _write_runs(profile, observed, rows, now)
     written += _write_task_instances(observed, rows, now)
     written += _write_missing(observed.not_found, rows)
+    notifications.notify_run_endings(profile, rows, finished_before, now)
     return written
 
 

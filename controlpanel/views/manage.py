@@ -26,11 +26,13 @@ from controlpanel.forms import (
     MemberAddForm,
     MemberRoleForm,
     ProfileForm,
+    SubscriptionForm,
     TeamForm,
     add_service_errors,
 )
-from controlpanel.models import AirflowProfile, DagGrant, Team, TeamMembership
+from controlpanel.models import AirflowProfile, DagGrant, Subscription, Team, TeamMembership
 from controlpanel.permissions import Access, ActionDenied, access_for
+from controlpanel.services import notifications as notification_services
 from controlpanel.services import profiles as profile_services
 from controlpanel.services import teams as team_services
 
@@ -271,6 +273,8 @@ def _render_team(
         "grant_form": grant_form or GrantForm(),
         "roles": TeamMembership.Role.choices,
         "preview": preview,
+        "subscriptions": team.subscriptions.select_related("profile").order_by("id"),
+        "deliveries": notification_services.recent_deliveries(team),
     }
     return render(request, "manage/team_detail.html", context)
 
@@ -421,3 +425,96 @@ def grant_preview(request: HttpRequest, slug: str) -> HttpResponse:
     if request.headers.get("HX-Request") == "true":
         return render(request, "manage/_grant_preview.html", {"preview": preview})
     return _render_team(request, team, grant_form=form, preview=preview)
+
+
+# --- notifications -------------------------------------------------------------------------
+
+
+def _subscription(team: Team, subscription_id: int) -> Subscription:
+    return get_object_or_404(
+        Subscription.objects.select_related("team", "profile"), pk=subscription_id, team=team
+    )
+
+
+@login_required
+@require_form_methods
+def subscription_create(request: HttpRequest, slug: str) -> HttpResponse:
+    """Subscribe the team to run notifications (panel admins and its team admins)."""
+    team = _managed_team(request, slug)
+    if request.method != "POST":
+        form = SubscriptionForm(team=team)
+    else:
+        form = SubscriptionForm(request.POST, team=team)
+        if form.is_valid():
+            try:
+                with denied_as_403():
+                    notification_services.subscribe(
+                        Actor.from_request(request),
+                        team,
+                        secret=form.cleaned_data["secret"],
+                        **form.subscription_fields(),
+                    )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Notification added.")
+                return redirect("manage:team", slug=team.slug)
+    context = {"form": form, "team": team, "subscription": None}
+    return render(request, "manage/subscription_form.html", context)
+
+
+@login_required
+@require_form_methods
+def subscription_edit(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
+    """Change a subscription; an empty secret field keeps the stored signing secret."""
+    team = _managed_team(request, slug)
+    subscription = _subscription(team, subscription_id)
+    if request.method != "POST":
+        initial = SubscriptionForm.initial_for(subscription)
+        form = SubscriptionForm(initial=initial, team=team, editing=True)
+    else:
+        form = SubscriptionForm(request.POST, team=team, editing=True)
+        if form.is_valid():
+            try:
+                with denied_as_403():
+                    notification_services.update_subscription(
+                        Actor.from_request(request),
+                        subscription,
+                        new_secret=form.new_secret(),
+                        **form.subscription_fields(),
+                    )
+            except ValidationError as exc:
+                subscription.refresh_from_db()
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Notification saved.")
+                return redirect("manage:team", slug=team.slug)
+    context = {"form": form, "team": team, "subscription": subscription}
+    return render(request, "manage/subscription_form.html", context)
+
+
+@login_required
+@require_POST
+def subscription_delete(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
+    """Stop a notification."""
+    team = _managed_team(request, slug)
+    subscription = _subscription(team, subscription_id)
+    with denied_as_403():
+        notification_services.unsubscribe(Actor.from_request(request), subscription)
+    messages.success(request, f"Notification to {subscription.target_text} removed.")
+    return redirect("manage:team", slug=team.slug)
+
+
+@login_required
+@require_POST
+def subscription_test(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
+    """Send a sample notification now and say how it went."""
+    team = _managed_team(request, slug)
+    subscription = _subscription(team, subscription_id)
+    with denied_as_403():
+        result = notification_services.send_test(Actor.from_request(request), subscription)
+    if result.ok:
+        messages.success(request, f"Test notification sent to {subscription.target_text}.")
+    else:
+        messages.error(request, f"Test notification failed: {result.error}")
+    return redirect("manage:team", slug=team.slug)

@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from controlpanel.audit import Actor
-from controlpanel.models import AirflowProfile, Dag, Run
+from controlpanel.models import AirflowProfile, Dag, Run, Subscription
 from controlpanel.services import tokens
 from dags_api import ConnectionSettings
 from tests.factories import RunFactory
@@ -65,6 +65,9 @@ def api_world(world: World, no_airflow_retries: None) -> ApiWorld:
         "etl": RunFactory.create(profile=world.prod, dag_id="orders_etl", state="failed"),
         "staging": RunFactory.create(profile=world.staging, dag_id="finance_daily"),
     }
+    Subscription.objects.create(
+        team=world.teams["finance-viewers"], channel="email", emails=["ops@example.invalid"]
+    )
     plaintexts = {}
     for persona, user in world.users.items():
         if user is not None:

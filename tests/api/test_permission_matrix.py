@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from controlpanel.models import ApiToken, DagGrant
+from controlpanel.models import ApiToken, DagGrant, Subscription
 from tests.api.conftest import ApiWorld, Caller
 from tests.world import PERSONAS
 
@@ -56,6 +56,9 @@ NEW_PROFILE = {
     "auth_type": "bearer",
     "token": "secret-token",
 }
+
+SUBSCRIPTIONS = "/api/teams/finance-viewers/subscriptions/"
+SUBSCRIPTION = SUBSCRIPTIONS + "{subscription}/"
 
 CASES = {
     "me": Case("GET", "/api/me/", {}, 200),
@@ -149,6 +152,32 @@ CASES = {
         only(204, "superuser", **only(403, *FINANCE_VIEWERS)),
         404,
     ),
+    "subscriptions list": Case(
+        "GET", SUBSCRIPTIONS, only(200, "superuser", "team_admin", viewer=403), 404
+    ),
+    "subscription create": Case(
+        "POST",
+        SUBSCRIPTIONS,
+        only(201, "superuser", "team_admin", viewer=403),
+        404,
+        {"channel": "email", "emails": ["new@example.invalid"]},
+    ),
+    "subscription detail": Case(
+        "GET", SUBSCRIPTION, only(200, "superuser", "team_admin", viewer=403), 404
+    ),
+    "subscription update": Case(
+        "PATCH",
+        SUBSCRIPTION,
+        only(200, "superuser", "team_admin", viewer=403),
+        404,
+        {"on_success": True},
+    ),
+    "subscription delete": Case(
+        "DELETE", SUBSCRIPTION, only(204, "superuser", "team_admin", viewer=403), 404
+    ),
+    "subscription test": Case(
+        "POST", SUBSCRIPTION + "test/", only(200, "superuser", "team_admin", viewer=403), 404
+    ),
     "dags list": Case("GET", "/api/dags/", {}, 200),
     "dag detail": Case(
         "GET", "/api/dags/prod/finance_daily/", only(200, "superuser", *SEES_FINANCE_DAILY), 404
@@ -209,6 +238,7 @@ def _path(case: Case, api_world: ApiWorld) -> str:
         etl=api_world.runs["etl"].pk,
         grant=grant.pk,
         viewer_token=viewer_token.pk,
+        subscription=Subscription.objects.get().pk,
     )
 
 

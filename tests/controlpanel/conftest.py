@@ -12,6 +12,8 @@ import pytest
 import redis
 from pytest_django import Settings
 
+from tests.controlpanel.notify_helpers import receiver, send_in_process  # noqa: F401 (fixtures)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Every variable the settings module reads, so a subprocess starts from a known state
