@@ -7,8 +7,9 @@ Someone who may not see a thing gets 404; someone who may see it but not change 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -16,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -40,6 +42,33 @@ require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
 
 
 # --- shared helpers ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Done:
+    """A form's change went through; ``result`` is what the service returned."""
+
+    result: Any
+
+
+def _submit(
+    request: HttpRequest, form: Form, change: Callable[[], Any], done: Callable[[Any], str]
+) -> Done | None:
+    """Hand a valid form to the service call ``change`` and flash ``done(result)``.
+
+    None means: show the form again, with the service's reasons on it when it refused the
+    change. A refusal for lack of rights (ActionDenied, already audited) becomes a 403.
+    """
+    if not form.is_valid():
+        return None
+    try:
+        with denied_as_403():
+            result = change()
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        return None
+    messages.success(request, done(result))
+    return Done(result)
 
 
 @contextmanager
@@ -108,19 +137,15 @@ def profile_create(request: HttpRequest) -> HttpResponse:
     """Add a profile."""
     _profile_manager(request)
     form = ProfileForm(request.POST) if request.method == "POST" else ProfileForm()
-    if request.method == "POST" and form.is_valid():
-        try:
-            with denied_as_403():
-                profile = profile_services.create_profile(
-                    Actor.from_request(request),
-                    secret=form.cleaned_data["secret"],
-                    **form.profile_fields(),
-                )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Profile {profile.name} created.")
-            return redirect("manage:profiles")
+    if request.method == "POST" and _submit(
+        request,
+        form,
+        lambda: profile_services.create_profile(
+            Actor.from_request(request), secret=form.cleaned_data["secret"], **form.profile_fields()
+        ),
+        lambda profile: f"Profile {profile.name} created.",
+    ):
+        return redirect("manage:profiles")
     return render(request, "manage/profile_form.html", {"form": form, "profile": None})
 
 
@@ -134,20 +159,18 @@ def profile_edit(request: HttpRequest, slug: str) -> HttpResponse:
         form = ProfileForm(initial=ProfileForm.initial_for(profile), editing=True)
     else:
         form = ProfileForm(request.POST, editing=True)
-        if form.is_valid():
-            try:
-                with denied_as_403():
-                    profile_services.update_profile(
-                        Actor.from_request(request),
-                        profile,
-                        new_secret=form.cleaned_data["secret"],
-                        **form.profile_fields(),
-                    )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Profile saved.")
-                return redirect("manage:profiles")
+        if _submit(
+            request,
+            form,
+            lambda: profile_services.update_profile(
+                Actor.from_request(request),
+                profile,
+                new_secret=form.cleaned_data["secret"],
+                **form.profile_fields(),
+            ),
+            lambda _: "Profile saved.",
+        ):
+            return redirect("manage:profiles")
     return render(request, "manage/profile_form.html", {"form": form, "profile": profile})
 
 
@@ -218,14 +241,14 @@ def team_create(request: HttpRequest) -> HttpResponse:
         actor = Actor.from_request(request)
         with denied_as_403():
             team_services.ensure_may_manage_teams(actor, "team.create", {})
-        if form.is_valid():
-            try:
-                team = team_services.create_team(actor, **form.team_fields())
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, f"Team {team.name} created.")
-                return redirect("manage:team", slug=team.slug)
+        done = _submit(
+            request,
+            form,
+            lambda: team_services.create_team(actor, **form.team_fields()),
+            lambda team: f"Team {team.name} created.",
+        )
+        if done:
+            return redirect("manage:team", slug=done.result.slug)
     return render(request, "manage/team_form.html", {"form": form, "team": None})
 
 
@@ -244,14 +267,13 @@ def team_edit(request: HttpRequest, slug: str) -> HttpResponse:
         with denied_as_403():
             team_services.ensure_may_manage_teams(actor, "team.update", {"team": team.slug})
         form = TeamForm(request.POST)
-        if form.is_valid():
-            try:
-                team_services.update_team(actor, team, **form.team_fields())
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Team saved.")
-                return redirect("manage:team", slug=team.slug)
+        if _submit(
+            request,
+            form,
+            lambda: team_services.update_team(actor, team, **form.team_fields()),
+            lambda _: "Team saved.",
+        ):
+            return redirect("manage:team", slug=team.slug)
     return render(request, "manage/team_form.html", {"form": form, "team": team})
 
 
@@ -374,20 +396,19 @@ def grant_add(request: HttpRequest, slug: str) -> HttpResponse:
     with denied_as_403():
         team_services.ensure_may_manage_teams(actor, "grant.add", {"team": team.slug})
     form = GrantForm(request.POST)
-    if form.is_valid():
-        try:
-            team_services.add_grant(
-                actor,
-                team,
-                profile=form.cleaned_data["profile"],
-                level=form.cleaned_data["level"],
-                **form.selector(),
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, "Grant added.")
-            return redirect("manage:team", slug=team.slug)
+    if _submit(
+        request,
+        form,
+        lambda: team_services.add_grant(
+            actor,
+            team,
+            profile=form.cleaned_data["profile"],
+            level=form.cleaned_data["level"],
+            **form.selector(),
+        ),
+        lambda _: "Grant added.",
+    ):
+        return redirect("manage:team", slug=team.slug)
     return _render_team(request, team, grant_form=form)
 
 
@@ -445,20 +466,18 @@ def subscription_create(request: HttpRequest, slug: str) -> HttpResponse:
         form = SubscriptionForm(team=team)
     else:
         form = SubscriptionForm(request.POST, team=team)
-        if form.is_valid():
-            try:
-                with denied_as_403():
-                    notification_services.subscribe(
-                        Actor.from_request(request),
-                        team,
-                        secret=form.cleaned_data["secret"],
-                        **form.subscription_fields(),
-                    )
-            except ValidationError as exc:
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Notification added.")
-                return redirect("manage:team", slug=team.slug)
+        if _submit(
+            request,
+            form,
+            lambda: notification_services.subscribe(
+                Actor.from_request(request),
+                team,
+                secret=form.cleaned_data["secret"],
+                **form.subscription_fields(),
+            ),
+            lambda _: "Notification added.",
+        ):
+            return redirect("manage:team", slug=team.slug)
     context = {"form": form, "team": team, "subscription": None}
     return render(request, "manage/subscription_form.html", context)
 
