@@ -212,6 +212,7 @@ AXES_RESET_ON_SUCCESS = True
 # Attempts during a lockout are refused without extending it: the page's "15 minutes" holds.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "controlpanel.views.auth.locked_out"
+AXES_USERNAME_CALLABLE = "controlpanel.views.auth.lockout_username"
 # Logins, logouts and lockouts are in the audit trail already (and no start-up banner on
 # every management command).
 AXES_DISABLE_ACCESS_LOG = True

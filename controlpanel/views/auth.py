@@ -40,6 +40,9 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
 
 
+USERNAME_LENGTH = 150  # django.contrib.auth's username max_length
+
+
 def lockout_message(request: HttpRequest | None = None) -> str:
     """What a locked-out person reads: what happened, how long, and who can help."""
     cool_off = get_cool_off(request)
@@ -49,6 +52,17 @@ def lockout_message(request: HttpRequest | None = None) -> str:
         f"paused for {minutes} minute{'s' if minutes != 1 else ''}. Wait and try again, or "
         "ask a panel administrator to unlock it."
     )
+
+
+def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> Any:
+    """The username django-axes counts failures for (its AXES_USERNAME_CALLABLE).
+
+    As typed, but cut to the 150 characters a username can have: axes keeps it in a
+    255-character column, and PostgreSQL refuses longer values where SQLite stores them.
+    """
+    source = credentials if credentials else getattr(request, "POST", {})
+    username = source.get("username")
+    return username[:USERNAME_LENGTH] if isinstance(username, str) else username
 
 
 def locked_out(
