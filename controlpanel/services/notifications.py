@@ -177,13 +177,20 @@ def subscribe(actor: Actor, team: Team, *, secret: str = "", **fields: Any) -> S
 def update_subscription(
     actor: Actor, sub: Subscription, *, new_secret: str | None = None, **fields: Any
 ) -> Subscription:
-    """Change a subscription; ``new_secret`` None keeps the signing secret, '' removes it."""
+    """Change a subscription; ``new_secret`` None keeps the signing secret, '' removes it.
+
+    On refusal (ValidationError) the subscription object is left as it was stored.
+    """
     payload = {"team": sub.team.slug, "subscription": sub.pk}
     _require_manager(actor, "notification.update", sub.team, payload)
     _apply_fields(sub, fields)
     if sub.channel == Subscription.Channel.WEBHOOK and new_secret is not None:
         sub.set_secret(new_secret)
-    _save_checked(actor, "notification.update", sub)
+    try:
+        _save_checked(actor, "notification.update", sub)
+    except ValidationError:
+        sub.refresh_from_db()
+        raise
     return sub
 
 

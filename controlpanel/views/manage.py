@@ -493,21 +493,18 @@ def subscription_edit(request: HttpRequest, slug: str, subscription_id: int) -> 
         form = SubscriptionForm(initial=initial, team=team, editing=True)
     else:
         form = SubscriptionForm(request.POST, team=team, editing=True)
-        if form.is_valid():
-            try:
-                with denied_as_403():
-                    notification_services.update_subscription(
-                        Actor.from_request(request),
-                        subscription,
-                        new_secret=form.new_secret(),
-                        **form.subscription_fields(),
-                    )
-            except ValidationError as exc:
-                subscription.refresh_from_db()
-                add_service_errors(form, exc)
-            else:
-                messages.success(request, "Notification saved.")
-                return redirect("manage:team", slug=team.slug)
+        if _submit(
+            request,
+            form,
+            lambda: notification_services.update_subscription(
+                Actor.from_request(request),
+                subscription,
+                new_secret=form.new_secret(),
+                **form.subscription_fields(),
+            ),
+            lambda _: "Notification saved.",
+        ):
+            return redirect("manage:team", slug=team.slug)
     context = {"form": form, "team": team, "subscription": subscription}
     return render(request, "manage/subscription_form.html", context)
 
