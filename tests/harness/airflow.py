@@ -51,6 +51,9 @@ USERS: dict[str, tuple[str, str]] = {
 # The simple auth manager of Airflow 3 knows the roles viewer, user, op and admin.
 SIMPLE_AUTH_ROLES = {"Admin": "admin", "User": "op", "Viewer": "viewer"}
 TEST_DAG_IDS = ("cp_etl", "cp_mapped", "cp_params_showcase", "cp_paused", "cp_quick")
+# Airflow's own showcase of trigger-form params, copied at start from the installed package
+# (never vendored: each version brings its own), so the panel's form meets real outside DAGs.
+EXAMPLE_DAG_IDS = ("example_params_ui_tutorial", "example_params_trigger_ui")
 
 
 class HarnessError(RuntimeError):
@@ -266,6 +269,7 @@ def start_airflow(
     shutil.copytree(
         dags_source, home / "dags", dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
     )
+    copy_example_dags(venv, home / "dags")
     # Left by an earlier run of this home (a restarted container reuses low PIDs, and Airflow
     # refuses to start while its pid file names a live process).
     for stale_pid_file in home.glob("airflow-*.pid"):
@@ -287,6 +291,21 @@ def start_airflow(
         instance.stop()
         raise
     return instance
+
+
+def example_dags_dir(venv: Path) -> Path:
+    """``airflow/example_dags`` inside the Airflow package installed in ``venv``."""
+    found = sorted(venv.glob("lib/python*/site-packages/airflow/example_dags"))
+    if not found:
+        raise HarnessError(f"no airflow/example_dags in {venv}")
+    return found[0]
+
+
+def copy_example_dags(venv: Path, dags_folder: Path) -> None:
+    """Copy Airflow's own params example DAGs (``EXAMPLE_DAG_IDS``) into ``dags_folder``."""
+    source = example_dags_dir(venv)
+    for dag_id in EXAMPLE_DAG_IDS:
+        shutil.copyfile(source / f"{dag_id}.py", dags_folder / f"{dag_id}.py")
 
 
 def _initialise_airflow2(
@@ -358,7 +377,7 @@ def wait_until_ready(instance: AirflowInstance, timeout: float = READY_TIMEOUT) 
             else:
                 dags = _get_json(instance, f"{api}/dags?limit=100", user="admin")
                 listed = {d["dag_id"] for d in dags.get("dags", [])}
-                missing = set(TEST_DAG_IDS) - listed
+                missing = set(TEST_DAG_IDS + EXAMPLE_DAG_IDS) - listed
                 if not missing:
                     return
                 last_problem = f"DAGs not listed yet: {sorted(missing)}"
