@@ -285,6 +285,25 @@ class AirflowClient:
         )
         return self.api.parse_dag_details(data)
 
+    def get_dag_source(self, dag_id: str, *, file_token: str | None = None) -> str:
+        """The text of the Python file that defines a DAG.
+
+        Airflow 2 finds the file by the ``file_token`` of the DAG's details (pass
+        ``DagDetails.file_token``; without it the details are read first), Airflow 3 by the
+        DAG id.
+        """
+        api = self.api
+        segments = api.dag_source_path(dag_id, file_token)
+        if segments is None:
+            segments = api.dag_source_path(dag_id, self.get_dag(dag_id).file_token)
+        if segments is None:
+            raise AirflowServerError(
+                f"Airflow did not say which file defines the DAG '{dag_id}'.",
+                detail="no file_token in the DAG's details",
+            )
+        data = self._json("GET", *segments, subject=f"the source file of the DAG '{dag_id}'")
+        return api.parse_dag_source(data)
+
     def set_paused(self, dag_id: str, paused: bool) -> Dag:
         """Pause or unpause a DAG; doing it twice is harmless, so it may be retried."""
         data = self._json(

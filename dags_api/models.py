@@ -74,13 +74,19 @@ class Dag:
 
 @dataclass(frozen=True)
 class DagDetails(Dag):
-    """A DAG with its details, including the ``params`` a trigger form is built from."""
+    """A DAG with its details, including the ``params`` a trigger form is built from.
+
+    ``params`` keeps the order Airflow sent: the author's on Airflow 3, sorted by name on
+    Airflow 2 (see ``param_order``). ``file_token`` names the DAG's file for Airflow 2's
+    ``dagSources`` endpoint.
+    """
 
     params: dict[str, DagParam] = field(default_factory=dict)
     doc_md: str | None = None
     start_date: datetime | None = None
     catchup: bool | None = None
     max_active_runs: int | None = None
+    file_token: str | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import requests
 
 from .config import ApiVersion
 from .endpoints import Id, Segment
-from .errors import ConflictClash
+from .errors import AirflowServerError, ConflictClash
 from .models import (
     ClearedTaskInstance,
     Dag,
@@ -38,6 +38,8 @@ class AirflowV1:
     # Where basic credentials are exchanged for a bearer token; None: sent as basic auth.
     login_path: str | None = None
     log_accept = "text/plain"  # the JSON variant of Airflow 2's log is a Python repr
+    # Airflow 2's JSON provider sorts keys: a DAG's params arrive sorted by name.
+    keeps_param_order = False
 
     def url(self, base_url: str, *segments: Segment) -> str:
         """The URL of an endpoint, each path segment quoted (``~`` stays the wildcard)."""
@@ -136,6 +138,15 @@ class AirflowV1:
             body["state"] = states
         return body
 
+    def dag_source_path(self, dag_id: str, file_token: str | None) -> tuple[Segment, ...] | None:
+        """Path of a DAG's source file: Airflow 2 finds it by the details' ``file_token``.
+
+        None without a token: the caller reads the DAG's details for it first.
+        """
+        if not file_token:
+            return None
+        return ("dagSources", Id("file_token", file_token))
+
     def clear_failed_body(self, *, dag_run_id: str, dry_run: bool) -> dict[str, Any]:
         """Body of ``POST /dags/{id}/clearTaskInstances`` re-running a run's failed tasks.
 
@@ -161,6 +172,20 @@ class AirflowV1:
     def parse_log(self, response: requests.Response) -> str:
         """The text of ``GET .../logs/{try}``: Airflow 2 sends it as plain text."""
         return response.text
+
+    def parse_dag_source(self, data: dict[str, Any]) -> str:
+        """``GET /dagSources/...`` as JSON: ``{"content": "<the file's text>"}``.
+
+        JSON rather than Airflow 2's text/plain, which names no charset, so requests would
+        decode the file as Latin-1 and garble every non-ASCII character.
+        """
+        content = data.get("content")
+        if not isinstance(content, str):
+            raise AirflowServerError(
+                "Airflow answered the DAG source request in an unexpected shape.",
+                detail=str(data)[:300],
+            )
+        return content
 
     def parse_health(self, data: dict[str, Any]) -> HealthStatus:
         """``GET /health``."""
@@ -198,6 +223,7 @@ class AirflowV1:
             start_date=parse_datetime(data.get("start_date")),
             catchup=data.get("catchup"),
             max_active_runs=data.get("max_active_runs"),
+            file_token=data.get("file_token") or None,
         )
 
     def parse_param(self, name: str, raw: Any) -> DagParam:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import requests
 
 from .config import ApiVersion
+from .endpoints import Id, Segment
 from .errors import AirflowServerError, ConflictClash
 from .models import DagRun, TaskInstance
 from .v1 import AirflowV1, parse_datetime
@@ -30,6 +31,7 @@ class AirflowV2(AirflowV1):
     health_path = ("monitor", "health")
     login_path = "/auth/token"
     log_accept = "application/json"  # Airflow 3 answers 406 to text/plain
+    keeps_param_order = True  # a DAG's params arrive in the order its author wrote them
 
     def ui_run_url(self, base_url: str, dag_id: str, dag_run_id: str) -> str:
         """The run in Airflow 3's web UI (its own page per run)."""
@@ -81,6 +83,10 @@ class AirflowV2(AirflowV1):
         if tags:
             query["tags_match_mode"] = "any"
         return query
+
+    def dag_source_path(self, dag_id: str, file_token: str | None) -> tuple[Segment, ...] | None:
+        """Path of a DAG's source file: Airflow 3 finds it by the DAG id."""
+        return ("dagSources", Id("dag_id", dag_id))
 
     def clear_failed_body(self, *, dag_run_id: str, dry_run: bool) -> dict[str, Any]:
         """Body of ``clearTaskInstances``: every flag explicit, whatever Airflow's defaults."""
