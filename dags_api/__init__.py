@@ -41,6 +41,7 @@ from .models import (
     TriggerResult,
     VersionInfo,
 )
+from .param_order import param_order_from_source
 
 __all__ = [
     "DAG_RUN_ID_PATTERN",
@@ -76,4 +77,5 @@ __all__ = [
     "VersionInfo",
     "airflow_ui_run_url",
     "new_dag_run_id",
+    "param_order_from_source",
 ]
