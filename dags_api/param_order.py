@@ -30,13 +30,13 @@ def param_order_from_source(
     not parse, no DAG in it is ``dag_id`` (a lone DAG with an id that cannot be read is
     taken), or its params are not a literal with string keys.
     """
+    stem = PurePath(filename).stem if filename else None
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
+        finder = _DagFinder(_module_bindings(tree), stem)
+        finder.visit(tree)
+    except (SyntaxError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
-    stem = PurePath(filename).stem if filename else None
-    finder = _DagFinder(_module_bindings(tree), stem)
-    finder.visit(tree)
     matching = [params for found_id, params in finder.dags if found_id == dag_id]
     if not matching and len(finder.dags) == 1 and finder.dags[0][0] is _UNKNOWN:
         matching = [finder.dags[0][1]]
