@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -29,6 +30,10 @@ class Dag(models.Model):
     is_active = models.BooleanField(default=True)
     owners = models.JSONField(default=list, blank=True)
     params = models.JSONField(default=dict, blank=True)
+    # The params' names in the order the DAG's author wrote them: PostgreSQL's jsonb does
+    # not keep the keys' order of ``params``, and Airflow 2 sends them sorted anyway.
+    param_order = models.JSONField(default=list, blank=True)
+    doc_md = models.TextField(blank=True)
     has_import_errors = models.BooleanField(default=False)
     import_errors = models.TextField(blank=True)
     fileloc = models.CharField(max_length=1000, blank=True)
@@ -53,6 +58,18 @@ class Dag(models.Model):
     def label(self) -> str:
         """The name people know the DAG by."""
         return self.display_name or self.dag_id
+
+    @property
+    def ordered_params(self) -> dict[str, Any]:
+        """``params`` in the order the DAG's author wrote them (``param_order``).
+
+        Params that order does not name follow in their stored order; names it has that are
+        no longer params are skipped. Forms and the API list params in this order.
+        """
+        params: dict[str, Any] = self.params or {}
+        order = self.param_order if isinstance(self.param_order, list) else []
+        named = {name: params[name] for name in order if isinstance(name, str) and name in params}
+        return named | {name: value for name, value in params.items() if name not in named}
 
 
 class Run(models.Model):

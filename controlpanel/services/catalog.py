@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,8 +13,16 @@ from django.utils import timezone
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.models import AirflowProfile, Dag, tag_index_for
-from dags_api import AirflowClient, AirflowNotFound, DagDetails
+from dags_api import (
+    AirflowClient,
+    AirflowError,
+    AirflowNotFound,
+    DagDetails,
+    param_order_from_source,
+)
 from dags_api import Dag as AirflowDag
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,8 +112,13 @@ def _refresh_some_params(profile: AirflowProfile, now: datetime) -> None:
 
 
 def refresh_dag(profile: AirflowProfile, dag_id: str) -> Dag:
-    """Read one DAG's details (including params) from Airflow into the catalog."""
-    details: DagDetails = client_for(profile).get_dag(dag_id)
+    """Read one DAG's details (params in their author's order, doc_md) into the catalog.
+
+    On Airflow 2 this costs a second request, for the DAG's source (see ``_param_order``).
+    """
+    client = client_for(profile)
+    details: DagDetails = client.get_dag(dag_id)
+    param_order = _param_order(client, details)
     params = {
         name: {"default": p.default, "description": p.description, "schema": p.schema}
         for name, p in details.params.items()
@@ -119,8 +133,35 @@ def refresh_dag(profile: AirflowProfile, dag_id: str) -> Dag:
         defaults={
             **fields,
             "params": params,
+            "param_order": param_order,
+            "doc_md": details.doc_md or "",
             "synced_at": now,
             "params_synced_at": now,
         },
     )
     return dag
+
+
+def _param_order(client: AirflowClient, details: DagDetails) -> list[str]:
+    """The names of the DAG's params in the order its author wrote them.
+
+    Airflow 3 sends them in that order. Airflow 2 sorts them, so its order is read from the
+    DAG's source file (parsed, never run); when that cannot be read or understood, Airflow's
+    order is kept: a wrong order is better than a catalog that stops refreshing.
+    """
+    sent = list(details.params)
+    if client.api.keeps_param_order or not sent or not details.file_token:
+        return sent  # without the token Airflow 2 would need a second details request
+    try:
+        source = client.get_dag_source(details.dag_id, file_token=details.file_token)
+    except AirflowError as exc:
+        log.info("Kept Airflow's param order of DAG %s: %s", details.dag_id, exc)
+        return sent
+    written = param_order_from_source(source, details.dag_id, filename=details.fileloc)
+    if written is None:
+        log.info("Kept Airflow's param order of DAG %s: its source did not tell", details.dag_id)
+        return sent
+    # Params the file does not list (added elsewhere) follow in Airflow's order.
+    return [name for name in written if name in details.params] + [
+        name for name in sent if name not in written
+    ]
