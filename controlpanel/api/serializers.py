@@ -274,7 +274,11 @@ class ParamSerializer(serializers.Serializer[Any]):
 
 
 class DagDetailSerializer(DagSerializer):
-    params = serializers.DictField(child=ParamSerializer())
+    params = serializers.DictField(
+        child=ParamSerializer(),
+        source="ordered_params",
+        help_text="The DAG's params, in the order the DAG's author wrote them.",
+    )
 
 
 class DagPatchSerializer(serializers.Serializer[Any]):
