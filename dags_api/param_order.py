@@ -37,6 +37,8 @@ def param_order_from_source(
         finder.visit(tree)
     except (SyntaxError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
+    except MemoryError:  # what CPython's parser raises for nesting deeper than its stack
+        return None
     matching = [params for found_id, params in finder.dags if found_id == dag_id]
     if not matching and len(finder.dags) == 1 and finder.dags[0][0] is _UNKNOWN:
         matching = [finder.dags[0][1]]
