@@ -19,6 +19,8 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 
+from controlpanel.markdown import render_markdown
+
 # The form field names carry a prefix so params never clash with the form's own fields.
 PREFIX = "param__"
 NO_SECTION = ""
@@ -49,36 +51,10 @@ def split_type(schema_type: Any) -> tuple[str | None, bool]:
     return None, False
 
 
-# --- safe markdown -------------------------------------------------------------------------
-
-_CODE = re.compile(r"`([^`\n]+)`")
-_LINK = re.compile(r"\[([^\]\n]+)\]\((https?://[^\s)]+)\)")
-_BOLD = re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__")
-_ITALIC = re.compile(r"(?<![\w*])\*([^*\n]+)\*(?!\w)|(?<![\w_])_([^_\n]+)_(?!\w)")
-
-
-def render_markdown(text: str) -> str:
-    """A tiny, safe subset of markdown as HTML: bold, italic, code, http(s) links.
-
-    Everything is HTML-escaped first, so no tag or attribute from the text survives;
-    only the few tags made here reach the page.
-    """
-    escaped = html.escape(text or "", quote=True)
-    codes: list[str] = []
-
-    def keep_code(match: re.Match[str]) -> str:
-        codes.append(f"<code>{match.group(1)}</code>")
-        return f"\x00{len(codes) - 1}\x00"
-
-    out = _CODE.sub(keep_code, escaped)
-    out = _LINK.sub(r'<a href="\2" rel="noopener noreferrer">\1</a>', out)
-    out = _BOLD.sub(lambda m: f"<strong>{m.group(1) or m.group(2)}</strong>", out)
-    out = _ITALIC.sub(lambda m: f"<em>{m.group(1) or m.group(2)}</em>", out)
-    out = re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], out)
-    return out.replace("\n", "<br>")
-
-
 # --- fields --------------------------------------------------------------------------------
+
+# text multiline date datetime time select checkbox number multiselect lines json hidden
+FORMAT_WIDGETS = {"date": "date", "date-time": "datetime", "time": "time", "multiline": "multiline"}
 
 
 @dataclass
@@ -87,18 +63,25 @@ class ParamField:
 
     name: str
     label: str
-    widget: str  # text date datetime time select checkbox number multiselect lines json hidden
-    schema: dict[str, Any]
-    json_type: str
-    optional: bool = False
+    widget: str  # one of the names listed above
+    schema: dict[str, Any]  # the param's own schema: what Airflow validates against
+    json_type: str  # declared or, for untyped params, inferred from the default
+    required: bool = False
     help_html: str = ""
     section: str = NO_SECTION
     choices: list[tuple[str, str]] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+    item_type: str = ""  # of a "lines" array: "string", "integer" or "number"
     attrs: dict[str, str] = field(default_factory=dict)
     default: Any = None
     value: Any = None
     errors: list[str] = field(default_factory=list)
     raw: str | None = None  # what was typed, when it could not be read as the param's type
+
+    @property
+    def optional(self) -> bool:
+        """True when the field may be left empty (sent as null)."""
+        return not self.required
 
     @property
     def input_name(self) -> str:
@@ -127,57 +110,90 @@ def _choice_key(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _widget(schema: dict[str, Any], json_type: str | None) -> str:
+def _items(schema: Mapping[str, Any]) -> dict[str, Any]:
+    items = schema.get("items")
+    return items if isinstance(items, dict) else {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _lines_item_type(schema: Mapping[str, Any], default: Any) -> str | None:
+    """The item type of an array typed one item per line, or None for a JSON editor.
+
+    Items of strings or numbers (declared, or for untyped params seen in the default) are
+    lines; items of objects, arrays or several types need JSON.
+    """
+    items = _items(schema)
+    if items:
+        item_type, _ = split_type(items.get("type"))
+        if item_type in ("string", "integer", "number"):
+            return item_type
+        return "string" if item_type is None and not set(items) & _STRUCTURE_KEYS else None
+    if "type" not in schema and isinstance(default, list) and default:
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in default):
+            return "integer"
+        if all(_is_number(v) for v in default):
+            return "number"
+        if not all(isinstance(v, str) for v in default):
+            return None
+    return "string"
+
+
+_STRUCTURE_KEYS = {"properties", "items", "required", "additionalProperties", "anyOf", "oneOf"}
+
+
+def _widget(schema: dict[str, Any], json_type: str | None, several_types: bool) -> str:
     if "const" in schema:
         return "hidden"
-    if "enum" in schema:
+    if several_types:
+        return "json"
+    if isinstance(schema.get("enum"), list) and json_type in (None, "string", "number", "integer"):
         return "select"
-    if json_type == "string":
-        return {"date": "date", "date-time": "datetime", "time": "time"}.get(
-            str(schema.get("format", "")), "text"
-        )
     if json_type == "boolean":
         return "checkbox"
+    if json_type == "string" or json_type is None:
+        return FORMAT_WIDGETS.get(str(schema.get("format", "")), "text")
     if json_type in ("integer", "number"):
         return "number"
     if json_type == "array":
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        if (items and "enum" in items) or schema.get("examples"):
+        if isinstance(_items(schema).get("enum"), list) or isinstance(schema.get("examples"), list):
             return "multiselect"
         return "lines"
     return "json"
 
 
-def _attrs(schema: dict[str, Any], widget: str, json_type: str | None) -> dict[str, str]:
-    attrs: dict[str, str] = {}
-    if widget == "text":
+def _attrs(f: ParamField) -> dict[str, str]:
+    schema, attrs = f.schema, {}
+    if f.widget in ("text", "multiline"):
         for key, attr in (("minLength", "minlength"), ("maxLength", "maxlength")):
             if isinstance(schema.get(key), int):
                 attrs[attr] = str(schema[key])
-        if isinstance(schema.get("pattern"), str):
+        if f.widget == "text" and isinstance(schema.get("pattern"), str):
             attrs["pattern"] = schema["pattern"]
-    elif widget == "number":
+    elif f.widget == "number":
         for key, attr in (("minimum", "min"), ("maximum", "max")):
-            if isinstance(schema.get(key), int | float) and not isinstance(schema[key], bool):
+            if _is_number(schema.get(key)):
                 attrs[attr] = str(schema[key])
-        attrs["step"] = "1" if json_type == "integer" else "any"
-    elif widget == "time":
+        attrs["step"] = "1" if f.json_type == "integer" else "any"
+    elif f.widget == "time":
         attrs["step"] = "1"
     return attrs
 
 
-def _choices(schema: dict[str, Any], widget: str) -> list[tuple[str, str]]:
-    if widget == "select":
-        values = list(schema.get("enum") or [])
-    elif widget == "multiselect":
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        values = list((items or {}).get("enum") or schema.get("examples") or [])
+def _choices(f: ParamField) -> list[tuple[str, str]]:
+    if f.widget == "select":
+        values = list(f.schema.get("enum") or [])
+    elif f.widget == "multiselect":
+        values = list(_choice_values(f))
+        # Defaults outside the offered list stay choosable: untouched, they are sent as given.
+        values += [v for v in f.default or [] if isinstance(f.default, list) and v not in values]
     else:
         return []
-    shown = schema.get("values_display") if isinstance(schema.get("values_display"), dict) else {}
-    return [
-        (_choice_key(v), str((shown or {}).get(_choice_key(v), v))) for v in values if v is not None
-    ]
+    shown = f.schema.get("values_display")
+    shown = shown if isinstance(shown, dict) else {}
+    return [(_choice_key(v), str(shown.get(_choice_key(v), v))) for v in values if v is not None]
 
 
 def _help(param: Mapping[str, Any], schema: dict[str, Any]) -> str:
@@ -187,30 +203,49 @@ def _help(param: Mapping[str, Any], schema: dict[str, Any]) -> str:
     return html.escape(str(text)).replace("\n", "<br>")
 
 
+def _types(schema: dict[str, Any], default: Any) -> tuple[str | None, bool, bool]:
+    """(main type, required, several types) as Airflow's forms read them.
+
+    A declared type without "null" makes the field required (booleans are always sent);
+    untyped params take their type from the default and are optional.
+    """
+    declared = schema.get("type")
+    if declared is None:
+        inferred = None if default is None or "enum" in schema else infer_type(default)
+        return inferred, False, False
+    names = declared if isinstance(declared, list) else [declared]
+    non_null = [t for t in names if t != "null"]
+    main = non_null[0] if non_null else None
+    return main, "null" not in names and main != "boolean", len(non_null) > 1
+
+
 def build_field(name: str, param: Mapping[str, Any]) -> ParamField:
     """The form field of one stored param."""
     schema = dict(param.get("schema") or {})
     default = param.get("default")
-    if "type" not in schema and "const" not in schema and "enum" not in schema:
-        schema["type"] = infer_type(default)
-        if default is None:
-            schema["type"] = ["null", "string"]
-    json_type, optional = split_type(schema.get("type"))
-    widget = _widget(schema, json_type)
-    return ParamField(
+    json_type, required, several_types = _types(schema, default)
+    widget = _widget(schema, json_type, several_types)
+    item_type = _lines_item_type(schema, default) if widget == "lines" else ""
+    if item_type is None:
+        widget, item_type = "json", ""
+    f = ParamField(
         name=name,
         label=str(schema.get("title") or name),
         widget=widget,
         schema=schema,
         json_type=json_type or "",
-        optional=optional,
+        required=required and widget != "hidden",
         help_html=_help(param, schema),
         section=str(schema.get("section") or NO_SECTION),
-        choices=_choices(schema, widget),
-        attrs=_attrs(schema, widget, json_type),
+        item_type=item_type or "",
         default=default,
         value=schema["const"] if widget == "hidden" else default,
     )
+    f.choices = _choices(f)
+    f.attrs = _attrs(f)
+    if widget == "text" and isinstance(schema.get("examples"), list):
+        f.suggestions = [str(v) for v in schema["examples"] if v is not None]
+    return f
 
 
 def build_fields(
@@ -225,13 +260,12 @@ def build_fields(
 
 
 def sections(fields: Iterable[ParamField]) -> list[tuple[str, list[ParamField]]]:
-    """Fields grouped by ``section`` (fields without one first), for fieldsets."""
-    groups: dict[str, list[ParamField]] = {}
+    """Fields grouped by ``section`` in the order sections first appear, unsectioned first."""
+    groups: dict[str, list[ParamField]] = {NO_SECTION: []}
     for f in fields:
         if f.widget != "hidden":
             groups.setdefault(f.section, []).append(f)
-    ordered = sorted(groups.items(), key=lambda item: item[0] != NO_SECTION)
-    return ordered
+    return [(name, group) for name, group in groups.items() if group]
 
 
 def default_conf(fields: Iterable[ParamField]) -> dict[str, Any]:
@@ -250,11 +284,9 @@ def display_text(f: ParamField, value: Any) -> str:
         return _datetime_local(value)
     if f.widget == "lines" and isinstance(value, list):
         return "\n".join(v if isinstance(v, str) else json.dumps(v) for v in value)
-    if f.widget in ("json", "hidden") or not isinstance(value, str):
-        if f.widget == "json":
-            return json.dumps(value, indent=2)
-        return value if isinstance(value, str) else json.dumps(value)
-    return value
+    if f.widget == "json":
+        return json.dumps(value, indent=2)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _datetime_local(value: str) -> str:
@@ -274,85 +306,123 @@ class FieldError(ValueError):
     """A posted value that cannot be turned into the param's type."""
 
 
-def _required(f: ParamField) -> None:
-    if not f.optional:
-        raise FieldError("This field is required.")
+REQUIRED = "This field is required."
 
 
-def _number(f: ParamField, text: str) -> Any:
-    if text == "":
-        return _required(f)
+def _empty(f: ParamField) -> None:
+    """An emptied field: null, as Airflow's forms send it, unless the param needs a value."""
+    if f.required:
+        raise FieldError(REQUIRED)
+
+
+def _to_number(text: str, integer: bool) -> int | float:
+    """A number as a browser's ``Number()`` reads it; whole numbers stay integers (as JSON
+    from a browser does), so ``100`` and ``100.0`` both become ``100``."""
     try:
         number = float(text)
     except ValueError as exc:
         raise FieldError("Enter a number.") from exc
-    if f.json_type == "integer":
-        if not number.is_integer():
-            raise FieldError("Enter a whole number.")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise FieldError("Enter a number.")
+    if number.is_integer():
         return int(number)
-    return int(number) if number.is_integer() and "." not in text else number
+    if integer:
+        raise FieldError("Enter a whole number.")
+    return number
 
 
-def _item(f: ParamField, text: str) -> Any:
-    items = f.schema.get("items") if isinstance(f.schema.get("items"), dict) else {}
-    item_type, _ = split_type((items or {}).get("type"))
-    if item_type in ("integer", "number"):
-        try:
-            number = float(text)
-            return int(number) if item_type == "integer" and number.is_integer() else number
-        except ValueError:
-            return text  # jsonschema names the problem
-    return text
+def _number(f: ParamField, text: str) -> Any:
+    if text.strip() == "":
+        return _empty(f)
+    return _to_number(text.strip(), f.json_type == "integer")
+
+
+def _lines(f: ParamField, text: str) -> Any:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return _empty(f)
+    if f.item_type not in ("integer", "number"):
+        return lines
+    try:
+        return [_to_number(line, f.item_type == "integer") for line in lines]
+    except FieldError as exc:
+        kind = "whole numbers" if f.item_type == "integer" else "numbers"
+        raise FieldError(f"Enter {kind}, one per line.") from exc
+
+
+def _json(f: ParamField, text: str) -> Any:
+    if text.strip() == "":
+        return _empty(f)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FieldError(
+            f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        ) from exc
+    except RecursionError as exc:
+        raise FieldError("This JSON is nested too deeply.") from exc
+
+
+def _multiselect(f: ParamField, raw: list[str]) -> Any:
+    keys = [r for r in raw if r != ""]
+    if not keys:
+        return _empty(f)
+    by_key = {_choice_key(v): v for v in [*_choice_values(f), *(f.default or [])]}
+    return [by_key.get(k, k) for k in keys]
+
+
+def _select(f: ParamField, text: str) -> Any:
+    if text == "":
+        return _empty(f)
+    by_key = {_choice_key(v): v for v in f.schema.get("enum") or []}
+    if text not in by_key:
+        raise FieldError("Choose one of the listed values.")
+    return by_key[text]
 
 
 def parse_value(f: ParamField, raw: list[str]) -> Any:
-    """The posted strings of one field as the param's value (raises FieldError)."""
-    text = raw[-1].strip() if raw else ""
+    """The posted strings of one field as the param's value (raises FieldError).
+
+    Text is kept exactly as typed (no trimming; browsers post newlines as CRLF, sent as LF);
+    an emptied field is null, as Airflow's own forms send it.
+    """
+    text = (raw[-1] if raw else "").replace("\r\n", "\n")
     if f.widget == "hidden":
         return f.schema.get("const")
     if f.widget == "checkbox":
         return bool(raw) and raw[-1] not in ("", "off", "false")
     if f.widget == "multiselect":
-        keys = [r for r in raw if r != ""]
-        by_key = {_choice_key(v): v for v in _choice_values(f)}
-        return [by_key.get(k, _item(f, k)) for k in keys]
+        return _multiselect(f, raw)
     if f.widget == "select":
-        if text == "":
-            return _required(f)
-        by_key = {_choice_key(v): v for v in f.schema.get("enum") or []}
-        if text not in by_key:
-            raise FieldError("Choose one of the listed values.")
-        return by_key[text]
+        return _select(f, text)
     if f.widget == "number":
         return _number(f, text)
     if f.widget == "lines":
-        lines = [line.strip() for line in (raw[-1] if raw else "").splitlines()]
-        return [_item(f, line) for line in lines if line]
+        return _lines(f, text)
     if f.widget == "json":
-        if text == "":
-            return _required(f) if f.json_type else None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise FieldError(f"This is not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
-    if f.widget == "datetime" and text:
-        return _iso_datetime(text)
-    if text == "" and f.optional:
-        return None
-    return raw[-1] if raw else ""
+        return _json(f, text)
+    if text == "":
+        return _empty(f)
+    if f.widget == "datetime":
+        return _iso_datetime(text, f.default)
+    return text
 
 
 def _choice_values(f: ParamField) -> list[Any]:
-    items = f.schema.get("items") if isinstance(f.schema.get("items"), dict) else {}
-    return list((items or {}).get("enum") or f.schema.get("examples") or [])
+    return list(_items(f.schema).get("enum") or f.schema.get("examples") or [])
 
 
-def _iso_datetime(text: str) -> str:
-    """A datetime-local value (no zone: UTC) or an ISO string, as ISO 8601 with offset."""
+def _iso_datetime(text: str, default: Any) -> str:
+    """A datetime-local value (no zone: UTC) or an ISO string, as ISO 8601 with offset.
+
+    The default comes back exactly as written when the picker shows the same moment.
+    """
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise FieldError("Enter a date and time.") from exc
+    if isinstance(default, str) and _datetime_local(default) == _datetime_local(text):
+        return default
     if parsed.tzinfo is None:
         return parsed.strftime("%Y-%m-%dT%H:%M:%S+00:00")
     return parsed.isoformat()
@@ -370,29 +440,65 @@ def param_validator(schema: dict[str, Any]) -> Any:
 
 def schema_errors(f: ParamField, value: Any) -> list[str]:
     """What is wrong with ``value`` under the field's schema, in plain words."""
-    return [friendly_message(e) for e in param_validator(f.schema).iter_errors(value)]
+    if value is None and f.required:
+        return [REQUIRED]
+    try:
+        found = list(param_validator(f.schema).iter_errors(value))
+    except RecursionError:
+        return ["This value is nested too deeply."]
+    return [friendly_message(e, f) for e in found]
 
 
-def friendly_message(error: jsonschema.ValidationError) -> str:
+def _hint(f: ParamField | None) -> str:
+    """Words that say what a pattern expects: the param's description, else its title."""
+    if f is None:
+        return ""
+    text = f.schema.get("description") or ""
+    if not text and f.help_html:
+        text = re.sub(r"<[^>]+>", "", f.help_html)
+    return str(text).strip() or (f"Check the {f.label} format." if f.label != f.name else "")
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    """ "Item 2: " or "In options.retries: " for errors inside arrays and objects."""
+    path = list(error.absolute_path)
+    if not path:
+        return ""
+    if len(path) == 1 and isinstance(path[0], int):
+        return f"Item {path[0] + 1}: "
+    shown = ".".join(f"[{p + 1}]" if isinstance(p, int) else str(p) for p in path)
+    return f"At {shown.replace('.[', '[')}: "
+
+
+def friendly_message(error: jsonschema.ValidationError, f: ParamField | None = None) -> str:
     """jsonschema's message for the common rules in words a form user reads."""
     rule, limit = error.validator, error.validator_value
+    hint = _hint(f)
     messages = {
         "minLength": f"Enter at least {limit} characters.",
         "maxLength": f"Enter at most {limit} characters.",
-        "pattern": f"The value must match the pattern {limit}.",
+        "pattern": "This is not in the expected form." + (f" {hint}" if hint else ""),
         "minimum": f"Enter {limit} or more.",
         "maximum": f"Enter {limit} or less.",
         "exclusiveMinimum": f"Enter more than {limit}.",
         "exclusiveMaximum": f"Enter less than {limit}.",
         "minItems": f"Give at least {limit} items.",
         "maxItems": f"Give at most {limit} items.",
+        "uniqueItems": "Give each item only once.",
         "format": f"Enter a valid {limit}.",
+        "enum": "Choose one of the listed values.",
+        "const": "This value cannot be changed.",
+        "additionalProperties": "Remove the keys this param does not know.",
     }
     if rule == "type":
-        return f"The value must be of type {limit}."
-    if rule == "enum":
-        return "Choose one of the listed values."
-    return messages.get(str(rule), error.message)
+        kinds = limit if isinstance(limit, list) else [limit]
+        text = f"The value must be of type {' or '.join(str(k) for k in kinds)}."
+    elif rule == "required" and isinstance(error.instance, dict):
+        missing = [k for k in limit if k not in error.instance]
+        text = f"Give a value for {', '.join(repr(k) for k in missing)}."
+    else:
+        text = messages.get(str(rule), error.message)
+    return ("" if f is not None and f.widget == "multiselect" else _where(error)) + text
 
 
 @dataclass
@@ -440,6 +546,10 @@ def validate_conf(fields: list[ParamField], conf: Any) -> Submission:
     for f in fields:
         if f.name in conf:
             problems = schema_errors(f, conf[f.name])
-            if problems:
-                errors[f.name] = [f"{f.label}: {p}" for p in problems]
+        elif f.required and f.default is None:
+            problems = [REQUIRED]  # Airflow would fill in the default, but there is none
+        else:
+            problems = []
+        if problems:
+            errors[f.name] = [f"{f.label}: {p}" for p in problems]
     return Submission(dict(conf), errors)

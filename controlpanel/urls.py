@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/", include("controlpanel.api.urls")),
     path("dags/<slug:profile>/<str:dag_id>/", dag.dag_detail, name="dag"),
     path("dags/<slug:profile>/<str:dag_id>/refresh/", dag.dag_refresh, name="dag_refresh"),
+    path("dags/<slug:profile>/<str:dag_id>/preview/", dag.dag_form_preview, name="dag_preview"),
     path("dags/<slug:profile>/<str:dag_id>/pause/", catalog.dag_pause, name="dag_pause"),
     path("runs/", runs.run_list, name="runs"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,13 +12,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from controlpanel import paramforms
 from controlpanel.audit import Actor
+from controlpanel.markdown import render_markdown
 from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, ActionDenied, DagAction, access_for
 from controlpanel.services import catalog as catalog_services
@@ -53,6 +57,27 @@ class TriggerForm:
         """Fields with a constant value."""
         return [f for f in self.fields if f.widget == "hidden"]
 
+    @property
+    def summary(self) -> list[tuple[str, str, str]]:
+        """(input id, label, message) of every field error, in the form's order."""
+        found = [
+            (f.input_name, f.label, message)
+            for _section, fields in self.sections
+            for f in fields
+            for message in f.errors
+        ]
+        found += [
+            ("logical_date", "Logical date", message)
+            for message in self.field_errors.get("logical_date", [])
+        ]
+        return found
+
+
+def params_of(dag: Dag) -> dict[str, Any]:
+    """The DAG's params in the order its author wrote them (as the catalog knows it)."""
+    ordered = getattr(dag, "ordered_params", None)
+    return dict(ordered if isinstance(ordered, dict) else dag.params or {})
+
 
 def _maybe_refresh(dag: Dag) -> tuple[Dag, str]:
     """Read params from Airflow when the catalog never did; a failure is said in words."""
@@ -82,9 +107,25 @@ def _initial_form(request: HttpRequest, access: Access, dag: Dag) -> TriggerForm
         found = run.first()
         if found is not None and isinstance(found.conf, dict):
             values = found.conf
-    fields = paramforms.build_fields(dag.params, values)
+    fields = paramforms.build_fields(params_of(dag), values)
     conf = values if values is not None else paramforms.default_conf(fields)
     return TriggerForm(fields, new_dag_run_id(), conf_json=json.dumps(conf, indent=2))
+
+
+def api_call(request: HttpRequest, dag: Dag, conf: Any, form: TriggerForm) -> str:
+    """The same trigger as a curl call to the panel's own API (the token left to fill in)."""
+    url = request.build_absolute_uri(reverse("api:dag-runs", args=[dag.profile.slug, dag.dag_id]))
+    body: dict[str, Any] = {"conf": conf}
+    if form.logical_date:
+        body["logical_date"] = form.logical_date
+    if form.note:
+        body["note"] = form.note
+    return (
+        f"curl -X POST {shlex.quote(url)} \\\n"
+        '  -H "Authorization: Bearer $PANEL_TOKEN" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        f"  -d {shlex.quote(json.dumps(body, indent=2))}"
+    )
 
 
 def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: Any) -> HttpResponse:
@@ -92,6 +133,8 @@ def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: A
     context = {
         "dag": dag,
         "form": form,
+        "doc_html": render_markdown(getattr(dag, "doc_md", "") or ""),
+        "api_call": api_call(request, dag, _conf_of(form), form) if form else "",
         "can_trigger": access.can(DagAction.TRIGGER, dag),
         "can_operate": access.can(DagAction.PAUSE, dag),
         "permissions": access.dag_permissions(dag),
@@ -122,13 +165,12 @@ def _logical_date(text: str) -> datetime | None:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
 
 
-def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, Any]]:
-    """The posted form, parsed and validated; the conf to send (when valid)."""
+def _posted_form(request: HttpRequest, dag: Dag) -> TriggerForm:
+    """The trigger form as posted, before its params are read."""
     post = request.POST
-    fields = paramforms.build_fields(dag.params)
     posted_id = post.get("dag_run_id", "")
-    form = TriggerForm(
-        fields,
+    return TriggerForm(
+        paramforms.build_fields(params_of(dag)),
         posted_id if DAG_RUN_ID_PATTERN.match(posted_id) else new_dag_run_id(),
         logical_date=post.get("logical_date", "").strip(),
         note=post.get("note", "").strip(),
@@ -136,16 +178,26 @@ def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, A
         conf_json=post.get("conf_json", ""),
         unpause=bool(post.get("unpause")),
     )
+
+
+def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, Any]]:
+    """The posted form, parsed and validated; the conf to send (when valid).
+
+    The fields are sent unless "send the JSON" is ticked; keys of the JSON box that are
+    not params (extra conf the DAG reads itself) go along with the fields.
+    """
+    form = _posted_form(request, dag)
     if form.use_json:
         submission = _json_submission(form)
     else:
-        submission = paramforms.parse_submission(fields, dict(post.lists()))
+        submission = paramforms.parse_submission(form.fields, dict(request.POST.lists()))
+        submission = _with_extra_keys(form, submission)
     form.field_errors = submission.errors
     if "" in submission.errors:
         form.errors.extend(submission.errors[""])
     elif submission.errors:
-        form.errors.append("Some values are not valid: see the messages next to the fields.")
-    if not form.use_json:
+        form.errors.append("Some values are not valid: see the list below and the fields.")
+    if not form.use_json and "" not in submission.errors:
         form.conf_json = json.dumps(submission.conf, indent=2)
     try:
         _logical_date(form.logical_date)
@@ -155,19 +207,98 @@ def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, A
     return form, submission.conf
 
 
-def _json_submission(form: TriggerForm) -> paramforms.Submission:
+def _parse_conf_json(text: str) -> tuple[Any, str]:
+    """(the JSON box's value, "") or (None, what is wrong with it in words)."""
     try:
-        conf = json.loads(form.conf_json or "{}")
+        return json.loads(text or "{}"), ""
     except json.JSONDecodeError as exc:
-        message = f"The conf is not valid JSON: {exc.msg} (line {exc.lineno})."
-        return paramforms.Submission({}, {"": [message]})
+        return (
+            None,
+            f"The conf is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+        )
+    except RecursionError:
+        return None, "The conf is nested too deeply."
+
+
+def _with_extra_keys(form: TriggerForm, submission: paramforms.Submission) -> paramforms.Submission:
+    """The fields' conf plus the JSON box's keys that are not params."""
+    conf, problem = _parse_conf_json(form.conf_json)
+    if problem:
+        message = f"{problem} Fix it, or empty it to send only the fields."
+        return paramforms.Submission(submission.conf, {**submission.errors, "": [message]})
+    if not isinstance(conf, dict):
+        return submission
+    names = {f.name for f in form.fields}
+    extra = {k: v for k, v in conf.items() if k not in names}
+    return paramforms.Submission({**submission.conf, **extra}, submission.errors)
+
+
+def _json_submission(form: TriggerForm) -> paramforms.Submission:
+    conf, problem = _parse_conf_json(form.conf_json)
+    if problem:
+        return paramforms.Submission({}, {"": [problem]})
     submission = paramforms.validate_conf(form.fields, conf)
     for f in form.fields:
         if f.name in submission.conf and f.widget != "hidden":
             f.value = submission.conf[f.name]
-        f.errors = submission.errors.get(f.name, [])
+        f.errors = [m.removeprefix(f"{f.label}: ") for m in submission.errors.get(f.name, [])]
     flat = [message for messages_ in submission.errors.values() for message in messages_]
     return paramforms.Submission(submission.conf, {"": flat} if flat else {})
+
+
+def _conf_of(form: TriggerForm | None) -> Any:
+    """The conf the form would send now (its JSON box, which follows the fields)."""
+    conf, problem = _parse_conf_json(form.conf_json if form else "{}")
+    return {} if problem else conf
+
+
+@login_required
+@require_POST
+def dag_form_preview(request: HttpRequest, profile: str, dag_id: str) -> JsonResponse:
+    """The conf the trigger form would send, for its live preview; changes nothing.
+
+    ``source=fields``: the fields are read (as a trigger would) and the JSON follows them;
+    ``source=json``: the JSON box is read and the fields are drawn again from it.
+    """
+    access = access_for(request.user)
+    dag = access.get_dag(profile, dag_id)
+    if not access.can(DagAction.TRIGGER, dag):
+        raise PermissionDenied("You may not trigger this DAG.")
+    if request.POST.get("source") == "json":
+        return JsonResponse(_preview_from_json(request, dag))
+    form = _posted_form(request, dag)
+    submission = _with_extra_keys(
+        form, paramforms.parse_submission(form.fields, dict(request.POST.lists()))
+    )
+    return JsonResponse(
+        {
+            "conf_json": json.dumps(submission.conf, indent=2),
+            "api_call": api_call(request, dag, submission.conf, form),
+            "errors": _preview_errors(form),
+            "json_error": submission.errors.get("", [""])[0],
+        }
+    )
+
+
+def _preview_errors(form: TriggerForm) -> list[dict[str, str]]:
+    return [{"id": i, "label": label, "message": m} for i, label, m in form.summary]
+
+
+def _preview_from_json(request: HttpRequest, dag: Dag) -> dict[str, Any]:
+    form = _posted_form(request, dag)
+    conf, problem = _parse_conf_json(form.conf_json)
+    if problem or not isinstance(conf, dict):
+        return {"json_error": problem or 'The conf must be a JSON object: {"name": value, ...}.'}
+    _json_submission(form)
+    fields_html = render_to_string(
+        "dags/_param_fields.html", {"form": form, "dag": dag}, request=request
+    )
+    return {
+        "fields_html": fields_html,
+        "api_call": api_call(request, dag, conf, form),
+        "errors": _preview_errors(form),
+        "json_error": "",
+    }
 
 
 def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:

@@ -23,6 +23,7 @@ from dags_api import (
     AirflowValidationError,
 )
 from tests.factories import RunFactory
+from tests.ui.browser_form import form_submission
 from tests.ui.conftest import FakeAirflow
 from tests.world import PERSONAS, World
 
@@ -49,25 +50,14 @@ class Controls(HTMLParser):
 
 def form_data(client: Client, url: str = SHOWCASE_URL, **changes: Any) -> dict[str, Any]:
     """What the browser would post from the page as drawn, with ``changes``."""
-    html = client.get(url).content.decode()
-    form = html[
-        html.index('id="trigger-form"') : html.index("</form>", html.index('id="trigger-form"'))
-    ]
-    data: dict[str, Any] = {}
-    for name, value in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form):
-        data[name] = value
-    for name, body in re.findall(r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', form, re.S):
-        data[name] = body.replace("&quot;", '"').replace("&#x27;", "'")
-    for name, options in re.findall(r'<select[^>]*name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
-        data[name] = re.findall(r'<option value="([^"]*)" selected>', options)
-    for name in re.findall(r'<input type="checkbox" id="[^"]+" name="([^"]+)"', form):
-        checked = re.search(rf'name="{name}" value="[^"]*" checked', form)
-        data[name] = "true" if checked else ""
-        if not checked:
-            del data[name]
+    data: dict[str, Any] = form_submission(client.get(url).content.decode(), "trigger-form")
     data.pop("use_conf_json", None)
     data.pop("unpause", None)
-    data.update(changes)
+    for name, value in changes.items():
+        if value == [] or value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value if isinstance(value, list) else [value]
     return data
 
 
@@ -136,11 +126,12 @@ def test_every_generated_field_has_a_label_and_the_right_widget(
     assert by_id["param__dry_run"]["type"] == "checkbox"
     assert (by_id["param__batch_size"]["min"], by_id["param__batch_size"]["max"]) == ("1", "1000")
     assert by_id["param__customer"]["pattern"] == "^[a-z0-9_]+$"
-    assert by_id["param__channels"]["tag"] == "select" and "multiple" in by_id["param__channels"]
+    assert '<fieldset class="chips" id="param__channels"' in html  # one checkbox per choice
+    assert 'name="param__channels" value="email" checked' in html
     assert (
         by_id["param__tables"]["tag"] == "textarea" and by_id["param__options"]["tag"] == "textarea"
     )
-    assert '<label for="param__customer">Customer code</label>' in html
+    assert '<label for="param__customer">Customer code <span class="required-mark"' in html
     assert '<option value="eu" selected>Europe</option>' in html
     assert '<input type="hidden" name="param__schema_version" value="2">' in html
     assert "<legend>Who</legend>" in html and "<legend>When</legend>" in html
@@ -157,7 +148,7 @@ def test_valid_form_triggers_with_the_typed_conf_and_a_resubmission_finds_the_sa
     run = Run.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/runs/{run.pk}/"
     sent = fake_airflow.calls[-1][1]
-    assert sent["dag_run_id"] == data["dag_run_id"] == run.dag_run_id
+    assert sent["dag_run_id"] == data["dag_run_id"][0] == run.dag_run_id
     assert sent["conf"]["region"] == "us" and sent["conf"]["batch_size"] == 250
     assert sent["conf"]["dry_run"] is True and sent["conf"]["schema_version"] == 2
     assert sent["conf"]["channels"] == ["email"] and sent["conf"]["options"] == {"retries": 2}
@@ -176,10 +167,12 @@ def test_invalid_input_shows_errors_next_to_fields_keeps_input_and_never_calls_a
     assert response.status_code == 200
     assert fake_airflow.calls == [] and Run.objects.count() == 0
     assert 'value="Not OK"' in html and "{bad</textarea>" in html
-    assert "The value must match the pattern" in html and "Enter 1 or more." in html
+    assert "This is not in the expected form. Lower-case customer code" in html
+    assert "^[a-z0-9_]+$" not in html.split('id="param-fields"')[0]  # no raw regex in the summary
+    assert "Enter 1 or more." in html
     assert "This is not valid JSON" in html
     assert html.count('class="form-row form-row--error"') == 3
-    assert data["dag_run_id"] in html  # the same run id: a later fix and resubmit stays one run
+    assert data["dag_run_id"][0] in html  # the same run id: a later fix and resubmit stays one run
 
 
 def test_airflow_rejection_is_shown_with_the_input_kept_and_audited(

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from controlpanel import paramforms as pf
+from controlpanel.markdown import render_markdown
 from tests.ui.conftest import SHOWCASE_PARAMS
 
 
@@ -141,8 +142,10 @@ def test_title_is_the_label_else_the_name() -> None:
 
 def test_description_is_escaped_help_and_markdown_is_rendered_safely() -> None:
     assert fields()["customer"].help_html == "Lower-case customer code"
-    assert fields()["comment"].help_html == "An optional <strong>comment</strong> for the run log"
-    hostile = pf.render_markdown(
+    assert fields()["comment"].help_html == (
+        "<p>An optional <strong>comment</strong> for the run log</p>"
+    )
+    hostile = render_markdown(
         "<img src=x onerror=alert(1)> *it* `a<b` [ok](https://x.example/?a=1&b=2) "
         '[bad](javascript:alert(1)) [q](https://x" onmouseover="alert(1))'
     )
@@ -197,8 +200,9 @@ def test_inferred_integer_is_validated_as_integer() -> None:
 
 def test_string_rules_are_enforced_with_plain_messages() -> None:
     assert parse(customer="a").errors["customer"] == ["Enter at least 2 characters."]
+    # A pattern is explained with the param's own description, never shown as a regex.
     assert parse(customer="Bad Code!").errors["customer"] == [
-        "The value must match the pattern ^[a-z0-9_]+$."
+        "This is not in the expected form. Lower-case customer code"
     ]
     assert parse(run_date="31/01/2024").errors["run_date"] == ["Enter a valid date."]
 
