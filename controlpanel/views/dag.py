@@ -75,8 +75,7 @@ class TriggerForm:
 
 def params_of(dag: Dag) -> dict[str, Any]:
     """The DAG's params in the order its author wrote them (as the catalog knows it)."""
-    ordered = getattr(dag, "ordered_params", None)
-    return dict(ordered if isinstance(ordered, dict) else dag.params or {})
+    return dag.ordered_params
 
 
 def _maybe_refresh(dag: Dag) -> tuple[Dag, str]:
@@ -133,7 +132,7 @@ def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: A
     context = {
         "dag": dag,
         "form": form,
-        "doc_html": render_markdown(getattr(dag, "doc_md", "") or ""),
+        "doc_html": render_markdown(dag.doc_md),
         "api_call": api_call(request, dag, _conf_of(form), form) if form else "",
         "can_trigger": access.can(DagAction.TRIGGER, dag),
         "can_operate": access.can(DagAction.PAUSE, dag),
