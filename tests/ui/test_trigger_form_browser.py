@@ -48,7 +48,8 @@ def wait_for_conf(page: Any, key: str, value: Any) -> None:
     """Until the live preview shows ``key: value`` (it follows edits after a short pause)."""
     page.wait_for_function(
         "([key, value]) => { try { return JSON.stringify(JSON.parse("
-        "document.getElementById('conf_json').value)[key]) === value } catch (e) { return false } }",
+        "document.getElementById('conf_json').value)[key]) === value }"
+        " catch (e) { return false } }",
         arg=[key, json.dumps(value, separators=(",", ":"))],
         timeout=10_000,
     )
