@@ -9,6 +9,7 @@ first needs it and torn down at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -172,3 +173,34 @@ def _test_settings(settings: Any) -> None:
     }
     # Metrics and locks go to the test Redis, never into a developer's database 0.
     settings.REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless chromium from Debian (scripts/test installs it), one for the whole session.
+
+    Playwright's sync API allows one instance per thread: every browser test shares this.
+    """
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
+            pytest.fail(f"{CHROMIUM} is missing: scripts/test must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    # Playwright's sync API keeps an event loop in this thread; the tests' own ORM calls
+    # (and pytest-django's database set-up) are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright_sync = pytest.importorskip("playwright.sync_api")
+    with playwright_sync.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

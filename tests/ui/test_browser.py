@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,33 +28,8 @@ expect = playwright_sync.expect
 pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 __all__ = ["celery_processes"]  # the worker fixture, shared with the tracking tests
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 RUN_TIMEOUT_MS = 180_000
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless chromium from Debian (scripts/test installs it)."""
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
-            pytest.fail(f"{CHROMIUM} is missing: scripts/test must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    # Playwright's sync API keeps an event loop in this thread; the tests' own ORM calls
-    # (and pytest-django's database set-up) are still plain synchronous code.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_sync.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _harness(instance: AirflowInstance) -> AirflowProfile:
@@ -116,13 +88,13 @@ def test_operator_fills_the_generated_form_and_watches_the_run_succeed(
     page.get_by_role("link", name="Params showcase", exact=True).click()
     page.get_by_label("Region").select_option("us")
     page.get_by_label("Dry run", exact=True).check()
-    page.get_by_label("Run date", exact=True).fill("2024-03-15")
-    page.get_by_label("batch_size", exact=True).fill("42")
+    page.locator("#param__run_date").fill("2024-03-15")
+    page.locator("#param__batch_size").fill("42")
     channels = page.locator("#param__channels")  # chips: plain clicks, no Ctrl
     channels.get_by_text("email", exact=True).click()
     channels.get_by_text("sms", exact=True).click()
     channels.get_by_text("slack", exact=True).click()
-    page.get_by_label("tables", exact=True).fill("orders\nrefunds")
+    page.locator("#param__tables").fill("orders\nrefunds")
     page.get_by_role("button", name="Trigger run").click()
     page.wait_for_url(re.compile(r"/runs/\d+/$"))
 

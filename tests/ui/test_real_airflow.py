@@ -95,7 +95,7 @@ def test_invalid_input_shows_field_errors_without_calling_airflow(
     response = client.post(url, data)
     html = response.content.decode()
     assert response.status_code == 200
-    assert "The value must match the pattern" in html and "Enter 1 or less." in html
+    assert "This is not in the expected form." in html and "Enter 1 or less." in html
     assert Run.objects.count() == 0
     assert not AuditEvent.objects.filter(action="dag.trigger").exists()
     assert len(admin_client.list_dag_runs(dag_ids=["cp_params_showcase"])) == before

@@ -17,10 +17,9 @@ import pytest
 from controlpanel.models import AirflowProfile, Run
 from controlpanel.services import catalog
 from dags_api import AirflowClient
-from tests.ui.test_browser import SHOTS, _harness, browser, expect, logged_in, person
+from tests.ui.test_browser import SHOTS, _harness, expect, logged_in, person
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
-__all__ = ["browser"]
 
 TUTORIAL = "example_params_ui_tutorial"
 
