@@ -53,7 +53,7 @@ def test_a_viewer_of_the_dag_may_not_preview_a_trigger(
 
 def test_preview_is_csrf_protected(showcase: Dag, client_as: ClientAs) -> None:
     client = client_as("operate_user")
-    client.handler.enforce_csrf_checks = True  # type: ignore[attr-defined]
+    client.handler.enforce_csrf_checks = True
     assert client.post(PREVIEW_URL, {"source": "fields"}).status_code == 403
 
 
