@@ -345,6 +345,9 @@ class _Airflow2Form(_Form):
             page.keyboard.press("Delete")
             if edit.action != "clear":
                 page.keyboard.insert_text(edit.text)
+                # the editor may have closed brackets on its own: drop what follows the cursor
+                page.keyboard.press("Control+Shift+End")
+                page.keyboard.press("Delete")
             self._neutral_click()
             return
         if tag == "SELECT":
@@ -398,7 +401,9 @@ class _Airflow2Form(_Form):
             present = chips.evaluate_all("cs => cs.map(c => c.getAttribute('title'))")
             if label in present:
                 continue
-            container.locator(".select2-search__field").click()
+            search = container.locator(".select2-search__field")
+            search.click()
+            search.press_sequentially(label)
             page.locator(".select2-container--open .select2-results__option").filter(
                 has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")
             ).click()
@@ -470,6 +475,9 @@ class _Airflow3Form(_Form):
             page.keyboard.press("Delete")
             if edit.action != "clear":
                 page.keyboard.insert_text(edit.text)
+                # the editor may have closed brackets on its own: drop what follows the cursor
+                page.keyboard.press("Control+Shift+End")
+                page.keyboard.press("Delete")
             self._blur()
             return
         select = self._reveal(f"[id='select:element_{name}:trigger']")
@@ -486,15 +494,24 @@ class _Airflow3Form(_Form):
         if multi.count():
             if edit.action not in ("choose", "clear"):
                 raise AirflowFormError(f"{name} is a multi-select: use Edit.choose")
-            clear = multi.get_by_role("button", name="Clear selected options")
-            if clear.count():
-                clear.click()
+            wanted = [_label(schema, value) for value in edit.values]
+            removers = multi.locator("[aria-label^='Remove ']")
+
+            def chosen() -> list[str]:
+                labels = removers.evaluate_all("rs => rs.map(r => r.getAttribute('aria-label'))")
+                return [label.removeprefix("Remove ") for label in labels]
+
+            for label in chosen():
+                if label not in wanted:
+                    multi.locator(f"[aria-label={json.dumps('Remove ' + label)}]").click()
             combobox = multi.locator("input[role=combobox]")
-            for value in edit.values:
-                label = _label(schema, value)
-                combobox.click()
-                page.get_by_role("option", name=label, exact=True).click()
+            for label in wanted:
+                if label not in chosen():
+                    combobox.click()
+                    page.get_by_role("option", name=label, exact=True).click()
             self._blur()
+            if chosen() != wanted:
+                raise AirflowFormError(f"{name}: chose {chosen()}, wanted {wanted}")
             return
         switch = self._reveal(f"label[id='switch:element_{name}']")
         if switch.count():
@@ -582,9 +599,7 @@ def trigger_with_airflow_form(
     user: str = "admin",
 ) -> dict[str, Any]:
     """Trigger ``dag_id`` through Airflow's own form with ``edits``; the run's conf."""
-    return session_for(browser, instance_url, version, user).trigger(
-        dag_id, edits, run_id=run_id
-    )
+    return session_for(browser, instance_url, version, user).trigger(dag_id, edits, run_id=run_id)
 
 
 def launch_browser(playwright: Any) -> Any:
