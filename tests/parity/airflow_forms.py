@@ -15,7 +15,8 @@ labels of enum values) and the new run's conf. Both forms come with "Unpause DAG
 triggered" ticked for a paused DAG: the driver unticks it, so the run stays queued.
 
 One login per browser context and Airflow (``AirflowFormSession``); a trigger then takes
-about 1.5-3 s (see tests/parity/airflow_answers.md for measured times).
+1.5-2 s on Airflow 2 and 3-8 s on Airflow 3 with defaults, 5.5 s and 12.5 s
+for a dozen edits (measured times in tests/parity/airflow_answers.md).
 
 Script mode prints the conf as JSON::
 
