@@ -67,7 +67,7 @@ def dag_data(
         "last_run": s.RunSummarySerializer(last_run).data if last_run else None,
     }
     if detail:
-        data["params"] = dag.params or {}
+        data["params"] = dag.ordered_params
     return data
 
 

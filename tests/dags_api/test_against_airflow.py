@@ -79,7 +79,7 @@ def test_list_dags_walks_every_dag_and_filters(admin_client: AirflowClient) -> N
     assert by_tag == {"cp_quick", "cp_paused"}
     by_tags = {d.dag_id for d in admin_client.list_dags(tags=["mapped", "finance"])}
     assert by_tags == {"cp_mapped", "cp_etl"}
-    assert {d.dag_id for d in admin_client.list_dags(dag_id_pattern="param")} == {
+    assert {d.dag_id for d in admin_client.list_dags(dag_id_pattern="cp_param")} == {
         "cp_params_showcase"
     }
     paused = {d.dag_id for d in admin_client.list_dags(paused=True)}

@@ -14,49 +14,17 @@ Run against the shared instances:
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.harness.airflow import AirflowInstance, major_version
-from tests.parity.airflow_forms import (
-    CHROMIUM,
-    REQUIRED_TEXT,
-    AirflowFormSession,
-    Edit,
-    session_for,
-)
-
-playwright_sync = pytest.importorskip("playwright.sync_api")
+from tests.parity.airflow_forms import REQUIRED_TEXT, AirflowFormSession, Edit, session_for
 
 pytestmark = [pytest.mark.airflow]
 
 TUTORIAL = "example_params_ui_tutorial"
 GREETER = "example_params_trigger_ui"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Debian chromium (scripts/test installs it)."""
-    if not shutil.which(CHROMIUM):
-        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
-            pytest.fail(f"{CHROMIUM} is missing: scripts/test must install Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    with playwright_sync.sync_playwright() as playwright:
-        from tests.parity.airflow_forms import launch_browser
-
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def form(browser: Any, airflow_any: AirflowInstance) -> AirflowFormSession:
-    """A logged-in session on Airflow's own UI (one login per Airflow for the module)."""
-    return session_for(browser, airflow_any.url, airflow_any.version)
 
 
 def as_json(conf: dict[str, Any]) -> dict[str, str]:
