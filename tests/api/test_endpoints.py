@@ -102,6 +102,16 @@ def test_dag_detail_carries_params(api_world: ApiWorld, call: Caller) -> None:
     assert body["params"] == params and body["permissions"] == ["view"]
 
 
+def test_dag_detail_lists_params_in_the_authors_order(api_world: ApiWorld, call: Caller) -> None:
+    params = {name: {"schema": {}, "default": 1, "description": None} for name in "abc"}
+    Dag.objects.filter(profile=api_world.world.prod, dag_id="finance_daily").update(
+        params=params, param_order=["c", "a", "b"]
+    )
+    response = call("viewer", "GET", "/api/dags/prod/finance_daily/")
+    assert list(response.json()["params"]) == ["c", "a", "b"]
+    assert response.content.index(b'"c"') < response.content.index(b'"a"')
+
+
 def test_profiles_never_show_secrets(api_world: ApiWorld, call: Caller) -> None:
     rows = results(call("viewer", "GET", "/api/profiles/"))
     assert [r["slug"] for r in rows] == ["prod"]
