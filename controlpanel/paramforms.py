@@ -405,6 +405,9 @@ def parse_value(f: ParamField, raw: list[str]) -> Any:
         return _empty(f)
     if f.widget == "datetime":
         return _iso_datetime(text, f.default)
+    if f.widget == "time" and re.fullmatch(r"\d\d:\d\d", text):
+        # A picker left at whole minutes posts "07:08", which Airflow's time check refuses.
+        return text + ":00"
     return text
 
 

@@ -54,6 +54,12 @@ def test_date_formats_get_native_pickers(name: str, widget: str, shown: str) -> 
     assert (f.widget, f.text) == (widget, shown)
 
 
+def test_a_time_picked_at_whole_minutes_gets_its_seconds() -> None:
+    # Airflow 3's own form sends "07:08" here and Airflow then refuses the run.
+    assert parse(cutoff_time="07:08").conf["cutoff_time"] == "07:08:00"
+    assert parse(cutoff_time="07:08:09").conf["cutoff_time"] == "07:08:09"
+
+
 def test_datetime_local_is_sent_back_with_an_offset() -> None:
     submission = parse(run_at="2024-02-01T08:30")
     assert submission.is_valid, submission.errors
@@ -222,3 +228,115 @@ def test_conf_written_as_json_is_validated_against_the_same_schemas() -> None:
     }
     assert pf.validate_conf(built, [1]).errors[""]
     assert pf.validate_conf(built, {"region": "us"}).is_valid
+
+
+# --- shapes of Airflow's own example DAGs (example_params_ui_tutorial) ---------------------
+
+
+def one(schema: dict[str, Any], default: Any = None, **param: Any) -> pf.ParamField:
+    return pf.build_field("p", {"default": default, "schema": schema, **param})
+
+
+def parse_one(f: pf.ParamField, *raw: str) -> Any:
+    submission = pf.parse_submission([f], {f.input_name: list(raw)})
+    return submission.errors.get("p") or submission.conf["p"]
+
+
+def test_multiline_text_keeps_its_newlines_and_text_is_never_trimmed() -> None:
+    f = one({"type": ["string", "null"], "format": "multiline"}, "a\nb")
+    assert f.widget == "multiline" and f.text == "a\nb" and f.optional
+    assert parse_one(f, "first\r\n  second \r\n") == "first\n  second \n"
+    text = one({"type": "string"}, "x")
+    assert parse_one(text, "  padded  ") == "  padded  "
+
+
+def test_a_typed_param_without_null_is_required_and_empty_is_refused() -> None:
+    f = one({"type": "string", "title": "Required text field"})
+    assert f.required and f.widget == "text" and f.text == ""
+    assert parse_one(f, "") == ["This field is required."]
+    assert parse_one(f, "typed") == "typed"
+    assert not one({"type": "boolean"}, True).required  # a checkbox always sends a value
+    assert not one({"type": ["null", "string"]}).required
+
+
+def test_emptied_untyped_params_are_sent_as_null_like_airflow() -> None:
+    for default in ("Hello World!", 3, 2.5, None, ["a"], {"k": 1}):
+        f = one({}, default)
+        assert f.optional, default
+        assert parse_one(f, "") is None, default
+
+
+def test_number_arrays_keep_whole_numbers_whole() -> None:
+    numbers = one({"type": "array", "items": {"type": "number"}}, [1, 2, 3])
+    assert numbers.widget == "lines" and numbers.item_type == "number"
+    assert numbers.text == "1\n2\n3"
+    sent = parse_one(numbers, "1\n2.0\n3.5")
+    assert sent == [1, 2, 3.5] and [type(v) for v in sent] == [int, int, float]
+    integers = one({"type": "array", "items": {"type": "integer"}}, [1])
+    assert parse_one(integers, "1\n2.5") == ["Enter whole numbers, one per line."]
+    assert parse_one(integers, "1\nabc") == ["Enter whole numbers, one per line."]
+    untyped = one({}, [5, 6])
+    assert untyped.item_type == "integer" and parse_one(untyped, "7\n8") == [7, 8]
+    assert parse_one(one({"type": "number"}, 1), "100.0") == 100
+
+
+def test_arrays_of_objects_get_a_json_editor_whose_default_is_valid() -> None:
+    schema = {
+        "type": "array",
+        "items": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}},
+            "required": ["name"],
+        },
+    }
+    default = [{"name": "account_name", "country": "country_name"}]
+    f = one(schema, default)
+    assert f.widget == "json" and f.required
+    assert parse_one(f, f.text) == default
+    assert parse_one(f, '[{"name": "a"}, {"country": "b"}]') == ["Item 2: Give a value for 'name'."]
+    assert parse_one(f, '[{"name": "a"') == [
+        "This is not valid JSON: Expecting ',' delimiter (line 1, column 14)."
+    ]
+
+
+def test_examples_on_a_string_are_suggestions_not_a_fixed_list() -> None:
+    f = one({"type": "string", "examples": ["Alpha", "Bravo"]}, "some value")
+    assert f.widget == "text" and f.suggestions == ["Alpha", "Bravo"]
+    assert parse_one(f, "Zulu") == "Zulu"
+
+
+def test_chips_keep_a_default_that_is_not_among_the_examples() -> None:
+    f = one({"type": "array", "examples": ["one", "two"]}, ["two", "legacy"])
+    assert [v for v, _ in f.choices] == ["one", "two", "legacy"]
+    assert f.selected == ["two", "legacy"]
+    assert parse_one(f, "two", "legacy") == ["two", "legacy"]
+    assert parse_one(f) == ["This field is required."]
+    optional = one({"type": ["array", "null"], "examples": ["one"]}, None)
+    assert parse_one(optional) is None
+
+
+def test_several_types_get_a_json_editor_and_an_enum_with_null_offers_none() -> None:
+    assert one({"type": ["string", "integer"]}).widget == "json"
+    f = one({"type": ["number", "null"], "enum": [1, 2, None]}, 1)
+    assert f.widget == "select" and f.optional and [v for v, _ in f.choices] == ["1", "2"]
+    assert parse_one(f, "") is None and parse_one(f, "2") == 2
+
+
+def test_sections_come_in_the_order_the_author_first_used_them() -> None:
+    params = {
+        "a": {"schema": {"type": "string", "section": "Later"}},
+        "b": {"schema": {"type": "string"}},
+        "c": {"schema": {"type": "string", "section": "Earlier"}},
+        "d": {"schema": {"type": "string", "section": "Later"}},
+    }
+    groups = pf.sections(pf.build_fields(params))
+    assert [(name, [f.name for f in fs]) for name, fs in groups] == [
+        ("", ["b"]),
+        ("Later", ["a", "d"]),
+        ("Earlier", ["c"]),
+    ]
+
+
+def test_a_pattern_is_explained_by_title_when_there_is_no_description() -> None:
+    f = one({"type": "string", "pattern": "^[A-Z]{3}$", "title": "Currency"}, "EUR")
+    assert parse_one(f, "eur") == ["This is not in the expected form. Check the Currency format."]
