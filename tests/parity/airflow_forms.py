@@ -280,6 +280,20 @@ class AirflowFormSession:
         return conf
 
 
+def _replace_code(page: Any, editor: Any, name: str, edit: Edit) -> None:
+    """Type ``edit``'s JSON into a code editor (CodeMirror on 2.x and 3.x) in place of its text."""
+    if edit.action not in ("json", "clear", "type"):
+        raise AirflowFormError(f"{name} is a JSON editor: use Edit.json")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    if edit.action != "clear":
+        page.keyboard.insert_text(edit.text)
+        # the editor may have closed brackets on its own: drop what follows the cursor
+        page.keyboard.press("Control+Shift+End")
+        page.keyboard.press("Delete")
+
+
 class _Form:
     """One version's trigger form on a logged-in page."""
 
@@ -339,16 +353,7 @@ class _Airflow2Form(_Form):
         if valuetype in ("object", "advancedarray"):
             editor = page.locator(f"#element_{name} + .CodeMirror")
             self._reveal(editor)
-            if edit.action not in ("json", "clear", "type"):
-                raise AirflowFormError(f"{name} is a JSON editor: use Edit.json")
-            editor.click()
-            page.keyboard.press("Control+A")
-            page.keyboard.press("Delete")
-            if edit.action != "clear":
-                page.keyboard.insert_text(edit.text)
-                # the editor may have closed brackets on its own: drop what follows the cursor
-                page.keyboard.press("Control+Shift+End")
-                page.keyboard.press("Delete")
+            _replace_code(page, editor, name, edit)
             self._neutral_click()
             return
         if tag == "SELECT":
@@ -469,16 +474,7 @@ class _Airflow3Form(_Form):
         dialog = self.dialog
         editor = self._reveal(f"div.cm-theme[id='element_{name}'] .cm-content")
         if editor.count():
-            if edit.action not in ("json", "clear", "type"):
-                raise AirflowFormError(f"{name} is a JSON editor: use Edit.json")
-            editor.click()
-            page.keyboard.press("Control+A")
-            page.keyboard.press("Delete")
-            if edit.action != "clear":
-                page.keyboard.insert_text(edit.text)
-                # the editor may have closed brackets on its own: drop what follows the cursor
-                page.keyboard.press("Control+Shift+End")
-                page.keyboard.press("Delete")
+            _replace_code(page, editor, name, edit)
             self._blur()
             return
         select = self._reveal(f"[id='select:element_{name}:trigger']")
