@@ -16,6 +16,7 @@ from rest_framework.views import exception_handler
 
 from controlpanel.crypto import SecretUnreadable
 from controlpanel.permissions import ActionDenied
+from controlpanel.services.triggers import ConfRefused, IdempotencyKeyReused
 from dags_api import (
     AirflowAuthError,
     AirflowConflict,
@@ -24,29 +25,6 @@ from dags_api import (
     AirflowUnavailable,
     AirflowValidationError,
 )
-
-
-class IdempotencyKeyReused(exceptions.APIException):
-    """The Idempotency-Key was used before with a different request body."""
-
-    status_code = 422
-    default_code = "idempotency_key_reused"
-    default_detail = (
-        "This Idempotency-Key was already used with a different request; "
-        "use a new key for a new request."
-    )
-
-
-class ConfInvalid(exceptions.APIException):
-    """The conf does not match the DAG's params; ``errors`` names each bad param."""
-
-    status_code = 400
-    default_code = "invalid_conf"
-    default_detail = "The conf does not match the DAG's params."
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        super().__init__()
-        self.errors = errors
 
 
 def error_body(
@@ -104,11 +82,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, SecretUnreadable):
         message = f"{exc} An administrator must enter the Airflow password or token again."
         return Response(error_body("secret_unreadable", message), status=503)
-    if isinstance(exc, ConfInvalid):
+    if isinstance(exc, ConfRefused):
         message = "The conf does not match the DAG's params: " + "; ".join(
             f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items()
         )
         return Response(error_body("invalid_conf", message, None, exc.errors), status=400)
+    if isinstance(exc, IdempotencyKeyReused):
+        body = error_body("idempotency_key_reused", str(exc))
+        return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response

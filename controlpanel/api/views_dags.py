@@ -18,10 +18,9 @@ from rest_framework.response import Response
 from controlpanel.airflow_clients import client_for
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
-from controlpanel.api.triggers import trigger_from_api
 from controlpanel.models import Dag, Run, TaskInstance
 from controlpanel.permissions import Access, DagAction
-from controlpanel.services import catalog, dags
+from controlpanel.services import catalog, dags, triggers
 from dags_api import AirflowError
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -171,7 +170,7 @@ class DagRunsView(ApiView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise serializers.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        result = trigger_from_api(
+        result = triggers.trigger_with_conf(
             actor,
             dag,
             conf=body.validated_data["conf"],

@@ -263,7 +263,10 @@ def parse_submission(fields: list[ParamField], data: Mapping[str, list[str]]) ->
 
 
 def validate_conf(fields: list[ParamField], conf: Any) -> Submission:
-    """Check a conf written as JSON: an object, each known param valid under its schema."""
+    """Check a conf written as JSON: an object, each known param valid under its schema.
+
+    The one conf check of the panel: the form's JSON box and the API use it alike.
+    """
     if not isinstance(conf, dict):
         return Submission({}, {"": ['The conf must be a JSON object: {"name": value, ...}.']})
     errors: dict[str, list[str]] = {}
@@ -275,5 +278,5 @@ def validate_conf(fields: list[ParamField], conf: Any) -> Submission:
         else:
             problems = []
         if problems:
-            errors[f.name] = [f"{f.label}: {p}" for p in problems]
+            errors[f.name] = problems
     return Submission(dict(conf), errors)

@@ -26,6 +26,7 @@ from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, ActionDenied, DagAction, access_for
 from controlpanel.services import catalog as catalog_services
 from controlpanel.services import dags as dag_services
+from controlpanel.services import triggers
 from controlpanel.views.listing import badge
 from dags_api import AirflowConflict, AirflowError, AirflowValidationError, new_dag_run_id
 from dags_api.client import DAG_RUN_ID_PATTERN
@@ -237,11 +238,12 @@ def _json_submission(form: TriggerForm) -> paramforms.Submission:
     if problem:
         return paramforms.Submission({}, {"": [problem]})
     submission = paramforms.validate_conf(form.fields, conf)
+    flat = list(submission.errors.get("", []))
     for f in form.fields:
         if f.name in submission.conf and f.widget != "hidden":
             f.value = submission.conf[f.name]
-        f.errors = [m.removeprefix(f"{f.label}: ") for m in submission.errors.get(f.name, [])]
-    flat = [message for messages_ in submission.errors.values() for message in messages_]
+        f.errors = submission.errors.get(f.name, [])
+        flat += [f"{f.label}: {message}" for message in f.errors]
     return paramforms.Submission(submission.conf, {"": flat} if flat else {})
 
 
@@ -307,18 +309,24 @@ def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     except ActionDenied as exc:
         raise PermissionDenied(exc.message) from exc
     form, conf = _read_form(request, dag)
+    logical_date = None if "logical_date" in form.field_errors else _logical_date(form.logical_date)
     if form.errors:
+        body = {"conf": conf, "logical_date": form.logical_date or None, "note": form.note}
+        triggers.record_conf_refusal(actor, dag, body, form.field_errors)
         return _render(request, dag, form)
     try:
-        run = dag_services.trigger_run(
+        run = triggers.trigger_with_conf(
             actor,
             dag,
             conf=conf,
-            logical_date=_logical_date(form.logical_date),
+            logical_date=logical_date,
             note=form.note,
             dag_run_id=form.dag_run_id,
             unpause=form.unpause,
-        )
+        ).run
+    except triggers.ConfRefused as exc:
+        _conf_rejection(form, exc.errors)
+        return _render(request, dag, form)
     except ActionDenied as exc:
         raise PermissionDenied(exc.message) from exc
     except AirflowError as exc:
@@ -326,6 +334,13 @@ def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
         return _render(request, dag, form)
     messages.success(request, f"Run {run.dag_run_id} of {dag.label} started.")
     return redirect("run", pk=run.pk)
+
+
+def _conf_rejection(form: TriggerForm, errors: dict[str, list[str]]) -> None:
+    """The conf check's refusal on the form (keys the fields do not show: in the summary)."""
+    for f in form.fields:
+        f.errors = errors.get(f.name, f.errors)
+    form.errors.append("Some values are not valid: see the list below and the fields.")
 
 
 def _airflow_rejection(form: TriggerForm, exc: AirflowError) -> None:

@@ -224,7 +224,7 @@ def test_submitted_values_are_kept_on_the_fields_with_their_errors() -> None:
 def test_conf_written_as_json_is_validated_against_the_same_schemas() -> None:
     built = pf.build_fields(SHOWCASE_PARAMS)
     assert pf.validate_conf(built, {"batch_size": 0, "extra": 1}).errors == {
-        "batch_size": ["batch_size: Enter 1 or more."]
+        "batch_size": ["Enter 1 or more."]
     }
     assert pf.validate_conf(built, [1]).errors[""]
     assert pf.validate_conf(built, {"region": "us"}).is_valid

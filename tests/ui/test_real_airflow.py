@@ -97,5 +97,10 @@ def test_invalid_input_shows_field_errors_without_calling_airflow(
     assert response.status_code == 200
     assert "This is not in the expected form." in html and "Enter 1 or less." in html
     assert Run.objects.count() == 0
-    assert not AuditEvent.objects.filter(action="dag.trigger").exists()
+    # Refused before Airflow, and audited like the API's refusal: failed, with the errors.
+    event = AuditEvent.objects.get(action="dag.trigger")
+    assert (
+        event.outcome == "failed" and event.message == "The conf does not match the DAG's params."
+    )
+    assert set(event.payload["errors"]) == {"customer", "threshold"}
     assert len(admin_client.list_dag_runs(dag_ids=["cp_params_showcase"])) == before

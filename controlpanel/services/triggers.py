@@ -1,8 +1,9 @@
-"""Triggering a run through the API: conf checked against the DAG's params, Idempotency-Key.
+"""The trigger rule, for the web form and the API alike: the conf checked against the DAG's
+params (one validator, plain-word messages), then the run started once per Idempotency-Key.
 
-Service-level code kept beside the API that alone needs it (candidate for
-``controlpanel.services``): the run itself is started by ``services.dags.trigger_run``,
-which checks access and audits; refusals decided here are audited here.
+The run itself is started by ``services.dags.trigger_run``, which checks access and audits;
+a conf or key refused here is audited here (``dag.trigger``, failed, with the errors), so a
+refusal reads the same in the trail whether it came from the form or the API.
 """
 
 from __future__ import annotations
@@ -16,16 +17,34 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from controlpanel.api.errors import ConfInvalid, IdempotencyKeyReused
+from controlpanel import paramforms
 from controlpanel.audit import Actor, Outcome, record_event
 from controlpanel.models import Dag, IdempotentRequest, Run
-from controlpanel.paramforms import param_validator
 from controlpanel.services import catalog, dags
 from dags_api import AirflowError
 
 # How long a request waits for an identical one already talking to Airflow.
 WAIT_FOR_TWIN_SECONDS = 30.0
-# Airflow checks formats (date, date-time...) too, so the API does the same.
+CONF_REFUSED = "The conf does not match the DAG's params."
+KEY_REUSED = (
+    "This Idempotency-Key was already used with a different request; "
+    "use a new key for a new request."
+)
+
+
+class ConfRefused(ValueError):
+    """The conf breaks the DAG's params; ``errors`` maps each bad param to plain words."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(CONF_REFUSED)
+        self.errors = errors
+
+
+class IdempotencyKeyReused(ValueError):
+    """The Idempotency-Key was used before with a different request body."""
+
+    def __init__(self) -> None:
+        super().__init__(KEY_REUSED)
 
 
 @dataclass(frozen=True)
@@ -37,24 +56,19 @@ class Triggered:
 
 
 def conf_errors(dag: Dag, conf: dict[str, Any]) -> dict[str, list[str]]:
-    """param -> messages for the conf values that break the DAG's param schemas.
+    """param -> plain-word messages for the conf values that break the DAG's params.
 
-    Params left out are not checked: Airflow fills in their defaults.
+    The same check as the trigger form's (``paramforms.validate_conf``). Params left out
+    are not checked (Airflow fills in their defaults) unless they are required and have
+    no default. Params never read from Airflow are read first.
     """
     if not dag.params and dag.params_synced_at is None:
         try:
             dag = catalog.refresh_dag(dag.profile, dag.dag_id)
         except AirflowError:
             return {}  # Airflow checks the conf itself when it cannot tell us the params
-    errors: dict[str, list[str]] = {}
-    for name, param in (dag.params or {}).items():
-        if name not in conf or not isinstance(param, dict):
-            continue
-        schema = {k: v for k, v in (param.get("schema") or {}).items() if k != "description"}
-        messages = [error.message for error in param_validator(schema).iter_errors(conf[name])]
-        if messages:
-            errors[name] = messages
-    return errors
+    fields = paramforms.build_fields(dag.ordered_params)
+    return paramforms.validate_conf(fields, conf).errors
 
 
 def request_fingerprint(dag: Dag, body: dict[str, Any]) -> str:
@@ -73,16 +87,29 @@ def idempotent_run_id(user_id: int, key: str) -> str:
     return "api__" + hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()[:32]
 
 
-def trigger_from_api(
+def record_conf_refusal(
+    actor: Actor, dag: Dag, body: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    """Audit a trigger refused for its conf (the form's own check, before any conf exists)."""
+    _record_refusal(actor, dag, body, CONF_REFUSED, errors)
+
+
+def trigger_with_conf(
     actor: Actor,
     dag: Dag,
     *,
     conf: dict[str, Any],
     logical_date: datetime | None,
     note: str | None,
-    idempotency_key: str | None,
+    idempotency_key: str | None = None,
+    dag_run_id: str | None = None,
+    unpause: bool = False,
 ) -> Triggered:
-    """Check the conf, then start the run once per Idempotency-Key (see module docstring)."""
+    """Check the conf, then start the run (once per Idempotency-Key when one is given).
+
+    Raises ConfRefused or IdempotencyKeyReused (both audited), or what
+    ``dags.trigger_run`` raises.
+    """
     body = {
         "conf": conf,
         "logical_date": logical_date.isoformat() if logical_date else None,
@@ -90,10 +117,18 @@ def trigger_from_api(
     }
     errors = conf_errors(dag, conf)
     if errors:
-        _record_refusal(actor, dag, body, "The conf does not match the DAG's params.", errors)
-        raise ConfInvalid(errors)
+        _record_refusal(actor, dag, body, CONF_REFUSED, errors)
+        raise ConfRefused(errors)
     if not idempotency_key:
-        run = dags.trigger_run(actor, dag, conf=conf, logical_date=logical_date, note=note or "")
+        run = dags.trigger_run(
+            actor,
+            dag,
+            conf=conf,
+            logical_date=logical_date,
+            note=note or "",
+            dag_run_id=dag_run_id,
+            unpause=unpause,
+        )
         return Triggered(run, created=True)
     fingerprint = request_fingerprint(dag, body)
     record, mine = _claim_key(actor, dag, body, idempotency_key, fingerprint)
@@ -102,7 +137,13 @@ def trigger_from_api(
     dag_run_id = idempotent_run_id(actor.user.pk, idempotency_key)
     try:
         run = dags.trigger_run(
-            actor, dag, conf=conf, logical_date=logical_date, note=note or "", dag_run_id=dag_run_id
+            actor,
+            dag,
+            conf=conf,
+            logical_date=logical_date,
+            note=note or "",
+            dag_run_id=dag_run_id,
+            unpause=unpause,
         )
     except Exception:
         if mine:  # let the caller try the same key again
@@ -132,7 +173,7 @@ def _claim_key(
         if found is None:
             continue  # the twin failed and let go of the key: try to claim it
         if found.request_hash != fingerprint:
-            _record_refusal(actor, dag, body, IdempotencyKeyReused.default_detail, {}, key)
+            _record_refusal(actor, dag, body, KEY_REUSED, {}, key)
             raise IdempotencyKeyReused()
         if found.run_id is not None or time.monotonic() > deadline:
             return found, False
