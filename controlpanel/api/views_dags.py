@@ -6,8 +6,7 @@ import contextlib
 from datetime import UTC
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,12 +14,12 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from controlpanel.airflow_clients import client_for
+from controlpanel import selectors
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
-from controlpanel.models import Dag, Run, TaskInstance
+from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, DagAction
-from controlpanel.services import catalog, dags, triggers
+from controlpanel.services import catalog, dags, task_logs, triggers
 from dags_api import AirflowError
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -70,19 +69,6 @@ def dag_data(
     return data
 
 
-def _last_runs(dags_page: list[Dag]) -> dict[int, Run]:
-    """The newest run of each DAG on the page, in one query."""
-    ids = [d.last_run_id for d in dags_page if getattr(d, "last_run_id", None)]  # type: ignore[attr-defined]
-    return {run.pk: run for run in Run.objects.filter(pk__in=ids)}
-
-
-def _with_last_run(dags_qs: QuerySet[Dag]) -> QuerySet[Dag]:
-    newest = Run.objects.filter(profile_id=OuterRef("profile_id"), dag_id=OuterRef("dag_id"))
-    return dags_qs.annotate(
-        last_run_id=Subquery(newest.order_by("-created_at", "-id").values("id")[:1])
-    )
-
-
 @extend_schema(
     parameters=[
         OpenApiParameter("profile", str),
@@ -99,33 +85,18 @@ class DagsView(ApiView):
 
     def get(self, request: Request) -> Response:
         params = request.query_params
-        found = self.access.visible_dags().filter(is_active=True)
-        if params.get("profile"):
-            found = found.filter(profile__slug=params["profile"])
-        if params.get("tag"):
-            found = found.filter(tag_index__contains=f"|{params['tag']}|")
-        if params.get("search"):
-            term = params["search"]
-            found = found.filter(dag_id__icontains=term) | found.filter(
-                display_name__icontains=term
-            )
-        paused = _flag(request, "paused")
-        if paused is not None:
-            found = found.filter(is_paused=paused)
-        page = self.paginate_queryset(_with_last_run(found).order_by("profile__name", "dag_id"))
+        filters = selectors.DagFilters(
+            search=params.get("search", ""),
+            tag=params.get("tag", ""),
+            profile=params.get("profile", ""),
+            paused=_flag(request, "paused"),
+        )
+        page = self.paginate_queryset(selectors.catalog_dags(self.access, filters))
         rows = list(page or [])
-        runs = _last_runs(rows)
+        runs = selectors.last_runs(rows)
         access = self.access
-        data = [dag_data(d, access, runs.get(d.last_run_id)) for d in rows]  # type: ignore[attr-defined]
+        data = [dag_data(d, access, runs.get(getattr(d, "last_run_id", None) or 0)) for d in rows]
         return self.get_paginated_response(data)
-
-
-def _newest_run(dag: Dag) -> Run | None:
-    return (
-        Run.objects.filter(profile=dag.profile, dag_id=dag.dag_id)
-        .order_by("-created_at", "-id")
-        .first()
-    )
 
 
 class DagView(ApiView):
@@ -138,7 +109,7 @@ class DagView(ApiView):
         if not dag.params and dag.params_synced_at is None:
             with contextlib.suppress(AirflowError):  # shown without params rather than failing
                 dag = catalog.refresh_dag(dag.profile, dag.dag_id)
-        return Response(dag_data(dag, self.access, _newest_run(dag), detail=True))
+        return Response(dag_data(dag, self.access, selectors.newest_run(dag), detail=True))
 
     @extend_schema(request=s.DagPatchSerializer, responses=s.DagDetailSerializer)
     def patch(self, request: Request, profile: str, dag_id: str) -> Response:
@@ -149,7 +120,7 @@ class DagView(ApiView):
         dag = dags.find_dag(actor, profile, dag_id, DagAction.PAUSE, audit_action)
         body.is_valid(raise_exception=True)
         dag = dags.set_paused(actor, dag, body.validated_data["is_paused"])
-        return Response(dag_data(dag, self.access, _newest_run(dag), detail=True))
+        return Response(dag_data(dag, self.access, selectors.newest_run(dag), detail=True))
 
 
 class DagRunsView(ApiView):
@@ -200,27 +171,15 @@ class RunsView(ApiView):
 
     def get(self, request: Request) -> Response:
         params = request.query_params
-        runs = self.access.visible_runs()
-        for name, lookup in [
-            ("profile", "profile__slug"),
-            ("dag_id", "dag_id"),
-            ("state", "state"),
-            ("triggered_by", "triggered_by__username"),
-        ]:
-            if params.get(name):
-                runs = runs.filter(**{lookup: params[name]})
-        since = _moment(request, "since")
-        if since is not None:
-            runs = runs.filter(created_at__gte=since)
+        filters = selectors.RunFilters(
+            dag_id=params.get("dag_id", ""),
+            profile=params.get("profile", ""),
+            state=params.get("state", ""),
+            triggered_by=params.get("triggered_by", ""),
+            since=_moment(request, "since"),
+        )
+        runs = selectors.runs_for(self.access, filters)
         return self.paginated(runs.order_by("-created_at", "-id"), s.RunBriefSerializer)
-
-
-def visible_run(access: Access, run_id: int) -> Run:
-    """The run if the caller may see it, else 404."""
-    run = access.visible_runs().filter(pk=run_id).first()
-    if run is None:
-        raise Http404("No such run (or not visible to you).")
-    return run
 
 
 class RunView(ApiView):
@@ -229,7 +188,7 @@ class RunView(ApiView):
     serializer_class = s.RunSerializer
 
     def get(self, request: Request, run_id: int) -> Response:
-        run = visible_run(self.access, run_id)
+        run = selectors.visible_run(self.access, run_id)
         return Response(s.RunSerializer(run).data)
 
 
@@ -240,7 +199,7 @@ class RunHistoryView(ApiView):
     serializer_class = s.StateChangeSerializer
 
     def get(self, request: Request, run_id: int) -> Response:
-        run = visible_run(self.access, run_id)
+        run = selectors.visible_run(self.access, run_id)
         return self.paginated(
             run.state_changes.order_by("observed_at", "id"), s.StateChangeSerializer
         )
@@ -256,16 +215,14 @@ class TaskLogView(ApiView):
         responses={(200, "text/plain"): OpenApiTypes.STR},
     )
     def get(self, request: Request, run_id: int, task_id: str) -> HttpResponse:
-        run = visible_run(self.access, run_id)
-        map_index = self._number(request, "map_index", -1)
-        try_number = self._number(request, "try", 0)
-        if try_number <= 0:
-            known = TaskInstance.objects.filter(run=run, task_id=task_id, map_index=map_index)
-            try_number = max(1, known.values_list("try_number", flat=True).first() or 1)
-        text = client_for(run.profile).get_task_log(
-            run.dag_id, run.dag_run_id, task_id, try_number, map_index=map_index
+        run = selectors.visible_run(self.access, run_id)
+        log = task_logs.read_task_log(
+            run,
+            task_id,
+            map_index=self._number(request, "map_index", -1),
+            try_number=self._number(request, "try", 0),
         )
-        return HttpResponse(text, content_type="text/plain; charset=utf-8")
+        return HttpResponse(log.text, content_type="text/plain; charset=utf-8")
 
     @staticmethod
     def _number(request: Request, name: str, default: int) -> int:
@@ -285,7 +242,7 @@ class RunRetryView(ApiView):
 
     @extend_schema(request=None, responses=s.RetryResultSerializer)
     def post(self, request: Request, run_id: int) -> Response:
-        run = visible_run(self.access, run_id)
+        run = selectors.visible_run(self.access, run_id)
         cleared = dags.retry_failed_tasks(self.actor(), run)
         run = Run.objects.select_related("profile", "triggered_by").get(pk=run.pk)
         return Response({"cleared_tasks": cleared, "run": s.RunSerializer(run).data})

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_safe
 from controlpanel.models import AuditEvent, Team
 from controlpanel.permissions import access_for
 from controlpanel.selectors import audit_csv_lines, audit_events
+from controlpanel.selectors.dates import day_start
 from controlpanel.views.listing import (
-    day_start,
     keyset_page,
     parse_date,
     parse_int,

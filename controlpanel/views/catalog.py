@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,15 +9,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 
+from controlpanel import selectors
 from controlpanel.audit import Actor
-from controlpanel.models import Dag, Run
+from controlpanel.models import Dag
 from controlpanel.permissions import Access, ActionDenied, DagAction, access_for
 from controlpanel.services import dags as dag_services
 from controlpanel.views.listing import PAGE_SIZE, Badge, badge
@@ -46,44 +45,17 @@ class CatalogRow:
         return "trigger" in self.permissions
 
 
-def _with_last_run(dags: QuerySet[Dag]) -> QuerySet[Dag]:
-    """Each DAG with its newest run's state, time and id, in the same query."""
-    last = Run.objects.filter(profile_id=OuterRef("profile_id"), dag_id=OuterRef("dag_id"))
-    last = last.order_by("-created_at", "-id")
-    return dags.annotate(
-        last_run_state=Subquery(last.values("state")[:1]),
-        last_run_at=Subquery(last.values("created_at")[:1]),
-        last_run_pk=Subquery(last.values("pk")[:1]),
-    )
-
-
-def _filtered(dags: QuerySet[Dag], params: dict[str, str]) -> QuerySet[Dag]:
-    if params["q"]:
-        words = params["q"]
-        dags = dags.filter(
-            Q(dag_id__icontains=words)
-            | Q(display_name__icontains=words)
-            | Q(description__icontains=words)
-        )
-    if params["tag"]:
-        dags = dags.filter(tag_index__regex=re.escape(f"|{params['tag']}|"))
-    if params["profile"]:
-        dags = dags.filter(profile__slug=params["profile"])
-    if params["paused"] in ("yes", "no"):
-        dags = dags.filter(is_paused=params["paused"] == "yes")
-    return dags
-
-
 def _rows(access: Access, dags: list[Dag]) -> list[CatalogRow]:
+    runs = selectors.last_runs(dags)
     rows = []
     for dag in dags:
-        state = getattr(dag, "last_run_state", None)
+        run = runs.get(getattr(dag, "last_run_id", None) or 0)
         rows.append(
             CatalogRow(
                 dag=dag,
-                last_run=badge(state) if state is not None else None,
-                last_run_at=getattr(dag, "last_run_at", None),
-                last_run_pk=getattr(dag, "last_run_pk", None),
+                last_run=badge(run.state) if run is not None else None,
+                last_run_at=run.created_at if run is not None else None,
+                last_run_pk=run.pk if run is not None else None,
                 permissions=access.dag_permissions(dag),
             )
         )
@@ -96,15 +68,19 @@ def catalog(request: HttpRequest) -> HttpResponse:
     """Every DAG the user may see, with its last run and what the user may do there."""
     access = access_for(request.user)
     params = {key: request.GET.get(key, "").strip() for key in ("q", "tag", "profile", "paused")}
-    visible = access.visible_dags().filter(is_active=True)
-    dags = _filtered(_with_last_run(visible), params)
+    filters = selectors.DagFilters(
+        search=params["q"],
+        tag=params["tag"],
+        profile=params["profile"],
+        paused={"yes": True, "no": False}.get(params["paused"]),
+    )
+    dags = selectors.catalog_dags(access, filters)
     page = Paginator(dags, PAGE_SIZE).get_page(request.GET.get("page"))
-    tags = sorted({tag for tag_list in visible.values_list("tags", flat=True) for tag in tag_list})
     context = {
         "rows": _rows(access, list(page.object_list)),
         "page": page,
         "params": params,
-        "tags": tags,
+        "tags": selectors.catalog_tags(access),
         "profiles": access.visible_profiles().filter(is_active=True),
         "filtered": any(params.values()),
     }

@@ -1,15 +1,17 @@
-"""Helpers shared by the list pages: state words, date filters, keyset pages, query strings."""
+"""Helpers shared by the list pages: state words, date filters, keyset pages, query strings.
+
+``day_start`` and ``filter_dates`` live with the reads (controlpanel.selectors.dates).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 M = TypeVar("M", bound=Model)
 
@@ -78,20 +80,6 @@ def parse_date(text: str | None) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
-
-
-def day_start(day: date) -> datetime:
-    """Midnight of ``day`` in the panel's time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def filter_dates(qs: QuerySet[M], field: str, start: date | None, end: date | None) -> QuerySet[M]:
-    """Rows from the start of ``start`` to the end of ``end`` (both optional, inclusive)."""
-    if start:
-        qs = qs.filter(**{f"{field}__gte": day_start(start)})
-    if end:
-        qs = qs.filter(**{f"{field}__lt": day_start(end + timedelta(days=1))})
-    return qs
 
 
 def parse_int(text: str | None) -> int | None:

@@ -8,26 +8,25 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from controlpanel.airflow_clients import client_for
+from controlpanel import selectors
 from controlpanel.audit import Actor
-from controlpanel.models import AirflowProfile, AuditEvent, Dag, Run, TaskInstance
+from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
 from controlpanel.permissions import ActionDenied, DagAction, access_for
 from controlpanel.services import dags as dag_services
+from controlpanel.services import task_logs
 from controlpanel.views.listing import (
     FINISHED_RUN_STATES,
     RUN_STATE_EXPLANATIONS,
     RUN_STATES,
     Badge,
     badge,
-    filter_dates,
     keyset_page,
     parse_date,
     parse_int,
@@ -69,12 +68,7 @@ def _task_order(row: TaskRow) -> tuple[bool, float, str, int]:
 
 
 def _visible_run(request: HttpRequest, pk: int) -> Run:
-    return get_object_or_404(access_for(request.user).visible_runs(), pk=pk)
-
-
-def _dag_of(run: Run) -> Dag:
-    dag = Dag.objects.filter(profile=run.profile, dag_id=run.dag_id).first()
-    return dag or Dag(profile=run.profile, dag_id=run.dag_id, tags=[])
+    return selectors.visible_run(access_for(request.user), pk)
 
 
 def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
@@ -83,7 +77,7 @@ def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
     rows = [TaskRow(ti, badge(ti.state)) for ti in tis]
     rows.sort(key=_task_order)
     timeline = [(change, badge(change.to_state)) for change in run.state_changes.all()]
-    dag = _dag_of(run)
+    dag = selectors.dag_of(run)
     return {
         "run": run,
         "run_badge": badge(run.state),
@@ -158,18 +152,17 @@ def run_log(request: HttpRequest, pk: int) -> HttpResponse:
     """One try's log from Airflow: its tail (htmx fragment) or the whole text (a page)."""
     run = _visible_run(request, pk)
     map_index = request.GET.get("map_index", "-1")
-    ti = run.task_instances.filter(
-        task_id=request.GET.get("task_id", ""),
-        map_index=int(map_index) if map_index.lstrip("-").isdigit() else -1,
-    ).first()
-    if ti is None:
-        raise Http404("No such task in this run.")
+    ti = task_logs.known_task(
+        run,
+        request.GET.get("task_id", ""),
+        int(map_index) if map_index.lstrip("-").isdigit() else -1,
+    )
     try_number = parse_int(request.GET.get("try")) or max(ti.try_number, 1)
     text, error = "", ""
     try:
-        text = client_for(run.profile).get_task_log(
-            run.dag_id, run.dag_run_id, ti.task_id, try_number, map_index=ti.map_index
-        )
+        text = task_logs.read_task_log(
+            run, ti.task_id, map_index=ti.map_index, try_number=try_number
+        ).text
     except AirflowError as exc:
         error = f"Could not read the log from Airflow: {exc.user_message}"
     tail = request.GET.get("tail") == "1"
@@ -207,23 +200,18 @@ def run_list(request: HttpRequest) -> HttpResponse:
     """Runs: mine, my teams' or all visible, filtered by DAG, profile, state and date."""
     access = access_for(request.user)
     get = request.GET
-    scope = get.get("scope") if get.get("scope") in SCOPES else "mine"
+    scope = get.get("scope", "")
+    scope = scope if scope in SCOPES else "mine"
     params = {key: get.get(key, "").strip() for key in ("dag", "profile", "state", "from", "to")}
-    runs = access.visible_runs()
-    if scope == "mine":
-        runs = runs.filter(triggered_by_id=request.user.pk)
-    elif scope == "team":
-        teammates = get_user_model().objects.filter(
-            team_memberships__team_id__in=list(access.memberships())
-        )
-        runs = runs.filter(triggered_by__in=teammates)
-    if params["dag"]:
-        runs = runs.filter(dag_id=params["dag"])
-    if params["profile"]:
-        runs = runs.filter(profile__slug=params["profile"])
-    if params["state"]:
-        runs = runs.filter(state=params["state"])
-    runs = filter_dates(runs, "created_at", parse_date(params["from"]), parse_date(params["to"]))
+    filters = selectors.RunFilters(
+        scope=selectors.RunScope(scope),
+        dag_id=params["dag"],
+        profile=params["profile"],
+        state=params["state"],
+        date_from=parse_date(params["from"]),
+        date_to=parse_date(params["to"]),
+    )
+    runs = selectors.runs_for(access, filters)
     page = keyset_page(runs, parse_int(get.get("before")))
     context = {
         "rows": [(run, badge(run.state)) for run in page.items],

@@ -166,7 +166,7 @@ def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAirflow]:
     for module in (
         "controlpanel.services.dags",
         "controlpanel.services.catalog",
-        "controlpanel.views.runs",
+        "controlpanel.services.task_logs",
     ):
         monkeypatch.setattr(f"{module}.client_for", lambda profile: fake)
     yield fake

@@ -1,0 +1,68 @@
+"""Runs as people may see them: one run, and runs filtered by scope, DAG, state and time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import Http404
+
+from controlpanel.models import Run
+from controlpanel.permissions import Access
+from controlpanel.selectors.dates import filter_dates
+
+
+class RunScope(StrEnum):
+    """Whose runs: started by me, by anyone in my teams, or every run I may see."""
+
+    MINE = "mine"
+    TEAM = "team"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    """What the runs page and ``GET /api/runs/`` filter by (empty: no filter)."""
+
+    scope: RunScope = RunScope.ALL
+    dag_id: str = ""
+    profile: str = ""
+    state: str = ""
+    triggered_by: str = ""
+    since: datetime | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def runs_for(access: Access, filters: RunFilters) -> QuerySet[Run]:
+    """The runs ``access`` may see that match ``filters`` (unordered: callers page them)."""
+    runs = access.visible_runs()
+    if filters.scope == RunScope.MINE:
+        runs = runs.filter(triggered_by_id=access.user.pk)
+    elif filters.scope == RunScope.TEAM:
+        teammates = get_user_model().objects.filter(
+            team_memberships__team_id__in=list(access.memberships())
+        )
+        runs = runs.filter(triggered_by__in=teammates)
+    exact: dict[str, Any] = {
+        "dag_id": filters.dag_id,
+        "profile__slug": filters.profile,
+        "state": filters.state,
+        "triggered_by__username": filters.triggered_by,
+    }
+    runs = runs.filter(**{lookup: value for lookup, value in exact.items() if value})
+    if filters.since is not None:
+        runs = runs.filter(created_at__gte=filters.since)
+    return filter_dates(runs, "created_at", filters.date_from, filters.date_to)
+
+
+def visible_run(access: Access, pk: int) -> Run:
+    """The run if ``access`` may see it, else 404 (the same as for one that does not exist)."""
+    run = access.visible_runs().filter(pk=pk).first()
+    if run is None:
+        raise Http404("No such run (or not visible to you).")
+    return run
