@@ -2,53 +2,53 @@
 
 from django.urls import path
 
-from controlpanel.views import manage
+from controlpanel.views.manage import grants, index, members, notifications, profiles, teams
 
 app_name = "manage"
 
 urlpatterns = [
-    path("", manage.index, name="index"),
-    path("profiles/", manage.profile_list, name="profiles"),
-    path("profiles/new/", manage.profile_create, name="profile_create"),
-    path("profiles/<slug:slug>/edit/", manage.profile_edit, name="profile_edit"),
-    path("profiles/<slug:slug>/delete/", manage.profile_delete, name="profile_delete"),
-    path("profiles/<slug:slug>/test/", manage.profile_test, name="profile_test"),
-    path("teams/", manage.team_list, name="teams"),
-    path("teams/new/", manage.team_create, name="team_create"),
-    path("teams/<slug:slug>/", manage.team_detail, name="team"),
-    path("teams/<slug:slug>/edit/", manage.team_edit, name="team_edit"),
-    path("teams/<slug:slug>/members/add/", manage.member_add, name="member_add"),
+    path("", index.index, name="index"),
+    path("profiles/", profiles.profile_list, name="profiles"),
+    path("profiles/new/", profiles.profile_create, name="profile_create"),
+    path("profiles/<slug:slug>/edit/", profiles.profile_edit, name="profile_edit"),
+    path("profiles/<slug:slug>/delete/", profiles.profile_delete, name="profile_delete"),
+    path("profiles/<slug:slug>/test/", profiles.profile_test, name="profile_test"),
+    path("teams/", teams.team_list, name="teams"),
+    path("teams/new/", teams.team_create, name="team_create"),
+    path("teams/<slug:slug>/", teams.team_detail, name="team"),
+    path("teams/<slug:slug>/edit/", teams.team_edit, name="team_edit"),
+    path("teams/<slug:slug>/members/add/", members.member_add, name="member_add"),
     path(
         "teams/<slug:slug>/members/<int:user_id>/remove/",
-        manage.member_remove,
+        members.member_remove,
         name="member_remove",
     ),
-    path("teams/<slug:slug>/members/<int:user_id>/role/", manage.member_role, name="member_role"),
-    path("teams/<slug:slug>/grants/add/", manage.grant_add, name="grant_add"),
-    path("teams/<slug:slug>/grants/preview/", manage.grant_preview, name="grant_preview"),
+    path("teams/<slug:slug>/members/<int:user_id>/role/", members.member_role, name="member_role"),
+    path("teams/<slug:slug>/grants/add/", grants.grant_add, name="grant_add"),
+    path("teams/<slug:slug>/grants/preview/", grants.grant_preview, name="grant_preview"),
     path(
         "teams/<slug:slug>/grants/<int:grant_id>/remove/",
-        manage.grant_remove,
+        grants.grant_remove,
         name="grant_remove",
     ),
     path(
         "teams/<slug:slug>/notifications/new/",
-        manage.subscription_create,
+        notifications.subscription_create,
         name="subscription_create",
     ),
     path(
         "teams/<slug:slug>/notifications/<int:subscription_id>/edit/",
-        manage.subscription_edit,
+        notifications.subscription_edit,
         name="subscription_edit",
     ),
     path(
         "teams/<slug:slug>/notifications/<int:subscription_id>/delete/",
-        manage.subscription_delete,
+        notifications.subscription_delete,
         name="subscription_delete",
     ),
     path(
         "teams/<slug:slug>/notifications/<int:subscription_id>/test/",
-        manage.subscription_test,
+        notifications.subscription_test,
         name="subscription_test",
     ),
 ]

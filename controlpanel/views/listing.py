@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from controlpanel.models import AuditEvent
+
 M = TypeVar("M", bound=Model)
 
 PAGE_SIZE = 50
@@ -45,6 +47,8 @@ STATE_CSS = {
     "scheduled": "state-queued",
     "up_for_reschedule": "state-queued",
 }
+# An audit event's outcome: succeeded, failed, or denied (shown like a waiting state).
+OUTCOME_CSS = {"succeeded": "state-success", "failed": "state-failed"}
 RUN_STATE_EXPLANATIONS = {
     "queued": "Waiting for the Airflow scheduler to start it.",
     "running": "Airflow is working on its tasks; this page updates by itself.",
@@ -72,6 +76,12 @@ def badge(state: str | None) -> Badge:
         STATE_WORDS.get(value, value.replace("_", " ").capitalize()),
         STATE_CSS.get(value, "state-other"),
     )
+
+
+def outcome_badge(event: AuditEvent) -> Badge:
+    """The badge of an audit event's outcome, in the words of its choices."""
+    css = OUTCOME_CSS.get(event.outcome, "state-queued")
+    return Badge(event.outcome, event.get_outcome_display(), css)
 
 
 def parse_date(text: str | None) -> date | None:

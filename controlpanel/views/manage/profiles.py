@@ -1,0 +1,113 @@
+"""Connection profiles (panel admins only; to everyone else these pages do not exist)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST, require_safe
+
+from controlpanel.audit import Actor
+from controlpanel.forms import ProfileForm, add_service_errors
+from controlpanel.models import AirflowProfile
+from controlpanel.services import profiles as profile_services
+from controlpanel.views.manage.common import denied_as_403, profile_manager, require_form_methods
+
+
+@login_required
+@require_safe
+def profile_list(request: HttpRequest) -> HttpResponse:
+    """Every profile with its address, login type and warnings; never a secret."""
+    profile_manager(request)
+    profiles = AirflowProfile.objects.annotate(grant_count=Count("grants")).order_by("name")
+    return render(request, "manage/profiles.html", {"profiles": profiles})
+
+
+@login_required
+@require_form_methods
+@denied_as_403
+def profile_create(request: HttpRequest) -> HttpResponse:
+    """Add a profile."""
+    profile_manager(request)
+    if request.method != "POST":
+        form = ProfileForm()
+    else:
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            try:
+                profile = profile_services.create_profile(
+                    Actor.from_request(request),
+                    secret=form.cleaned_data["secret"],
+                    **form.profile_fields(),
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, f"Profile {profile.name} created.")
+                return redirect("manage:profiles")
+    return render(request, "manage/profile_form.html", {"form": form, "profile": None})
+
+
+@login_required
+@require_form_methods
+@denied_as_403
+def profile_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    """Change a profile; an empty password field keeps the stored secret."""
+    profile_manager(request)
+    profile = get_object_or_404(AirflowProfile, slug=slug)
+    if request.method != "POST":
+        form = ProfileForm(initial=ProfileForm.initial_for(profile), editing=True)
+    else:
+        form = ProfileForm(request.POST, editing=True)
+        if form.is_valid():
+            try:
+                profile_services.update_profile(
+                    Actor.from_request(request),
+                    profile,
+                    new_secret=form.cleaned_data["secret"],
+                    **form.profile_fields(),
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, "Profile saved.")
+                return redirect("manage:profiles")
+    return render(request, "manage/profile_form.html", {"form": form, "profile": profile})
+
+
+@login_required
+@require_form_methods
+@denied_as_403
+def profile_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    """Ask for confirmation (GET), then delete the profile and what hangs on it (POST)."""
+    profile_manager(request)
+    profile = get_object_or_404(AirflowProfile, slug=slug)
+    if request.method == "POST":
+        profile_services.delete_profile(Actor.from_request(request), profile)
+        messages.success(request, f"Profile {profile.name} deleted.")
+        return redirect("manage:profiles")
+    context = {
+        "profile": profile,
+        "dag_count": profile.dags.count(),
+        "run_count": profile.runs.count(),
+        "grant_count": profile.grants.count(),
+    }
+    return render(request, "manage/profile_delete.html", context)
+
+
+@login_required
+@require_POST
+@denied_as_403
+def profile_test(request: HttpRequest, slug: str) -> HttpResponse:
+    """Test the connection and say what was found, in plain words."""
+    profile_manager(request)
+    profile = get_object_or_404(AirflowProfile, slug=slug)
+    report = profile_services.test_profile(Actor.from_request(request), profile)
+    level = messages.SUCCESS if report.ok else messages.ERROR
+    messages.add_message(request, level, f"{profile.name}: {report.summary()}")
+    for warning in report.warnings:
+        messages.warning(request, f"{profile.name}: {warning}")
+    return redirect("manage:profiles")
