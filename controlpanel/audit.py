@@ -1,24 +1,31 @@
 """Writing the audit trail: who did what, from where, with what outcome.
 
-Call ``record_event`` inside the transaction of the change it describes, so the change
-and its record commit or roll back together.
+A service wraps each action in ``audited``: the access check (``permissions.require``) and
+the change run inside it, and it records the outcome, succeeded with the change in one
+transaction, or denied / failed after that transaction rolled back, so the refusal is kept.
+``record_event`` writes one event; call it inside the transaction of the change it describes.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from controlpanel import metrics
 from controlpanel.models import AirflowProfile, AuditChainHead, AuditEvent
+from controlpanel.permissions import ActionDenied
 from controlpanel.request_id import current_request_id
+from dags_api import AirflowError
 
 Outcome = AuditEvent.Outcome
 SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "authorization"})
@@ -132,6 +139,105 @@ def record_event(
         count = functools.partial(metrics.count_trigger, profile_slug, outcome)
         transaction.on_commit(count, robust=True)
     return event
+
+
+@dataclass
+class AuditedAction:
+    """The event ``audited`` will record; the action may fill in what it learns on the way.
+
+    Set ``payload``, ``profile``, ``dag_run_id`` or ``message`` before the end, or
+    ``outcome`` to failed for an action that ends without raising but did not work.
+    """
+
+    actor: Actor
+    action: str
+    profile: AirflowProfile | str | None = None
+    dag_id: str = ""
+    dag_run_id: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    outcome: str = Outcome.SUCCEEDED
+    recorded: bool = False
+
+    def record(self, outcome: str | None = None, message: str | None = None) -> AuditEvent:
+        """Write the event now (in the caller's transaction, or its own)."""
+        self.recorded = True
+        return record_event(
+            self.actor,
+            self.action,
+            outcome=outcome or self.outcome,
+            profile=self.profile,
+            dag_id=self.dag_id,
+            dag_run_id=self.dag_run_id,
+            payload=self.payload,
+            message=self.message if message is None else message,
+        )
+
+
+@contextmanager
+def audited(
+    actor: Actor,
+    action: str,
+    *,
+    profile: AirflowProfile | str | None = None,
+    dag_id: str = "",
+    dag_run_id: str = "",
+    payload: dict[str, Any] | None = None,
+    failed: tuple[type[Exception], ...] = (),
+    not_found: str = "",
+    atomic: bool = True,
+    check_only: bool = False,
+) -> Iterator[AuditedAction]:
+    """Run one action and record its outcome: succeeded, denied or failed.
+
+    The body runs in a transaction and the succeeded event is written at its end, in that
+    transaction. ``ActionDenied`` is recorded as denied, the ``failed`` errors as failed
+    with their sentence for users, both after the transaction rolled back (so the record
+    stays), then re-raised. ``not_found``: record an Http404 as denied with this message.
+    ``atomic=False`` for an action that calls Airflow first: no transaction is held during
+    the call, and the body writes its change and ``record()`` in a transaction of its own.
+    ``check_only``: a check before an action, recording only a refusal.
+    """
+    event = AuditedAction(actor, action, profile, dag_id, dag_run_id, dict(payload or {}))
+    try:
+        if atomic and not check_only:
+            with transaction.atomic():
+                yield event
+                if not event.recorded:
+                    event.record()
+        else:
+            yield event
+            if not (check_only or event.recorded):
+                event.record()
+    except ActionDenied as exc:
+        _record_refusal(event, exc, Outcome.DENIED, exc.message)
+        raise
+    except Http404 as exc:
+        if not_found:
+            _record_refusal(event, exc, Outcome.DENIED, not_found)
+        raise
+    except failed as exc:
+        message, details = _failure(exc)
+        event.payload = {**event.payload, **details}
+        _record_refusal(event, exc, Outcome.FAILED, message)
+        raise
+
+
+def _record_refusal(event: AuditedAction, exc: Exception, outcome: str, message: str) -> None:
+    """Record a refusal once, even when it passes through an enclosing ``audited``."""
+    if getattr(exc, "_panel_audited", False):
+        return
+    event.record(outcome, message)
+    exc._panel_audited = True  # type: ignore[attr-defined]
+
+
+def _failure(exc: Exception) -> tuple[str, dict[str, Any]]:
+    """The sentence for users of an error, and what the payload adds about it."""
+    if isinstance(exc, AirflowError):
+        return exc.user_message, {"error": type(exc).__name__, "error_detail": exc.detail[:2000]}
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages), {}
+    return str(exc), {}
 
 
 @dataclass(frozen=True)
