@@ -23,7 +23,7 @@ from controlpanel import paramforms
 from controlpanel.audit import Actor
 from controlpanel.markdown import render_markdown
 from controlpanel.models import Dag, Run
-from controlpanel.permissions import Access, ActionDenied, DagAction, access_for
+from controlpanel.permissions import Access, DagAction, access_for
 from controlpanel.services import catalog as catalog_services
 from controlpanel.services import dags as dag_services
 from controlpanel.views.listing import badge
@@ -302,10 +302,7 @@ def _preview_from_json(request: HttpRequest, dag: Dag) -> dict[str, Any]:
 
 def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     actor = Actor.from_request(request)
-    try:
-        dag = dag_services.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
-    except ActionDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    dag = dag_services.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
     form, conf = _read_form(request, dag)
     if form.errors:
         return _render(request, dag, form)
@@ -319,8 +316,6 @@ def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
             dag_run_id=form.dag_run_id,
             unpause=form.unpause,
         )
-    except ActionDenied as exc:
-        raise PermissionDenied(exc.message) from exc
     except AirflowError as exc:
         _airflow_rejection(form, exc)
         return _render(request, dag, form)
