@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,34 +202,61 @@ def audited(
     event = AuditedAction(actor, action, profile, dag_id, dag_run_id, dict(payload or {}))
     try:
         if atomic and not check_only:
-            with transaction.atomic():
-                yield event
-                if not event.recorded:
-                    event.record()
+            depth = _ACTIONS_IN_TRANSACTION.set(_ACTIONS_IN_TRANSACTION.get() + 1)
+            try:
+                with transaction.atomic():
+                    yield event
+                    if not event.recorded:
+                        event.record()
+            finally:
+                _ACTIONS_IN_TRANSACTION.reset(depth)
         else:
             yield event
             if not (check_only or event.recorded):
                 event.record()
-    except ActionDenied as exc:
-        _record_refusal(event, exc, Outcome.DENIED, exc.message)
-        raise
-    except Http404 as exc:
-        if not_found:
-            _record_refusal(event, exc, Outcome.DENIED, not_found)
-        raise
-    except failed as exc:
-        message, details = _failure(exc)
-        event.payload = {**event.payload, **details}
-        _record_refusal(event, exc, Outcome.FAILED, message)
+    except Exception as exc:
+        _note_refusal(event, exc, failed, not_found)
         raise
 
 
-def _record_refusal(event: AuditedAction, exc: Exception, outcome: str, message: str) -> None:
-    """Record a refusal once, even when it passes through an enclosing ``audited``."""
-    if getattr(exc, "_panel_audited", False):
-        return
-    event.record(outcome, message)
-    exc._panel_audited = True  # type: ignore[attr-defined]
+# How many ``audited`` transactions are open around the code running now.
+_ACTIONS_IN_TRANSACTION: ContextVar[int] = ContextVar("actions_in_transaction", default=0)
+
+
+@dataclass
+class _Refusal:
+    """A denied or failed outcome travelling with its exception until it can be written."""
+
+    event: AuditedAction
+    outcome: str
+    message: str
+    recorded: bool = False
+
+
+def _note_refusal(
+    event: AuditedAction, exc: Exception, failed: tuple[type[Exception], ...], not_found: str
+) -> None:
+    """Record the refusal ``exc`` stands for, once, and only where no rollback can undo it.
+
+    Inside another ``audited`` action's transaction the record would roll back with it, so
+    the refusal rides on the exception and the outermost action writes it.
+    """
+    refusal: _Refusal | None = getattr(exc, "_panel_refusal", None)
+    if refusal is None:
+        if isinstance(exc, ActionDenied):
+            refusal = _Refusal(event, Outcome.DENIED, exc.message)
+        elif isinstance(exc, Http404) and not_found:
+            refusal = _Refusal(event, Outcome.DENIED, not_found)
+        elif isinstance(exc, failed):
+            message, details = _failure(exc)
+            event.payload = {**event.payload, **details}
+            refusal = _Refusal(event, Outcome.FAILED, message)
+        else:
+            return
+        exc._panel_refusal = refusal  # type: ignore[attr-defined]
+    if not refusal.recorded and _ACTIONS_IN_TRANSACTION.get() == 0:
+        refusal.event.record(refusal.outcome, refusal.message)
+        refusal.recorded = True
 
 
 def _failure(exc: Exception) -> tuple[str, dict[str, Any]]:
