@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from controlpanel.audit import Actor, record_event
+from controlpanel.audit import Actor
 from controlpanel.models import (
     AirflowProfile,
     AuditEvent,
@@ -239,16 +239,8 @@ class TeamAdmin(TeamsAdmin):
         obj.refresh_from_db()
 
     def delete_model(self, request: HttpRequest, obj: Team) -> None:
-        """Delete a team (no service for it yet): audited here, with what goes with it."""
-        payload = {
-            "team": obj.slug,
-            "members": list(obj.memberships.values_list("user__username", flat=True)),
-            "grants": [grant.as_payload() for grant in obj.grants.select_related("profile")],
-        }
-        record_event(
-            _actor(request), "team.delete", outcome=AuditEvent.Outcome.SUCCEEDED, payload=payload
-        )
-        super().delete_model(request, obj)
+        """Delete a team through the team services (audited with what goes with it)."""
+        team_services.delete_team(_actor(request), obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Team]) -> None:
         """The "delete selected" action: one audited delete per team."""

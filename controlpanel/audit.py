@@ -1,24 +1,32 @@
 """Writing the audit trail: who did what, from where, with what outcome.
 
-Call ``record_event`` inside the transaction of the change it describes, so the change
-and its record commit or roll back together.
+A service wraps each action in ``audited``: the access check (``permissions.require``) and
+the change run inside it, and it records the outcome, succeeded with the change in one
+transaction, or denied / failed after that transaction rolled back, so the refusal is kept.
+``record_event`` writes one event; call it inside the transaction of the change it describes.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from controlpanel import metrics
 from controlpanel.models import AirflowProfile, AuditChainHead, AuditEvent
+from controlpanel.permissions import ActionDenied
 from controlpanel.request_id import current_request_id
+from dags_api import AirflowError
 
 Outcome = AuditEvent.Outcome
 SECRET_KEYS = frozenset({"password", "token", "secret", "api_key", "authorization"})
@@ -132,6 +140,132 @@ def record_event(
         count = functools.partial(metrics.count_trigger, profile_slug, outcome)
         transaction.on_commit(count, robust=True)
     return event
+
+
+@dataclass
+class AuditedAction:
+    """The event ``audited`` will record; the action may fill in what it learns on the way.
+
+    Set ``payload``, ``profile``, ``dag_run_id`` or ``message`` before the end, or
+    ``outcome`` to failed for an action that ends without raising but did not work.
+    """
+
+    actor: Actor
+    action: str
+    profile: AirflowProfile | str | None = None
+    dag_id: str = ""
+    dag_run_id: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    outcome: str = Outcome.SUCCEEDED
+    recorded: bool = False
+
+    def record(self, outcome: str | None = None, message: str | None = None) -> AuditEvent:
+        """Write the event now (in the caller's transaction, or its own)."""
+        self.recorded = True
+        return record_event(
+            self.actor,
+            self.action,
+            outcome=outcome or self.outcome,
+            profile=self.profile,
+            dag_id=self.dag_id,
+            dag_run_id=self.dag_run_id,
+            payload=self.payload,
+            message=self.message if message is None else message,
+        )
+
+
+@contextmanager
+def audited(
+    actor: Actor,
+    action: str,
+    *,
+    profile: AirflowProfile | str | None = None,
+    dag_id: str = "",
+    dag_run_id: str = "",
+    payload: dict[str, Any] | None = None,
+    failed: tuple[type[Exception], ...] = (),
+    not_found: str = "",
+    atomic: bool = True,
+    check_only: bool = False,
+) -> Iterator[AuditedAction]:
+    """Run one action and record its outcome: succeeded, denied or failed.
+
+    The body runs in a transaction and the succeeded event is written at its end, in that
+    transaction. ``ActionDenied`` is recorded as denied, the ``failed`` errors as failed
+    with their sentence for users, both after the transaction rolled back (so the record
+    stays), then re-raised. ``not_found``: record an Http404 as denied with this message.
+    ``atomic=False`` for an action that calls Airflow first: no transaction is held during
+    the call, and the body writes its change and ``record()`` in a transaction of its own.
+    ``check_only``: a check before an action, recording only a refusal.
+    """
+    event = AuditedAction(actor, action, profile, dag_id, dag_run_id, dict(payload or {}))
+    try:
+        if atomic and not check_only:
+            depth = _ACTIONS_IN_TRANSACTION.set(_ACTIONS_IN_TRANSACTION.get() + 1)
+            try:
+                with transaction.atomic():
+                    yield event
+                    if not event.recorded:
+                        event.record()
+            finally:
+                _ACTIONS_IN_TRANSACTION.reset(depth)
+        else:
+            yield event
+            if not (check_only or event.recorded):
+                event.record()
+    except Exception as exc:
+        _note_refusal(event, exc, failed, not_found)
+        raise
+
+
+# How many ``audited`` transactions are open around the code running now.
+_ACTIONS_IN_TRANSACTION: ContextVar[int] = ContextVar("actions_in_transaction", default=0)
+
+
+@dataclass
+class _Refusal:
+    """A denied or failed outcome travelling with its exception until it can be written."""
+
+    event: AuditedAction
+    outcome: str
+    message: str
+    recorded: bool = False
+
+
+def _note_refusal(
+    event: AuditedAction, exc: Exception, failed: tuple[type[Exception], ...], not_found: str
+) -> None:
+    """Record the refusal ``exc`` stands for, once, and only where no rollback can undo it.
+
+    Inside another ``audited`` action's transaction the record would roll back with it, so
+    the refusal rides on the exception and the outermost action writes it.
+    """
+    refusal: _Refusal | None = getattr(exc, "_panel_refusal", None)
+    if refusal is None:
+        if isinstance(exc, ActionDenied):
+            refusal = _Refusal(event, Outcome.DENIED, exc.message)
+        elif isinstance(exc, Http404) and not_found:
+            refusal = _Refusal(event, Outcome.DENIED, not_found)
+        elif isinstance(exc, failed):
+            message, details = _failure(exc)
+            event.payload = {**event.payload, **details}
+            refusal = _Refusal(event, Outcome.FAILED, message)
+        else:
+            return
+        exc._panel_refusal = refusal  # type: ignore[attr-defined]
+    if not refusal.recorded and _ACTIONS_IN_TRANSACTION.get() == 0:
+        refusal.event.record(refusal.outcome, refusal.message)
+        refusal.recorded = True
+
+
+def _failure(exc: Exception) -> tuple[str, dict[str, Any]]:
+    """The sentence for users of an error, and what the payload adds about it."""
+    if isinstance(exc, AirflowError):
+        return exc.user_message, {"error": type(exc).__name__, "error_detail": exc.detail[:2000]}
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages), {}
+    return str(exc), {}
 
 
 @dataclass(frozen=True)

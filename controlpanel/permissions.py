@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
@@ -52,12 +53,26 @@ ACTION_LEVEL: dict[DagAction, Level] = {
 LEVELS_BY_RANK = sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)
 
 
-class ActionDenied(Exception):
-    """The user may see the thing but not do this to it (403, audited as denied)."""
+class ActionDenied(PermissionDenied):
+    """The user may see the thing but not do this to it (403, audited as denied).
 
-    def __init__(self, message: str) -> None:
+    A ``PermissionDenied``, so Django's views and the API answer 403 without a translation;
+    ``code`` is the API's error code for it.
+    """
+
+    def __init__(self, message: str, code: str = "forbidden") -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+
+
+def require(allowed: bool, message: str, code: str = "forbidden") -> None:
+    """Raise ActionDenied with ``message`` unless ``allowed``.
+
+    Inside ``controlpanel.audit.audited`` the refusal is recorded as denied.
+    """
+    if not allowed:
+        raise ActionDenied(message, code)
 
 
 @dataclass

@@ -69,7 +69,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, AirflowError):
         return _airflow_response(exc)
     if isinstance(exc, ActionDenied):
-        return Response(error_body("forbidden", exc.message), status=status.HTTP_403_FORBIDDEN)
+        # DRF would answer any PermissionDenied with its generic sentence; keep the service's.
+        return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, Http404):
         message = str(exc) or "Not found (or not visible to you)."
         return Response(error_body("not_found", message), status=status.HTTP_404_NOT_FOUND)

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from controlpanel.api.authentication import token_of
-from controlpanel.audit import Actor, Outcome, record_event
-
-READ_ONLY_MESSAGE = "This API token is read-only: it cannot change anything."
-
-
-class ReadOnlyToken(PermissionDenied):
-    default_detail = READ_ONLY_MESSAGE
-    default_code = "read_only_token"
+from controlpanel.audit import Actor
+from controlpanel.services import tokens
 
 
 class SignedIn(BasePermission):
@@ -31,14 +24,7 @@ class SignedIn(BasePermission):
         if not (user and user.is_authenticated and user.is_active):
             return False
         token = token_of(request)
-        if request.method not in SAFE_METHODS and token is not None and token.read_only:
+        if request.method not in SAFE_METHODS and token is not None:
             actor = Actor.from_request(request._request, source="api", token_prefix=token.prefix)
-            record_event(
-                actor,
-                "api.write",
-                outcome=Outcome.DENIED,
-                payload={"method": request.method, "path": request.path},
-                message=READ_ONLY_MESSAGE,
-            )
-            raise ReadOnlyToken()
+            tokens.check_may_write(actor, token, request.method or "", request.path)
         return True

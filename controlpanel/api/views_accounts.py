@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
 from controlpanel.models import ApiToken
-from controlpanel.permissions import Access, ActionDenied
+from controlpanel.permissions import Access, require
 from controlpanel.services import tokens, users
 
 
@@ -60,8 +60,7 @@ class UsersView(ApiView):
     serializer_class = s.UserSerializer
 
     def get(self, request: Request) -> Response:
-        if not self.access.is_superuser:
-            raise ActionDenied(users.ONLY_ADMINS)
+        require(self.access.is_superuser, users.ONLY_ADMINS)
         accounts = get_user_model().objects.order_by("username").prefetch_related("groups")
         page = self.paginate_queryset(accounts)
         return self.get_paginated_response([_user_payload(u) for u in page or []])
@@ -88,8 +87,7 @@ class UserView(ApiView):
     serializer_class = s.UserSerializer
 
     def _user(self, username: str) -> Any:
-        if not self.access.is_superuser:
-            raise ActionDenied(users.ONLY_ADMINS)
+        require(self.access.is_superuser, users.ONLY_ADMINS)
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise Http404("No such user.")

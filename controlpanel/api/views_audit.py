@@ -17,7 +17,7 @@ from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
 from controlpanel.api.views_dags import _moment
 from controlpanel.models import AuditEvent
-from controlpanel.permissions import ActionDenied
+from controlpanel.permissions import require
 from controlpanel.selectors import audit_csv_lines, audit_events
 
 ONLY_REVIEWERS = "Only audit reviewers and panel administrators may read the audit trail."
@@ -64,8 +64,7 @@ class AuditView(ApiView):
         return response
 
     def get(self, request: Request) -> Response | StreamingHttpResponse:
-        if not self.access.can_review_audit:
-            raise ActionDenied(ONLY_REVIEWERS)
+        require(self.access.can_review_audit, ONLY_REVIEWERS)
         events = self._filtered(request)
         if request.query_params.get("format") == "csv":
             response = StreamingHttpResponse(audit_csv_lines(events), content_type="text/csv")

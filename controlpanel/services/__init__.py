@@ -1,6 +1,6 @@
 """Business rules: every state change goes through a function here.
 
-Each one checks access with ``controlpanel.permissions``, runs in a transaction and writes
-its audit event (``controlpanel.audit.record_event``) in that same transaction; denied and
-failed attempts are recorded too.
+Each one runs inside ``controlpanel.audit.audited``: it checks access there with
+``controlpanel.permissions.require`` and makes its change, and ``audited`` writes the event,
+succeeded in the change's transaction, denied or failed after it rolled back.
 """

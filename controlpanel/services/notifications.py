@@ -21,7 +21,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
-from controlpanel.audit import Actor, Outcome, record_event
+from controlpanel.audit import Actor, Outcome, audited, record_event
 from controlpanel.models import (
     AirflowProfile,
     DagGrant,
@@ -30,7 +30,7 @@ from controlpanel.models import (
     Subscription,
     Team,
 )
-from controlpanel.permissions import ActionDenied, access_for, teams_seeing_dags
+from controlpanel.permissions import access_for, require, teams_seeing_dags
 from controlpanel.services.notification_channels import (
     Attempt,
     Message,
@@ -83,10 +83,8 @@ def subscription_payload(subscription: Subscription) -> dict[str, Any]:
 
 def _require_manager(actor: Actor, action: str, team: Team, payload: dict[str, Any]) -> None:
     """Raise ActionDenied, recorded as denied, unless the actor manages the team."""
-    if access_for(actor.user).can_manage_notifications(team):
-        return
-    record_event(actor, action, outcome=Outcome.DENIED, payload=payload, message=ONLY_MANAGERS)
-    raise ActionDenied(ONLY_MANAGERS)
+    with audited(actor, action, payload=payload, check_only=True):
+        require(access_for(actor.user).can_manage_notifications(team), ONLY_MANAGERS)
 
 
 def _field_problems(sub: Subscription) -> dict[str, str]:

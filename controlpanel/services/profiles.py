@@ -15,9 +15,9 @@ from django.db import transaction
 
 from controlpanel import crypto
 from controlpanel.airflow_clients import client_for, forget_client
-from controlpanel.audit import Actor, Outcome, record_event
+from controlpanel.audit import Actor, Outcome, audited
 from controlpanel.models import PLAIN_HTTP_WARNING, AirflowProfile
-from controlpanel.permissions import ActionDenied, access_for
+from controlpanel.permissions import access_for, require
 from dags_api import (
     AirflowAuthError,
     AirflowClient,
@@ -101,26 +101,12 @@ def _words(value: bool | None, yes: str, no: str) -> str:
 # --- checks shared by every change -----------------------------------------------------
 
 
-def _require_manager(actor: Actor, action: str, profile: AirflowProfile | str = "") -> None:
-    """Raise ActionDenied (recorded as denied) unless the actor may manage profiles."""
-    if access_for(actor.user).can_manage_profiles:
-        return
-    record_event(actor, action, outcome=Outcome.DENIED, profile=profile, message=NOT_ALLOWED)
-    raise ActionDenied(NOT_ALLOWED)
+def _require_manager(actor: Actor) -> None:
+    require(access_for(actor.user).can_manage_profiles, NOT_ALLOWED)
 
 
 def _profile_values(profile: AirflowProfile) -> dict[str, Any]:
     return {name: getattr(profile, name) for name in PROFILE_FIELDS}
-
-
-def _record_refusal(
-    actor: Actor, action: str, slug: str, payload: dict[str, Any], exc: ValidationError
-) -> None:
-    """Record a refused change as failed, in its own transaction so it outlives the refusal."""
-    message = " ".join(exc.messages)
-    record_event(
-        actor, action, outcome=Outcome.FAILED, profile=slug, payload=payload, message=message
-    )
 
 
 # --- create, update, delete --------------------------------------------------------------
@@ -144,34 +130,29 @@ def create_profile(
     track_external_runs: bool = True,
 ) -> AirflowProfile:
     """Add a connection profile, its secret encrypted; raises ValidationError when refused."""
-    _require_manager(actor, "profile.create", slug)
-    profile = AirflowProfile(
-        name=name,
-        slug=slug,
-        base_url=base_url.strip(),
-        auth_type=auth_type,
-        username=username,
-        verify_tls=verify_tls,
-        ca_bundle=ca_bundle,
-        timeout_seconds=timeout_seconds,
-        allow_insecure_http=allow_insecure_http,
-        api_version=api_version,
-        is_active=is_active,
-        track_external_runs=track_external_runs,
-    )
-    profile.set_secret(secret)
-    try:
-        profile.full_clean()
-    except ValidationError as exc:
-        payload = {**_profile_values(profile), "secret_changed": bool(secret)}
-        _record_refusal(actor, "profile.create", slug, payload, exc)
-        raise
-    payload = {**_profile_values(profile), "secret_changed": bool(secret)}
-    with transaction.atomic():
-        profile.save()
-        record_event(
-            actor, "profile.create", outcome=Outcome.SUCCEEDED, profile=profile, payload=payload
+    with audited(actor, "profile.create", profile=slug, failed=(ValidationError,)) as event:
+        _require_manager(actor)
+        profile = AirflowProfile(
+            name=name,
+            slug=slug,
+            base_url=base_url.strip(),
+            auth_type=auth_type,
+            username=username,
+            verify_tls=verify_tls,
+            ca_bundle=ca_bundle,
+            timeout_seconds=timeout_seconds,
+            allow_insecure_http=allow_insecure_http,
+            api_version=api_version,
+            is_active=is_active,
+            track_external_runs=track_external_runs,
         )
+        profile.set_secret(secret)
+        try:
+            profile.full_clean()
+        finally:  # refused or not, the payload shows the cleaned values
+            event.payload = {**_profile_values(profile), "secret_changed": bool(secret)}
+        profile.save()
+        event.profile = profile
     return profile
 
 
@@ -182,30 +163,26 @@ def update_profile(
 
     On refusal (ValidationError) the profile object is left as it was.
     """
-    _require_manager(actor, "profile.update", profile)
-    unknown = set(fields) - set(PROFILE_FIELDS)
-    if unknown:
-        raise TypeError(f"update_profile() got unknown fields: {', '.join(sorted(unknown))}")
-    before, stored_secret = _profile_values(profile), profile.secret_encrypted
-    for name, value in fields.items():
-        setattr(profile, name, value)
-    if new_secret:
-        profile.set_secret(new_secret)
-    try:
-        profile.full_clean()  # before comparing, so the payload shows cleaned values
-    except ValidationError as exc:
-        payload = _changes(profile, before, bool(new_secret))
-        for name, value in before.items():
+    with audited(actor, "profile.update", profile=profile, failed=(ValidationError,)) as event:
+        _require_manager(actor)
+        unknown = set(fields) - set(PROFILE_FIELDS)
+        if unknown:
+            raise TypeError(f"update_profile() got unknown fields: {', '.join(sorted(unknown))}")
+        before, stored_secret = _profile_values(profile), profile.secret_encrypted
+        for name, value in fields.items():
             setattr(profile, name, value)
-        profile.secret_encrypted = stored_secret
-        _record_refusal(actor, "profile.update", profile.slug, payload, exc)
-        raise
-    payload = _changes(profile, before, bool(new_secret))
-    with transaction.atomic():
+        if new_secret:
+            profile.set_secret(new_secret)
+        try:
+            profile.full_clean()  # before comparing, so the payload shows cleaned values
+        except ValidationError:
+            event.payload = _changes(profile, before, bool(new_secret))
+            for name, value in before.items():
+                setattr(profile, name, value)
+            profile.secret_encrypted = stored_secret
+            raise
+        event.payload = _changes(profile, before, bool(new_secret))
         profile.save()
-        record_event(
-            actor, "profile.update", outcome=Outcome.SUCCEEDED, profile=profile, payload=payload
-        )
         transaction.on_commit(partial(forget_client, profile.pk))
     return profile
 
@@ -221,13 +198,11 @@ def _changes(
 
 def delete_profile(actor: Actor, profile: AirflowProfile) -> None:
     """Delete a profile with its DAG catalog, runs and grants (they cascade)."""
-    _require_manager(actor, "profile.delete", profile)
     profile_id = profile.pk
     payload = {"name": profile.name, "slug": profile.slug, "base_url": profile.base_url}
-    with transaction.atomic():
-        record_event(
-            actor, "profile.delete", outcome=Outcome.SUCCEEDED, profile=profile, payload=payload
-        )
+    with audited(actor, "profile.delete", profile=profile.slug) as event:
+        _require_manager(actor)
+        event.payload = payload
         profile.delete()
         transaction.on_commit(partial(forget_client, profile_id))
 
@@ -240,24 +215,24 @@ def test_profile(actor: Actor, profile: AirflowProfile) -> ConnectionReport:
 
     Airflow failures end up in the report, never raised. Audited with the report as payload.
     """
-    _require_manager(actor, "profile.test", profile)
-    report = check_connection(profile)
-    payload = report.as_payload()
-    with transaction.atomic():
-        if report.api_version and report.api_version != profile.api_version:
-            # What the server answered is stored, so workers need not detect it again.
-            payload["api_version_stored"] = {"from": profile.api_version, "to": report.api_version}
-            profile.api_version = report.api_version
-            AirflowProfile.objects.filter(pk=profile.pk).update(api_version=report.api_version)
-            transaction.on_commit(partial(forget_client, profile.pk))
-        record_event(
-            actor,
-            "profile.test",
-            outcome=Outcome.SUCCEEDED if report.ok else Outcome.FAILED,
-            profile=profile,
-            payload=payload,
-            message=report.summary(),
-        )
+    with audited(actor, "profile.test", profile=profile, atomic=False) as event:
+        _require_manager(actor)
+        report = check_connection(profile)
+        payload = report.as_payload()
+        with transaction.atomic():
+            if report.api_version and report.api_version != profile.api_version:
+                # What the server answered is stored, so workers need not detect it again.
+                payload["api_version_stored"] = {
+                    "from": profile.api_version,
+                    "to": report.api_version,
+                }
+                profile.api_version = report.api_version
+                AirflowProfile.objects.filter(pk=profile.pk).update(api_version=report.api_version)
+                transaction.on_commit(partial(forget_client, profile.pk))
+            event.payload = payload
+            event.outcome = Outcome.SUCCEEDED if report.ok else Outcome.FAILED
+            event.message = report.summary()
+            event.record()
     return report
 
 

@@ -1,7 +1,7 @@
 """Teams, their members and grants, and the audit reviewer role.
 
 Panel admins create teams and decide their grants; a team's own team admins manage its
-members. Every attempt is audited, denied and refused ones too.
+members. Every attempt is audited, denied and refused ones too (``audit.audited``).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from typing import Any
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from controlpanel.audit import Actor, Outcome, record_event
+from controlpanel.audit import Actor, audited
 from controlpanel.models import (
     AUDITORS_GROUP,
     AirflowProfile,
@@ -24,7 +23,7 @@ from controlpanel.models import (
     Team,
     TeamMembership,
 )
-from controlpanel.permissions import ActionDenied, access_for
+from controlpanel.permissions import access_for, require
 
 TEAM_FIELDS = ("name", "slug", "description")
 # Airflow's own rule for DAG ids; patterns may add the glob characters * and ?.
@@ -43,51 +42,13 @@ LAST_ADMIN = (
 # --- checks shared by every change -----------------------------------------------------
 
 
-def _require(
-    allowed: bool, actor: Actor, action: str, message: str, payload: dict[str, Any]
-) -> None:
-    """Raise ActionDenied, recorded as denied, unless ``allowed``."""
-    if allowed:
-        return
-    record_event(actor, action, outcome=Outcome.DENIED, payload=payload, message=message)
-    raise ActionDenied(message)
-
-
-def _refuse(
-    actor: Actor,
-    action: str,
-    payload: dict[str, Any],
-    error: ValidationError | str,
-    profile: AirflowProfile | None = None,
-) -> ValidationError:
-    """Record a refused change as failed (its own transaction) and return the error to raise."""
-    exc = error if isinstance(error, ValidationError) else ValidationError(error)
-    record_event(
-        actor,
-        action,
-        outcome=Outcome.FAILED,
-        profile=profile,
-        payload=payload,
-        message=" ".join(exc.messages),
-    )
-    return exc
-
-
-def _clean(actor: Actor, action: str, obj: Team, payload: dict[str, Any]) -> None:
-    """``full_clean`` a team, recording a refusal."""
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise _refuse(actor, action, payload, exc) from None
-
-
 def ensure_may_manage_teams(actor: Actor, action: str, payload: dict[str, Any]) -> None:
     """Raise ActionDenied, recorded as denied, unless the actor may change teams and grants.
 
     For views that must refuse a POST before they can even parse its form.
     """
-    allowed = access_for(actor.user).can_manage_teams()
-    _require(allowed, actor, action, ONLY_ADMINS, payload)
+    with audited(actor, action, payload=payload, check_only=True):
+        require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
 
 
 # --- teams -------------------------------------------------------------------------------
@@ -97,11 +58,10 @@ def create_team(actor: Actor, *, name: str, slug: str, description: str = "") ->
     """Add a team (panel admins only); raises ValidationError for a taken name or slug."""
     team = Team(name=name.strip(), slug=slug.strip(), description=description.strip())
     payload = {field: getattr(team, field) for field in TEAM_FIELDS}
-    ensure_may_manage_teams(actor, "team.create", payload)
-    _clean(actor, "team.create", team, payload)
-    with transaction.atomic():
+    with audited(actor, "team.create", payload=payload, failed=(ValidationError,)):
+        require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
+        team.full_clean()
         team.save()
-        record_event(actor, "team.create", outcome=Outcome.SUCCEEDED, payload=payload)
     return team
 
 
@@ -114,44 +74,56 @@ def update_team(actor: Actor, team: Team, **fields: Any) -> Team:
     if unknown:
         raise TypeError(f"update_team() got unknown fields: {', '.join(sorted(unknown))}")
     before = {field: getattr(team, field) for field in TEAM_FIELDS}
-    ensure_may_manage_teams(actor, "team.update", {"team": team.slug})
-    for field, value in fields.items():
-        setattr(team, field, value.strip() if isinstance(value, str) else value)
-    changed = {f: getattr(team, f) for f in TEAM_FIELDS if getattr(team, f) != before[f]}
-    payload = {"team": before["slug"], **changed}
-    try:
-        _clean(actor, "team.update", team, payload)
-    except ValidationError:
-        for field, value in before.items():
-            setattr(team, field, value)
-        raise
-    with transaction.atomic():
+    payload = {"team": team.slug}
+    with audited(actor, "team.update", payload=payload, failed=(ValidationError,)) as event:
+        require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
+        for field, value in fields.items():
+            setattr(team, field, value.strip() if isinstance(value, str) else value)
+        changed = {f: getattr(team, f) for f in TEAM_FIELDS if getattr(team, f) != before[f]}
+        event.payload = {"team": before["slug"], **changed}
+        try:
+            team.full_clean()
+        except ValidationError:
+            for field, value in before.items():
+                setattr(team, field, value)
+            raise
         team.save()
-        record_event(actor, "team.update", outcome=Outcome.SUCCEEDED, payload=payload)
     return team
+
+
+def delete_team(actor: Actor, team: Team) -> None:
+    """Delete a team with its memberships and grants (panel admins only).
+
+    The event lists the members and grants that went with it.
+    """
+    payload = {
+        "team": team.slug,
+        "members": list(team.memberships.values_list("user__username", flat=True)),
+        "grants": [grant.as_payload() for grant in team.grants.select_related("profile")],
+    }
+    with audited(actor, "team.delete", payload=payload):
+        require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
+        team.delete()
 
 
 # --- members -----------------------------------------------------------------------------
 
 
-def _require_member_manager(actor: Actor, action: str, team: Team, payload: dict[str, Any]) -> None:
-    allowed = access_for(actor.user).can_manage_members(team)
-    _require(allowed, actor, action, ONLY_MEMBER_MANAGERS, payload)
+def _require_member_manager(actor: Actor, team: Team) -> None:
+    require(access_for(actor.user).can_manage_members(team), ONLY_MEMBER_MANAGERS)
 
 
-def _membership(
-    actor: Actor, action: str, team: Team, user: Any, payload: dict[str, Any]
-) -> TeamMembership:
-    """The user's membership of the team, or a recorded ValidationError."""
+def _membership(team: Team, user: Any) -> TeamMembership:
+    """The user's membership of the team, or a ValidationError saying they are not in it."""
     membership = TeamMembership.objects.filter(team=team, user=user).first()
     if membership is None:
-        raise _refuse(actor, action, payload, f"{user.get_username()} is not in {team.name}.")
+        raise ValidationError(f"{user.get_username()} is not in {team.name}.")
     return membership
 
 
-def _check_role(actor: Actor, action: str, role: str, payload: dict[str, Any]) -> None:
+def _check_role(role: str) -> None:
     if role not in TeamMembership.Role.values:
-        raise _refuse(actor, action, payload, "Choose a role: member or team admin.")
+        raise ValidationError("Choose a role: member or team admin.")
 
 
 def _is_last_admin_leaving(actor: Actor, membership: TeamMembership) -> bool:
@@ -172,44 +144,40 @@ def _is_last_admin_leaving(actor: Actor, membership: TeamMembership) -> bool:
 def add_member(actor: Actor, team: Team, user: Any, role: str) -> TeamMembership:
     """Put a user in a team as member or team admin."""
     payload = {"team": team.slug, "user": user.get_username(), "role": role}
-    _require_member_manager(actor, "member.add", team, payload)
-    _check_role(actor, "member.add", role, payload)
-    if TeamMembership.objects.filter(team=team, user=user).exists():
-        message = f"{user.get_username()} is already in {team.name}."
-        raise _refuse(actor, "member.add", payload, message)
-    with transaction.atomic():
+    with audited(actor, "member.add", payload=payload, failed=(ValidationError,)):
+        _require_member_manager(actor, team)
+        _check_role(role)
+        if TeamMembership.objects.filter(team=team, user=user).exists():
+            raise ValidationError(f"{user.get_username()} is already in {team.name}.")
         membership = TeamMembership.objects.create(team=team, user=user, role=role)
-        record_event(actor, "member.add", outcome=Outcome.SUCCEEDED, payload=payload)
     return membership
 
 
 def remove_member(actor: Actor, team: Team, user: Any) -> None:
     """Take a user out of a team (their rights from its grants end at once)."""
     payload = {"team": team.slug, "user": user.get_username()}
-    _require_member_manager(actor, "member.remove", team, payload)
-    membership = _membership(actor, "member.remove", team, user, payload)
-    payload["role"] = membership.role
-    if _is_last_admin_leaving(actor, membership):
-        raise _refuse(actor, "member.remove", payload, LAST_ADMIN.format(team=team.name))
-    with transaction.atomic():
+    with audited(actor, "member.remove", payload=payload, failed=(ValidationError,)) as event:
+        _require_member_manager(actor, team)
+        membership = _membership(team, user)
+        event.payload["role"] = membership.role
+        if _is_last_admin_leaving(actor, membership):
+            raise ValidationError(LAST_ADMIN.format(team=team.name))
         membership.delete()
-        record_event(actor, "member.remove", outcome=Outcome.SUCCEEDED, payload=payload)
 
 
 def change_member_role(actor: Actor, team: Team, user: Any, role: str) -> TeamMembership:
     """Make a member team admin, or a team admin a plain member."""
     payload: dict[str, Any] = {"team": team.slug, "user": user.get_username(), "role": role}
-    _require_member_manager(actor, "member.role_change", team, payload)
-    _check_role(actor, "member.role_change", role, payload)
-    membership = _membership(actor, "member.role_change", team, user, payload)
-    payload["old_role"] = membership.role
-    demoting = role != TeamMembership.Role.ADMIN
-    if demoting and _is_last_admin_leaving(actor, membership):
-        raise _refuse(actor, "member.role_change", payload, LAST_ADMIN.format(team=team.name))
-    with transaction.atomic():
+    with audited(actor, "member.role_change", payload=payload, failed=(ValidationError,)) as event:
+        _require_member_manager(actor, team)
+        _check_role(role)
+        membership = _membership(team, user)
+        event.payload["old_role"] = membership.role
+        demoting = role != TeamMembership.Role.ADMIN
+        if demoting and _is_last_admin_leaving(actor, membership):
+            raise ValidationError(LAST_ADMIN.format(team=team.name))
         membership.role = role
         membership.save(update_fields=["role"])
-        record_event(actor, "member.role_change", outcome=Outcome.SUCCEEDED, payload=payload)
     return membership
 
 
@@ -259,28 +227,24 @@ def add_grant(
         created_by=actor.user,
     )
     payload = grant.as_payload()
-    ensure_may_manage_teams(actor, "grant.add", payload)
-    problem = _selector_problem(grant.dag_ids, grant.dag_patterns, grant.tags)
-    if not problem and level not in Level.values:
-        problem = "Choose a level: view, trigger or operate."
-    if problem:
-        raise _refuse(actor, "grant.add", payload, problem, profile)
-    with transaction.atomic():
+    with audited(actor, "grant.add", payload=payload, failed=(ValidationError,)) as event:
+        require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
+        event.profile = profile
+        problem = _selector_problem(grant.dag_ids, grant.dag_patterns, grant.tags)
+        if not problem and level not in Level.values:
+            problem = "Choose a level: view, trigger or operate."
+        if problem:
+            raise ValidationError(problem)
         grant.save()
-        record_event(
-            actor, "grant.add", outcome=Outcome.SUCCEEDED, profile=profile, payload=payload
-        )
     return grant
 
 
 def remove_grant(actor: Actor, grant: DagGrant) -> None:
     """Take a grant away from its team (its members lose that access at once)."""
     payload = {"id": grant.pk, **grant.as_payload()}
-    ensure_may_manage_teams(actor, "grant.remove", payload)
-    with transaction.atomic():
-        record_event(
-            actor, "grant.remove", outcome=Outcome.SUCCEEDED, profile=grant.profile, payload=payload
-        )
+    with audited(actor, "grant.remove", payload=payload) as event:
+        require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
+        event.profile = grant.profile
         grant.delete()
 
 
@@ -311,15 +275,13 @@ def set_auditor(actor: Actor, user: Any, is_auditor: bool) -> None:
     group = Group.objects.filter(name=AUDITORS_GROUP).first()
     was_auditor = group is not None and user.groups.filter(pk=group.pk).exists()
     payload = {"user": user.get_username(), "is_auditor": is_auditor, "was_auditor": was_auditor}
-    allowed = access_for(actor.user).is_superuser
-    _require(allowed, actor, "user.auditor_change", ONLY_SUPERUSERS_AUDITORS, payload)
-    with transaction.atomic():
+    with audited(actor, "user.auditor_change", payload=payload):
+        require(access_for(actor.user).is_superuser, ONLY_SUPERUSERS_AUDITORS)
         group = _auditors_group()
         if is_auditor:
             user.groups.add(group)
         else:
             user.groups.remove(group)
-        record_event(actor, "user.auditor_change", outcome=Outcome.SUCCEEDED, payload=payload)
     _forget_cached_rights(user)
 
 

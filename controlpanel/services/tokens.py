@@ -9,16 +9,16 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from controlpanel.audit import Actor, Outcome, record_event
+from controlpanel.audit import Actor, audited
 from controlpanel.models import ApiToken, hash_token
-from controlpanel.permissions import ActionDenied, access_for
+from controlpanel.permissions import access_for, require
 
 TOKEN_PREFIX_LENGTH = 8
 MAX_EXPIRES_DAYS = 3650
 ONLY_OWN_TOKENS = "You may only manage your own API tokens; a panel administrator may manage any."
+READ_ONLY_MESSAGE = "This API token is read-only: it cannot change anything."
 
 
 def _may_manage_tokens_of(actor: Actor, user: Any) -> bool:
@@ -30,12 +30,11 @@ def _may_manage_tokens_of(actor: Actor, user: Any) -> bool:
     return access.is_superuser or actor.user.pk == user.pk
 
 
-def _require(actor: Actor, user: Any, action: str, payload: dict[str, Any]) -> None:
-    """Raise ActionDenied, recorded as denied, unless the actor may manage ``user``'s tokens."""
-    if _may_manage_tokens_of(actor, user):
-        return
-    record_event(actor, action, outcome=Outcome.DENIED, payload=payload, message=ONLY_OWN_TOKENS)
-    raise ActionDenied(ONLY_OWN_TOKENS)
+def check_may_write(actor: Actor, token: ApiToken, method: str, path: str) -> None:
+    """Raise ActionDenied, recorded as denied (``api.write``), for a read-only token's write."""
+    payload = {"method": method, "path": path}
+    with audited(actor, "api.write", payload=payload, check_only=True):
+        require(not token.read_only, READ_ONLY_MESSAGE, code="read_only_token")
 
 
 def create_token(
@@ -56,16 +55,12 @@ def create_token(
         "expires_days": expires_days,
         "read_only": read_only,
     }
-    _require(actor, user, "token.create", payload)
-    if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRES_DAYS:
-        message = f"A token expires after 1 to {MAX_EXPIRES_DAYS} days."
-        record_event(
-            actor, "token.create", outcome=Outcome.FAILED, payload=payload, message=message
-        )
-        raise ValueError(message)
-    plaintext = "acp_" + secrets.token_urlsafe(32)
-    expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
-    with transaction.atomic():
+    with audited(actor, "token.create", payload=payload, failed=(ValueError,)) as event:
+        require(_may_manage_tokens_of(actor, user), ONLY_OWN_TOKENS)
+        if expires_days is not None and not 1 <= expires_days <= MAX_EXPIRES_DAYS:
+            raise ValueError(f"A token expires after 1 to {MAX_EXPIRES_DAYS} days.")
+        plaintext = "acp_" + secrets.token_urlsafe(32)
+        expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         token = ApiToken.objects.create(
             user=user,
             name=name[:100],
@@ -74,26 +69,20 @@ def create_token(
             expires_at=expires_at,
             read_only=read_only,
         )
-        record_event(
-            actor,
-            "token.create",
-            outcome=Outcome.SUCCEEDED,
-            payload={**payload, "id": token.pk, "prefix": token.prefix},
-        )
+        event.payload.update(id=token.pk, prefix=token.prefix)
     return token, plaintext
 
 
 def revoke_token(actor: Actor, token: ApiToken) -> ApiToken:
     """Stop a token from working, at once and for good (revoking twice changes nothing)."""
     payload = {"id": token.pk, "prefix": token.prefix, "user": token.user.get_username()}
-    _require(actor, token.user, "token.revoke", payload)
-    with transaction.atomic():
+    with audited(actor, "token.revoke", payload=payload):
+        require(_may_manage_tokens_of(actor, token.user), ONLY_OWN_TOKENS)
         if token.revoked_at is None:
             token.revoked_at = timezone.now()
             ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
                 revoked_at=token.revoked_at
             )
-        record_event(actor, "token.revoke", outcome=Outcome.SUCCEEDED, payload=payload)
     return token
 
 

@@ -8,6 +8,7 @@ refusal reads the same in the trail whether it came from the form or the API.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -18,7 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from controlpanel import paramforms
-from controlpanel.audit import Actor, Outcome, record_event
+from controlpanel.audit import Actor, audited
 from controlpanel.models import Dag, IdempotentRequest, Run
 from controlpanel.services import catalog, dags
 from dags_api import AirflowError
@@ -91,7 +92,8 @@ def record_conf_refusal(
     actor: Actor, dag: Dag, body: dict[str, Any], errors: dict[str, list[str]]
 ) -> None:
     """Audit a trigger refused for its conf (the form's own check, before any conf exists)."""
-    _record_refusal(actor, dag, body, CONF_REFUSED, errors)
+    with contextlib.suppress(ConfRefused):
+        _refused(actor, dag, body, ConfRefused(errors))
 
 
 def trigger_with_conf(
@@ -117,8 +119,7 @@ def trigger_with_conf(
     }
     errors = conf_errors(dag, conf)
     if errors:
-        _record_refusal(actor, dag, body, CONF_REFUSED, errors)
-        raise ConfRefused(errors)
+        _refused(actor, dag, body, ConfRefused(errors))
     if not idempotency_key:
         run = dags.trigger_run(
             actor,
@@ -173,28 +174,24 @@ def _claim_key(
         if found is None:
             continue  # the twin failed and let go of the key: try to claim it
         if found.request_hash != fingerprint:
-            _record_refusal(actor, dag, body, KEY_REUSED, {}, key)
-            raise IdempotencyKeyReused()
+            _refused(actor, dag, body, IdempotencyKeyReused(), key)
         if found.run_id is not None or time.monotonic() > deadline:
             return found, False
         time.sleep(0.1)
 
 
-def _record_refusal(
-    actor: Actor,
-    dag: Dag,
-    body: dict[str, Any],
-    message: str,
-    errors: dict[str, list[str]],
-    key: str = "",
+def _refused(
+    actor: Actor, dag: Dag, body: dict[str, Any], refusal: Exception, key: str = ""
 ) -> None:
-    payload = {**body, "errors": errors, "idempotency_key": key}
-    record_event(
+    """Raise ``refusal``, audited as a failed ``dag.trigger`` with the errors it names."""
+    payload = {**body, "errors": getattr(refusal, "errors", {}), "idempotency_key": key}
+    with audited(
         actor,
         "dag.trigger",
-        outcome=Outcome.FAILED,
         profile=dag.profile,
         dag_id=dag.dag_id,
         payload=payload,
-        message=message,
-    )
+        failed=(ConfRefused, IdempotencyKeyReused),
+        check_only=True,
+    ):
+        raise refusal

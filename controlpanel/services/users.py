@@ -12,27 +12,25 @@ from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
 
-from controlpanel.audit import Actor, Outcome, record_event
-from controlpanel.permissions import ActionDenied, access_for
+from controlpanel.audit import Actor, Outcome, audited, record_event
+from controlpanel.permissions import access_for, require
 from controlpanel.services import teams
 
 ONLY_ADMINS = "Only panel administrators manage user accounts."
 
 
 def ensure_may_manage_users(actor: Actor, action: str, payload: dict[str, Any]) -> None:
-    """Raise ActionDenied, recorded as denied, unless the actor is a panel admin."""
-    if access_for(actor.user).is_superuser:
-        return
-    record_event(actor, action, outcome=Outcome.DENIED, payload=payload, message=ONLY_ADMINS)
-    raise ActionDenied(ONLY_ADMINS)
+    """Raise ActionDenied, recorded as denied, unless the actor is a panel admin.
+
+    For API views that refuse a request before reading its body.
+    """
+    with audited(actor, action, payload=payload, check_only=True):
+        _require_admin(actor)
 
 
-def _refuse(actor: Actor, action: str, payload: dict[str, Any], exc: ValidationError) -> None:
-    record_event(
-        actor, action, outcome=Outcome.FAILED, payload=payload, message=" ".join(exc.messages)
-    )
+def _require_admin(actor: Actor) -> None:
+    require(access_for(actor.user).is_superuser, ONLY_ADMINS)
 
 
 def create_user(
@@ -40,25 +38,23 @@ def create_user(
 ) -> Any:
     """Add a user who can sign in with ``password`` (checked by Django's validators)."""
     payload = {"user": username, "email": email, "is_auditor": is_auditor}
-    ensure_may_manage_users(actor, "user.create", payload)
-    user_model = get_user_model()
-    user = user_model(username=username.strip(), email=email.strip())
-    try:
-        if user_model.objects.filter(username=user.username).exists():
-            raise ValidationError({"username": ["A user with that username already exists."]})
-        if not password:
-            raise ValidationError({"password": ["Give the new user a password."]})
-        validate_password(password, user)
-        user.set_password(password)
-        user.full_clean()
-    except ValidationError as exc:
-        _refuse(actor, "user.create", payload, exc)
-        if not hasattr(exc, "error_dict"):
-            raise ValidationError({"password": exc.messages}) from None
-        raise
-    with transaction.atomic():
+    with audited(actor, "user.create", payload=payload, failed=(ValidationError,)):
+        _require_admin(actor)
+        user_model = get_user_model()
+        user = user_model(username=username.strip(), email=email.strip())
+        try:
+            if user_model.objects.filter(username=user.username).exists():
+                raise ValidationError({"username": ["A user with that username already exists."]})
+            if not password:
+                raise ValidationError({"password": ["Give the new user a password."]})
+            validate_password(password, user)
+            user.set_password(password)
+            user.full_clean()
+        except ValidationError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise ValidationError({"password": exc.messages}) from None
+            raise
         user.save()
-        record_event(actor, "user.create", outcome=Outcome.SUCCEEDED, payload=payload)
     if is_auditor:
         teams.set_auditor(actor, user, True)
     return user
@@ -79,22 +75,20 @@ def update_user(
         {k: v for k, v in {"email": email, "is_active": is_active}.items() if v is not None}
     )
     payload["password_changed"] = bool(password)
-    ensure_may_manage_users(actor, "user.update", payload)
-    if email is not None:
-        user.email = email.strip()
-    if is_active is not None:
-        user.is_active = is_active
-    try:
-        if password:
-            validate_password(password, user)
-            user.set_password(password)
-    except ValidationError as exc:
-        user.refresh_from_db()
-        _refuse(actor, "user.update", payload, exc)
-        raise ValidationError({"password": exc.messages}) from None
-    with transaction.atomic():
+    with audited(actor, "user.update", payload=payload, failed=(ValidationError,)):
+        _require_admin(actor)
+        if email is not None:
+            user.email = email.strip()
+        if is_active is not None:
+            user.is_active = is_active
+        try:
+            if password:
+                validate_password(password, user)
+                user.set_password(password)
+        except ValidationError as exc:
+            user.refresh_from_db()
+            raise ValidationError({"password": exc.messages}) from None
         user.save()
-        record_event(actor, "user.update", outcome=Outcome.SUCCEEDED, payload=payload)
     if is_auditor is not None:
         teams.set_auditor(actor, user, is_auditor)
     return user
@@ -103,16 +97,29 @@ def update_user(
 def deactivate_user(actor: Actor, user: Any) -> Any:
     """Stop a user from signing in (their tokens stop working too); history is kept."""
     payload = {"user": user.get_username()}
-    ensure_may_manage_users(actor, "user.deactivate", payload)
-    if actor.user is not None and actor.user.pk == user.pk:
-        exc = ValidationError("You cannot deactivate your own account.")
-        _refuse(actor, "user.deactivate", payload, exc)
-        raise exc
-    with transaction.atomic():
+    with audited(actor, "user.deactivate", payload=payload, failed=(ValidationError,)):
+        _require_admin(actor)
+        if actor.user is not None and actor.user.pk == user.pk:
+            raise ValidationError("You cannot deactivate your own account.")
         user.is_active = False
         user.save(update_fields=["is_active"])
-        record_event(actor, "user.deactivate", outcome=Outcome.SUCCEEDED, payload=payload)
     return user
+
+
+def change_own_password(actor: Actor, user: Any, new_password: str) -> None:
+    """Set the signed-in user's new password (their form checked the current one)."""
+    with audited(actor, "auth.password_change"):
+        user.set_password(new_password)
+        user.save()
+
+
+def record_wrong_current_password(actor: Actor) -> None:
+    """Record a password change refused for a wrong current password.
+
+    Someone at an unlocked screen may be probing it.
+    """
+    message = "The current password was wrong."
+    record_event(actor, "auth.password_change", outcome=Outcome.FAILED, message=message)
 
 
 def unlock_logins(
@@ -131,20 +138,15 @@ def unlock_logins(
         except ValueError:
             raise ValueError(f"{ip_address!r} is not an IP address.") from None
     payload = {"user": username, "ip_address": ip_address}
-    if not (actor.user is None and actor.source == "cli"):
-        ensure_may_manage_users(actor, "auth.unlock", payload)
-    attempts = AccessAttempt.objects.all()
-    if username is not None:
-        attempts = attempts.filter(username=username)
-    if ip_address is not None:
-        attempts = attempts.filter(ip_address=ip_address)
-    with transaction.atomic():
+    with audited(actor, "auth.unlock", payload=payload) as event:
+        if not (actor.user is None and actor.source == "cli"):
+            _require_admin(actor)
+        attempts = AccessAttempt.objects.all()
+        if username is not None:
+            attempts = attempts.filter(username=username)
+        if ip_address is not None:
+            attempts = attempts.filter(ip_address=ip_address)
         removed, _ = attempts.delete()
-        record_event(
-            actor,
-            "auth.unlock",
-            outcome=Outcome.SUCCEEDED,
-            payload={**payload, "counters_removed": removed},
-            message="" if removed else "Nothing was locked or counted for that.",
-        )
+        event.payload["counters_removed"] = removed
+        event.message = "" if removed else "Nothing was locked or counted for that."
     return removed

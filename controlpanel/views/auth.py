@@ -1,7 +1,7 @@
 """Log in, log out and change password: Django's auth views with the panel's templates.
 
 Logins and logouts are audited by ``controlpanel.signals`` (so the admin's login page is
-covered too); password changes are audited here, in the transaction that saves them.
+covered too); password changes by ``services.users``, in the transaction that saves them.
 Included by ``urls.py`` under ``accounts/``.
 """
 
@@ -10,15 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from axes.helpers import get_cool_off
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path
 
-from controlpanel.audit import Actor, record_event
-from controlpanel.models import AuditEvent
+from controlpanel.audit import Actor
+from controlpanel.services import users as user_services
 
 
 class LoginForm(AuthenticationForm):
@@ -90,25 +90,16 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "registration/password_change_form.html"
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
-        """Save the new password and its audit event together."""
-        with transaction.atomic():
-            response = super().form_valid(form)
-            record_event(
-                Actor.from_request(self.request),
-                "auth.password_change",
-                outcome=AuditEvent.Outcome.SUCCEEDED,
-            )
-        return response
+        """Save the new password (audited), keeping this session signed in."""
+        new_password = form.cleaned_data["new_password1"]
+        user_services.change_own_password(Actor.from_request(self.request), form.user, new_password)
+        update_session_auth_hash(self.request, form.user)
+        return HttpResponseRedirect(self.get_success_url())
 
     def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
         """Record a wrong current password (someone at an unlocked screen probing it)."""
         if form.has_error("old_password", "password_incorrect"):
-            record_event(
-                Actor.from_request(self.request),
-                "auth.password_change",
-                outcome=AuditEvent.Outcome.FAILED,
-                message="The current password was wrong.",
-            )
+            user_services.record_wrong_current_password(Actor.from_request(self.request))
         return super().form_invalid(form)
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from controlpanel import selectors
 from controlpanel.audit import Actor
 from controlpanel.models import Dag
-from controlpanel.permissions import Access, ActionDenied, DagAction, access_for
+from controlpanel.permissions import Access, DagAction, access_for
 from controlpanel.services import dags as dag_services
 from controlpanel.views.listing import PAGE_SIZE, Badge, badge
 from dags_api import AirflowError
@@ -98,10 +97,7 @@ def _back(request: HttpRequest, default: str) -> str:
 def dag_pause(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     """Confirm, then pause or unpause a DAG (operate level; the service audits it)."""
     if request.method != "POST":
-        try:
-            dag = access_for(request.user).get_dag(profile, dag_id, DagAction.PAUSE)
-        except ActionDenied as exc:
-            raise PermissionDenied(exc.message) from exc
+        dag = access_for(request.user).get_dag(profile, dag_id, DagAction.PAUSE)
         context = {"dag": dag, "next": _back(request, reverse("home"))}
         return render(request, "catalog/pause_confirm.html", context)
     paused = request.POST.get("paused") == "1"
@@ -110,8 +106,6 @@ def dag_pause(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     try:
         dag = dag_services.find_dag(actor, profile, dag_id, DagAction.PAUSE, action)
         dag_services.set_paused(actor, dag, paused)
-    except ActionDenied as exc:
-        raise PermissionDenied(exc.message) from exc
     except AirflowError as exc:
         messages.error(request, exc.user_message)
     else:

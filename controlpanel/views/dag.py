@@ -10,7 +10,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -23,7 +22,7 @@ from controlpanel import paramforms
 from controlpanel.audit import Actor
 from controlpanel.markdown import render_markdown
 from controlpanel.models import Dag, Run
-from controlpanel.permissions import Access, ActionDenied, DagAction, access_for
+from controlpanel.permissions import Access, DagAction, access_for, require
 from controlpanel.services import catalog as catalog_services
 from controlpanel.services import dags as dag_services
 from controlpanel.services import triggers
@@ -263,8 +262,7 @@ def dag_form_preview(request: HttpRequest, profile: str, dag_id: str) -> JsonRes
     """
     access = access_for(request.user)
     dag = access.get_dag(profile, dag_id)
-    if not access.can(DagAction.TRIGGER, dag):
-        raise PermissionDenied("You may not trigger this DAG.")
+    require(access.can(DagAction.TRIGGER, dag), "You may not trigger this DAG.")
     if request.POST.get("source") == "json":
         return JsonResponse(_preview_from_json(request, dag))
     form = _posted_form(request, dag)
@@ -304,10 +302,7 @@ def _preview_from_json(request: HttpRequest, dag: Dag) -> dict[str, Any]:
 
 def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     actor = Actor.from_request(request)
-    try:
-        dag = dag_services.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
-    except ActionDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    dag = dag_services.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
     form, conf = _read_form(request, dag)
     logical_date = None if "logical_date" in form.field_errors else _logical_date(form.logical_date)
     if form.errors:
@@ -327,8 +322,6 @@ def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     except triggers.ConfRefused as exc:
         _conf_rejection(form, exc.errors)
         return _render(request, dag, form)
-    except ActionDenied as exc:
-        raise PermissionDenied(exc.message) from exc
     except AirflowError as exc:
         _airflow_rejection(form, exc)
         return _render(request, dag, form)

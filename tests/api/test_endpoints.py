@@ -186,6 +186,17 @@ def test_users_are_created_changed_and_deactivated_by_superusers(
     assert AuditEvent.objects.filter(action="user.create", outcome="denied").exists()
 
 
+def test_a_denied_action_answers_403_with_the_services_sentence(
+    api_world: ApiWorld, call: Caller
+) -> None:
+    response = call("viewer", "PATCH", "/api/dags/prod/finance_daily/", {"is_paused": True})
+    message = "You may see finance_daily but not pause it: that needs the 'operate' level."
+    assert response.status_code == 403
+    assert response.json() == {"error": "forbidden", "message": message, "detail": None}
+    event = AuditEvent.objects.get(action="dag.pause")
+    assert (event.outcome, event.message) == ("denied", message)
+
+
 def test_team_members_and_grants_round_trip(api_world: ApiWorld, call: Caller) -> None:
     team = call("superuser", "POST", "/api/teams/", {"name": "Data", "slug": "data"})
     assert team.status_code == 201

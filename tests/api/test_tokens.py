@@ -92,6 +92,27 @@ def test_a_read_only_token_reads_but_cannot_write_and_the_refusal_is_audited(
     event = AuditEvent.objects.filter(action="api.write").first()
     assert event is not None and event.outcome == "denied" and event.token_prefix == token.prefix
     assert not AuditEvent.objects.filter(action="team.create").exists()
+    assert response.json() == {
+        "error": "read_only_token",
+        "message": tokens.READ_ONLY_MESSAGE,
+        "detail": None,
+    }
+
+
+def test_the_write_check_refuses_only_read_only_tokens_and_records_only_refusals(
+    api_world: ApiWorld,
+) -> None:
+    user = api_world.users["operator"]
+    reader, _ = tokens.create_token(Actor(user=user), user, "reader", read_only=True)
+    writer, _ = tokens.create_token(Actor(user=user), user, "writer")
+    actor = Actor(user=user, source="api", token_prefix=reader.prefix)
+    tokens.check_may_write(actor, writer, "POST", "/api/teams/")
+    assert not AuditEvent.objects.filter(action="api.write").exists()
+    with pytest.raises(ActionDenied) as err:
+        tokens.check_may_write(actor, reader, "POST", "/api/teams/")
+    assert err.value.code == "read_only_token"
+    [event] = AuditEvent.objects.filter(action="api.write")
+    assert (event.outcome, event.payload) == ("denied", {"method": "POST", "path": "/api/teams/"})
 
 
 def test_last_used_at_is_recorded(api_world: ApiWorld) -> None:

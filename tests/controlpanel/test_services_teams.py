@@ -325,3 +325,26 @@ def test_superuser_makes_and_unmakes_an_auditor(world: World) -> None:
     assert not access_for(fresh(world.users["auditor"])).is_auditor
     event = last_event("user.auditor_change")
     assert event.payload["was_auditor"] is True and event.outcome == "succeeded"
+
+
+# --- deleting a team -----------------------------------------------------------------------
+
+
+def test_deleting_a_team_takes_its_members_and_grants_and_is_audited(world: World) -> None:
+    team = world.teams["etl-ops"]
+    services.delete_team(actor(world), team)
+    assert not Team.objects.filter(slug="etl-ops").exists()
+    assert not DagGrant.objects.filter(team__slug="etl-ops").exists()
+    event = last_event("team.delete")
+    assert (event.outcome, event.actor_username) == ("succeeded", "superuser")
+    assert event.payload["team"] == "etl-ops" and event.payload["members"] == ["operate_user"]
+    assert event.payload["grants"][0]["tags"] == ["etl"]
+
+
+def test_only_a_panel_admin_deletes_a_team_and_the_denial_is_kept(world: World) -> None:
+    team = world.teams["finance-viewers"]
+    with pytest.raises(ActionDenied):
+        services.delete_team(actor(world, "team_admin"), team)
+    assert Team.objects.filter(pk=team.pk).exists()
+    event = last_event("team.delete")
+    assert (event.outcome, event.message) == ("denied", services.ONLY_ADMINS)

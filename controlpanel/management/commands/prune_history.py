@@ -6,16 +6,13 @@ is append-only and its hash chain would break.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
-from django.utils import timezone
 
-from controlpanel.audit import Actor, Outcome, record_event
-from controlpanel.models import Run, StateChange, TaskInstance
+from controlpanel.audit import Actor
+from controlpanel.services import maintenance
 
 
 class Command(BaseCommand):
@@ -33,22 +30,9 @@ class Command(BaseCommand):
         days = options["days"] if options["days"] is not None else settings.HISTORY_RETENTION_DAYS
         if days <= 0:
             raise CommandError("Retention is 0 (keep forever): pass --days N to prune.")
-        cutoff = timezone.now() - timedelta(days=days)
-        runs = Run.objects.filter(is_finished=True, end_date__lt=cutoff)
-        counts = {
-            "runs": runs.count(),
-            "task_instances": TaskInstance.objects.filter(run__in=runs).count(),
-            "state_changes": StateChange.objects.filter(run__in=runs).count(),
-        }
         if options["dry_run"]:
-            self.stdout.write(f"Would delete, ended before {cutoff:%Y-%m-%d}: {counts}")
+            prune = maintenance.history_to_prune(days)
+            self.stdout.write(f"Would delete, ended before {prune.cutoff:%Y-%m-%d}: {prune.counts}")
             return
-        with transaction.atomic():
-            runs.delete()
-            record_event(
-                Actor.system(source="cli"),
-                "history.prune",
-                outcome=Outcome.SUCCEEDED,
-                payload={"days": days, "cutoff": cutoff.isoformat(), **counts},
-            )
-        self.stdout.write(f"Deleted, ended before {cutoff:%Y-%m-%d}: {counts}")
+        prune = maintenance.prune_history(Actor.system(source="cli"), days)
+        self.stdout.write(f"Deleted, ended before {prune.cutoff:%Y-%m-%d}: {prune.counts}")

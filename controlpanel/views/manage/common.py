@@ -1,39 +1,24 @@
-"""What the management views share: who may see which page, and the 403 for refusals."""
+"""What the management views share: who may see which page.
+
+A service's refusal (``ActionDenied``, already audited) is a PermissionDenied: Django
+answers it with its 403 page by itself.
+"""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import ParamSpec
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_http_methods
 
 from controlpanel.models import Team, TeamMembership
-from controlpanel.permissions import Access, ActionDenied, access_for
+from controlpanel.permissions import Access, access_for
 
 P = ParamSpec("P")
 
 require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
-
-
-def denied_as_403(view: Callable[P, HttpResponse]) -> Callable[P, HttpResponse]:
-    """Answer a service's ActionDenied (already audited) with Django's 403.
-
-    The one place the management views translate a refusal: once ActionDenied is itself a
-    PermissionDenied, Django does this and the decorator can go.
-    """
-
-    @functools.wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> HttpResponse:
-        try:
-            return view(*args, **kwargs)
-        except ActionDenied as exc:
-            raise PermissionDenied(exc.message) from exc
-
-    return wrapper
 
 
 def profile_manager(request: HttpRequest) -> Access:

@@ -16,13 +16,12 @@ from controlpanel.forms import GrantForm, add_service_errors
 from controlpanel.models import DagGrant
 from controlpanel.permissions import access_for
 from controlpanel.services import teams as team_services
-from controlpanel.views.manage.common import denied_as_403, managed_team
+from controlpanel.views.manage.common import managed_team
 from controlpanel.views.manage.teams import render_team_page
 
 
 @login_required
 @require_POST
-@denied_as_403
 def grant_add(request: HttpRequest, slug: str) -> HttpResponse:
     """Give the team access to some DAGs of a profile (panel admins)."""
     team = managed_team(request, slug)
@@ -48,7 +47,6 @@ def grant_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@denied_as_403
 def grant_remove(request: HttpRequest, slug: str, grant_id: int) -> HttpResponse:
     """Take a grant away from the team (panel admins)."""
     team = managed_team(request, slug)

@@ -14,13 +14,12 @@ from controlpanel.audit import Actor
 from controlpanel.forms import MemberAddForm, MemberRoleForm, add_service_errors
 from controlpanel.models import TeamMembership
 from controlpanel.services import teams as team_services
-from controlpanel.views.manage.common import denied_as_403, managed_team
+from controlpanel.views.manage.common import managed_team
 from controlpanel.views.manage.teams import render_team_page
 
 
 @login_required
 @require_POST
-@denied_as_403
 def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     """Add a user to the team by username."""
     team = managed_team(request, slug)
@@ -45,7 +44,6 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@denied_as_403
 def member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     """Take a user out of the team."""
     team = managed_team(request, slug)
@@ -64,7 +62,6 @@ def member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse
 
 @login_required
 @require_POST
-@denied_as_403
 def member_role(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     """Make a member team admin, or a team admin a member."""
     team = managed_team(request, slug)

@@ -13,7 +13,7 @@ from controlpanel.audit import Actor
 from controlpanel.forms import SubscriptionForm, add_service_errors
 from controlpanel.models import Subscription, Team
 from controlpanel.services import notifications as notification_services
-from controlpanel.views.manage.common import denied_as_403, managed_team, require_form_methods
+from controlpanel.views.manage.common import managed_team, require_form_methods
 
 
 def _subscription(team: Team, subscription_id: int) -> Subscription:
@@ -25,7 +25,6 @@ def _subscription(team: Team, subscription_id: int) -> Subscription:
 
 @login_required
 @require_form_methods
-@denied_as_403
 def subscription_create(request: HttpRequest, slug: str) -> HttpResponse:
     """Subscribe the team to run notifications (panel admins and its team admins)."""
     team = managed_team(request, slug)
@@ -52,7 +51,6 @@ def subscription_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_form_methods
-@denied_as_403
 def subscription_edit(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
     """Change a subscription; an empty secret field keeps the stored signing secret."""
     team = managed_team(request, slug)
@@ -81,7 +79,6 @@ def subscription_edit(request: HttpRequest, slug: str, subscription_id: int) -> 
 
 @login_required
 @require_POST
-@denied_as_403
 def subscription_delete(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
     """Stop a notification."""
     team = managed_team(request, slug)
@@ -93,7 +90,6 @@ def subscription_delete(request: HttpRequest, slug: str, subscription_id: int) -
 
 @login_required
 @require_POST
-@denied_as_403
 def subscription_test(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
     """Send a sample notification now and say how it went."""
     team = managed_team(request, slug)

@@ -14,7 +14,7 @@ from controlpanel.audit import Actor
 from controlpanel.forms import ProfileForm, add_service_errors
 from controlpanel.models import AirflowProfile
 from controlpanel.services import profiles as profile_services
-from controlpanel.views.manage.common import denied_as_403, profile_manager, require_form_methods
+from controlpanel.views.manage.common import profile_manager, require_form_methods
 
 
 @login_required
@@ -28,7 +28,6 @@ def profile_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_form_methods
-@denied_as_403
 def profile_create(request: HttpRequest) -> HttpResponse:
     """Add a profile."""
     profile_manager(request)
@@ -53,7 +52,6 @@ def profile_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_form_methods
-@denied_as_403
 def profile_edit(request: HttpRequest, slug: str) -> HttpResponse:
     """Change a profile; an empty password field keeps the stored secret."""
     profile_manager(request)
@@ -80,7 +78,6 @@ def profile_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_form_methods
-@denied_as_403
 def profile_delete(request: HttpRequest, slug: str) -> HttpResponse:
     """Ask for confirmation (GET), then delete the profile and what hangs on it (POST)."""
     profile_manager(request)
@@ -100,7 +97,6 @@ def profile_delete(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-@denied_as_403
 def profile_test(request: HttpRequest, slug: str) -> HttpResponse:
     """Test the connection and say what was found, in plain words."""
     profile_manager(request)

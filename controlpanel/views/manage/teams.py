@@ -19,7 +19,6 @@ from controlpanel.permissions import access_for
 from controlpanel.services import notifications as notification_services
 from controlpanel.services import teams as team_services
 from controlpanel.views.manage.common import (
-    denied_as_403,
     forbid_get_unless,
     managed_team,
     may_see_teams,
@@ -45,7 +44,6 @@ def team_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_form_methods
-@denied_as_403
 def team_create(request: HttpRequest) -> HttpResponse:
     """Add a team (panel admins; team admins get 403, everyone else 404)."""
     access = access_for(request.user)
@@ -71,7 +69,6 @@ def team_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_form_methods
-@denied_as_403
 def team_edit(request: HttpRequest, slug: str) -> HttpResponse:
     """Rename a team or change its description (panel admins)."""
     team = managed_team(request, slug)
