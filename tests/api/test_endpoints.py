@@ -103,7 +103,9 @@ def test_dag_detail_carries_params(api_world: ApiWorld, call: Caller) -> None:
 
 
 def test_dag_detail_lists_params_in_the_authors_order(api_world: ApiWorld, call: Caller) -> None:
-    params = {name: {"schema": {}, "default": 1, "description": None} for name in "abc"}
+    params: dict[str, dict[str, Any]] = {
+        name: {"schema": {}, "default": 1, "description": None} for name in "abc"
+    }
     Dag.objects.filter(profile=api_world.world.prod, dag_id="finance_daily").update(
         params=params, param_order=["c", "a", "b"]
     )
