@@ -21,6 +21,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
+from controlpanel import tasks
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery, Run, Subscription, TaskInstance
 from controlpanel.permissions import ActionDenied
@@ -58,10 +59,13 @@ def finished_run(world: World, dag_id: str = "finance_daily", state: str = "fail
 
 
 def ended(run: Run, *, first_seen: bool = False) -> list[int]:
-    """Tell the notifications the poller saw ``run`` end (or first saw it finished)."""
+    """Tell the notifications the poller saw ``run`` end (or first saw it finished), then
+    queue the new deliveries as the poll task does once the cycle commits."""
     key = (run.dag_id, run.dag_run_id)
     before = {} if first_seen else {key: False}
-    return notifications.notify_run_endings(run.profile, {key: run}, before, timezone.now())
+    delivery_ids = notifications.notify_run_endings(run.profile, {key: run}, before, timezone.now())
+    tasks.send_after_commit(delivery_ids)
+    return delivery_ids
 
 
 def boss(world: World) -> Actor:
@@ -270,7 +274,7 @@ def test_overdue_deliveries_are_queued_again(world: World) -> None:
     later = timezone.now() + timedelta(minutes=6)
     assert notifications.overdue_deliveries(later) == [delivery.pk]
     Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    assert notifications.requeue_overdue() == 1  # sent at once in this process
+    tasks.send_overdue_notifications()  # the beat task; sent at once in this process
     assert Delivery.objects.get().status == "sent" and len(mail.outbox) == 1
 
 

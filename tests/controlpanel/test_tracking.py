@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from controlpanel import tasks
 from controlpanel.audit import Actor
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
 from controlpanel.services import catalog, dags, tracking
@@ -48,13 +49,20 @@ def poll_until(profile: Any, done: Callable[[], bool], timeout: float = 240) -> 
     cycles = []
     deadline = time.monotonic() + timeout
     while True:
-        cycles.append(tracking.poll_profile(profile))
+        cycles.append(poll_once(profile))
         assert not cycles[-1].error, cycles[-1].error
         if done():
             return cycles
         if time.monotonic() > deadline:
             pytest.fail(f"not done after {timeout} s: {cycles[-1]}")
         time.sleep(1)
+
+
+def poll_once(profile: Any) -> tracking.PollCycle:
+    """One cycle as the worker's task runs it: the notifications it wrote are queued after."""
+    cycle = tracking.poll_profile(profile)
+    tasks.send_after_commit(cycle.deliveries)
+    return cycle
 
 
 def finished(*runs: Run) -> Callable[[], bool]:
