@@ -21,10 +21,10 @@ from controlpanel.services import catalog, dags, notifications
 from dags_api import AirflowClient, new_dag_run_id
 from tests.conftest import wait_for_run
 from tests.controlpanel.notify_helpers import WebhookReceiver
-from tests.controlpanel.test_services_dags import harness_profile
-from tests.controlpanel.test_tracking import finished, poll_once, poll_until
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.polling import finished, poll_once, poll_until
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 SECRET = "airflow-hook-secret"
