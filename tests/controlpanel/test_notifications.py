@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
 from controlpanel import tasks
@@ -260,6 +261,29 @@ def test_a_sent_delivery_is_never_sent_again(
     [delivery_id] = ended(finished_run(world))
     assert notifications.send_delivery(delivery_id) is None  # a duplicated task message
     assert len(receiver.requests) == 1 and len(sends()) == 1
+
+
+class RolledBack(Exception):
+    """Raised to roll a poll's transaction back."""
+
+
+def test_deliveries_are_sent_only_once_the_poll_commits(
+    world: World, receiver: WebhookReceiver
+) -> None:
+    hook(world, receiver.url)
+    run = finished_run(world)
+    key = (run.dag_id, run.dag_run_id)
+    with pytest.raises(RolledBack), transaction.atomic():
+        ids = notifications.notify_run_endings(world.prod, {key: run}, {key: False}, timezone.now())
+        tasks.send_after_commit(ids)
+        raise RolledBack  # the cycle's write failed: its deliveries are gone, nothing sent
+    assert not Delivery.objects.exists() and receiver.requests == []
+    with transaction.atomic():
+        ids = notifications.notify_run_endings(world.prod, {key: run}, {key: False}, timezone.now())
+        tasks.send_after_commit(ids)
+        assert receiver.requests == []  # not before the rows are committed
+    assert len(receiver.requests) == 1
+    assert Delivery.objects.get().status == "sent"
 
 
 def test_overdue_deliveries_are_queued_again(world: World) -> None:
