@@ -1,16 +1,21 @@
 """Celery tasks of the control panel. Tasks stay thin: load by id, call a service.
 
+Services never queue tasks: the notifications service writes delivery rows and returns
+their ids, and the tasks here queue the sending after commit (``send_after_commit``).
 The schedule lives in ``settings.CELERY_BEAT_SCHEDULE``.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict
+from functools import partial
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
 from controlpanel.live_updates import record_worker_heartbeat
 from controlpanel.locks import held_lock
@@ -46,6 +51,7 @@ def poll_profile(profile_id: int) -> dict[str, Any] | None:
             log.info("poll of %s skipped: another worker is polling it", profile.slug)
             return None
         cycle = tracking.poll_profile(profile)
+    send_after_commit(cycle.deliveries)
     log.info("poll of %s: %s", profile.slug, cycle)
     return asdict(cycle)
 
@@ -85,6 +91,23 @@ def send_notification(self: Any, delivery_id: int) -> None:
 @shared_task(ignore_result=True)
 def send_overdue_notifications() -> None:
     """Queue again notifications whose worker died or whose queueing failed."""
-    count = notifications.requeue_overdue()
-    if count:
-        log.info("queued %s overdue notifications again", count)
+    delivery_ids = notifications.overdue_deliveries()
+    _queue_sending(delivery_ids)
+    if delivery_ids:
+        log.info("queued %s overdue notifications again", len(delivery_ids))
+
+
+def send_after_commit(delivery_ids: Iterable[int]) -> None:
+    """Queue one ``send_notification`` per delivery once the current transaction commits.
+
+    Outside a transaction they are queued at once. A broker that is down is logged, not
+    raised: the deliveries stay pending and ``send_overdue_notifications`` finds them.
+    """
+    ids = list(delivery_ids)
+    if ids:
+        transaction.on_commit(partial(_queue_sending, ids), robust=True)
+
+
+def _queue_sending(delivery_ids: list[int]) -> None:
+    for delivery_id in delivery_ids:
+        send_notification.delay(delivery_id)

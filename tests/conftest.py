@@ -27,6 +27,7 @@ from tests.harness.airflow import (
     major_version,
     start_airflow,
 )
+from tests.helpers.celery import celery_processes  # noqa: F401 (a fixture for every test)
 from tests.world import World, build_world
 
 

@@ -5,14 +5,16 @@ noticing run endings (the poller calls ``notify_run_endings`` in the transaction
 writes the run, and the unique delivery row makes each ending notified once), and sending
 (a Celery task calls ``send_delivery`` once per attempt; network errors, 5xx and 429 are
 retried with exponential back-off, other answers are final). Every final outcome is audited.
+
+The delivery rows are an outbox: this module writes them and hands back their ids, and
+whoever owns the transaction (the Celery tasks) queues the sending after commit, so
+services never import the tasks.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -214,8 +216,8 @@ def notify_run_endings(
 
     Called by the poller inside the transaction that wrote the runs. A run ended "just now"
     when the poller saw it unfinished before, or sees it for the first time having ended
-    within NOTIFY_RECENT_SECONDS (history read on a first poll stays quiet). Sending
-    starts after commit; returns the new deliveries' ids.
+    within NOTIFY_RECENT_SECONDS (history read on a first poll stays quiet). Returns the
+    new deliveries' ids: the caller queues their sending once the transaction commits.
     """
     recent = now - timedelta(seconds=settings.NOTIFY_RECENT_SECONDS)
     ended = [
@@ -242,8 +244,6 @@ def notify_run_endings(
                 )
                 if new:
                     created.append(delivery.pk)
-    if created:
-        transaction.on_commit(partial(_enqueue, created), robust=True)
     return created
 
 
@@ -272,29 +272,15 @@ def _ended_key(run: Run) -> str:
     return run.end_date.isoformat() if run.end_date else "unknown"
 
 
-def _enqueue(delivery_ids: Iterable[int]) -> None:
-    from controlpanel.tasks import send_notification  # tasks import the services
-
-    for delivery_id in delivery_ids:
-        send_notification.delay(delivery_id)
-
-
 def overdue_deliveries(now: datetime | None = None) -> list[int]:
     """Pending deliveries whose next attempt is long overdue (a worker died or Redis was
-    down when they were queued): the beat task queues them again."""
+    down when they were queued), at most 500: the beat task queues them again."""
     cutoff = (now or timezone.now()) - OVERDUE_GRACE
     pending = Delivery.objects.filter(status=Delivery.Status.PENDING)
     due = pending.filter(next_attempt_at__lte=cutoff) | pending.filter(
         next_attempt_at__isnull=True, created_at__lte=cutoff
     )
     return list(due.values_list("pk", flat=True)[:500])
-
-
-def requeue_overdue() -> int:
-    """Queue the overdue deliveries again; returns how many."""
-    ids = overdue_deliveries()
-    _enqueue(ids)
-    return len(ids)
 
 
 def recent_deliveries(team: Team, limit: int = 10) -> list[Delivery]:

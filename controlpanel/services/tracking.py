@@ -72,10 +72,15 @@ class PollCycle:
     seconds: float = 0.0
     skipped: str = ""
     error: str = ""
+    # Notifications of runs that ended, committed with the cycle: the caller queues them.
+    deliveries: list[int] = field(default_factory=list)
 
 
 def poll_profile(profile: AirflowProfile) -> PollCycle:
-    """One poll cycle for one profile, respecting its back-off after failures (and metered)."""
+    """One poll cycle for one profile, respecting its back-off after failures (and metered).
+
+    The notifications of runs that ended are written, not sent: queue ``cycle.deliveries``.
+    """
     started = time.monotonic()
     cycle = _poll_cycle(profile)
     outcome = "skipped" if cycle.skipped else "failed" if cycle.error else "ok"
@@ -104,13 +109,14 @@ def _poll_cycle(profile: AirflowProfile) -> PollCycle:
     cycle.runs_seen = len(observed.runs)
     try:
         with transaction.atomic():
-            cycle.rows_written = apply_observed(profile, observed, now)
+            cycle.rows_written, cycle.deliveries = apply_observed(profile, observed, now)
             _remember_api_version(profile, client)
             cycle.seconds = time.monotonic() - started
             _record_success(status, cycle, observed, now)
     except IntegrityError as exc:
         # A trigger committed the same run between our read and our write: nothing was
         # written, and the next cycle sees the run as ours.
+        cycle.rows_written, cycle.deliveries = 0, []
         cycle.error = f"skipped writing this cycle: {exc}"
     return cycle
 
@@ -191,18 +197,21 @@ def _waited_too_long(observed: Observed, key: RunKey, now: datetime) -> bool:
     return observed.runs[key].state == "queued" and since is not None and now - since > threshold
 
 
-def apply_observed(profile: AirflowProfile, observed: Observed, now: datetime) -> int:
-    """Write what changed; returns the number of rows inserted or updated.
+def apply_observed(
+    profile: AirflowProfile, observed: Observed, now: datetime
+) -> tuple[int, list[int]]:
+    """Write what changed; returns the rows inserted or updated and the new deliveries' ids.
 
-    Runs that just ended are handed to the notifications in this same transaction.
+    Runs that just ended are handed to the notifications in this same transaction; their
+    deliveries are sent only after it commits, by whoever called the poll.
     """
     rows = _known_runs(profile, set(observed.runs) | observed.not_found)
     finished_before = {key: row.is_finished for key, row in rows.items()}
     written = _write_runs(profile, observed, rows, now)
     written += _write_task_instances(observed, rows, now)
     written += _write_missing(observed.not_found, rows)
-    notifications.notify_run_endings(profile, rows, finished_before, now)
-    return written
+    deliveries = notifications.notify_run_endings(profile, rows, finished_before, now)
+    return written, deliveries
 
 
 def _known_runs(profile: AirflowProfile, keys: set[RunKey]) -> dict[RunKey, Run]:

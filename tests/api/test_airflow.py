@@ -24,9 +24,9 @@ from controlpanel.models import AirflowProfile, AuditEvent, Dag, Run
 from controlpanel.services import catalog, tokens
 from controlpanel.services.tracking import poll_profile
 from dags_api import AirflowClient
-from tests.controlpanel.test_services_dags import harness_profile
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 

@@ -19,10 +19,10 @@ import responses
 from controlpanel.airflow_clients import client_for
 from controlpanel.models import AirflowProfile, Dag
 from controlpanel.services import catalog
-from tests.controlpanel.test_services_dags import harness_profile
-from tests.dags_api.test_param_order import example_file, keys_as_written
 from tests.factories import ProfileFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.param_order import example_file, keys_as_written
+from tests.helpers.profiles import harness_profile
 
 TUTORIAL = "example_params_ui_tutorial"
 

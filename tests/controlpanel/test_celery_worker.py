@@ -52,7 +52,7 @@ def worker_queue(reachable_redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def test_process_uses_test_redis(reachable_redis_url: str, worker_queue: str) -> Iterator[None]:
+def celery_app_on_test_redis(reachable_redis_url: str, worker_queue: str) -> Iterator[None]:
     """Point this process' Celery app at the test Redis and queue; restore it afterwards."""
     conf = celery_app.conf
     saved = (conf.broker_url, conf.result_backend, conf.task_default_queue)
@@ -110,7 +110,7 @@ def _stop_process_group(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def test_real_worker_runs_ping(worker: Worker, test_process_uses_test_redis: None) -> None:
+def test_real_worker_runs_ping(worker: Worker, celery_app_on_test_redis: None) -> None:
     result = ping.delay()
     deadline = time.monotonic() + 30
     while not result.ready():

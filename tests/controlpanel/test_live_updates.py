@@ -43,8 +43,8 @@ def test_anonymous_visitors_get_no_banner(settings: Any, db: None) -> None:
 def test_triggering_works_while_redis_is_down(airflow: Any, settings: Any) -> None:
     from controlpanel.audit import Actor
     from controlpanel.services import catalog, dags
-    from tests.controlpanel.test_services_dags import harness_profile
     from tests.factories import UserFactory
+    from tests.helpers.profiles import harness_profile
 
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     settings.CELERY_BROKER_URL = settings.REDIS_URL

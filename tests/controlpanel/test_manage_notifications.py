@@ -18,8 +18,8 @@ from controlpanel.models import AuditEvent, Delivery, Subscription
 from controlpanel.services import notification_channels as channels
 from controlpanel.services import notifications
 from tests.controlpanel.notify_helpers import WebhookReceiver
-from tests.controlpanel.test_manage_views import FormControls
 from tests.factories import RunFactory
+from tests.helpers.forms import FormControls
 from tests.world import PERSONAS, World
 
 ClientAs = Callable[[str], Client]

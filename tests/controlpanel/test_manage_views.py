@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from controlpanel.models import AirflowProfile, AuditEvent, DagGrant, TeamMembership
-from tests.controlpanel.test_services_profiles import mock_airflow
 from tests.factories import (
     GrantFactory,
     MembershipFactory,
@@ -25,6 +23,8 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+from tests.helpers.forms import FormControls
+from tests.helpers.profiles import mock_airflow
 from tests.world import PERSONAS, World
 
 SECRET = "Sup3r-secret-airflow-pw"
@@ -477,28 +477,6 @@ def test_preview_without_a_selector_says_what_is_missing(world: World, client_as
 
 
 # --- markup ----------------------------------------------------------------------------------
-
-
-class FormControls(HTMLParser):
-    """Collects the ids of form controls and of what labels point at, and counts forms."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.controls: list[str] = []
-        self.labelled: set[str] = set()
-        self.forms = 0
-        self.csrf_tokens = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag == "form":
-            self.forms += 1
-        elif tag == "label" and attributes.get("for"):
-            self.labelled.add(str(attributes["for"]))
-        elif attributes.get("name") == "csrfmiddlewaretoken":
-            self.csrf_tokens += 1
-        elif tag in ("input", "select", "textarea") and attributes.get("type") != "hidden":
-            self.controls.append(str(attributes.get("id")))
 
 
 @pytest.mark.parametrize(

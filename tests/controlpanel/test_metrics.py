@@ -14,7 +14,6 @@ import pytest
 import redis
 from django.db import transaction
 from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 from pytest_django import DjangoCaptureOnCommitCallbacks, Settings
 
 from controlpanel.airflow_clients import client_for, forget_client
@@ -24,9 +23,10 @@ from controlpanel.permissions import ActionDenied
 from controlpanel.services import catalog, dags, tracking
 from dags_api import AirflowNotFound, AirflowUnavailable
 from tests.controlpanel.conftest import SettingsLoader
-from tests.controlpanel.test_services_dags import harness_profile
 from tests.factories import DagFactory, ProfileFactory, RunFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.metrics import scrape, value
+from tests.helpers.profiles import harness_profile
 
 TOKEN = "metrics-token-0123456789abcdef"
 
@@ -40,26 +40,6 @@ def metrics_redis(settings: Settings, reachable_redis_url: str) -> Iterator[redi
         client.delete(key)
     yield client
     client.close()
-
-
-def scrape(
-    client: Client | None = None, remote_addr: str = "127.0.0.1", authorization: str = ""
-) -> dict[tuple[str, tuple], float]:
-    """GET /metrics and parse it: {(sample name, sorted labels): value}."""
-    response = (client or Client()).get(
-        "/metrics", REMOTE_ADDR=remote_addr, HTTP_AUTHORIZATION=authorization
-    )
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain; version=")
-    samples = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        for sample in family.samples:
-            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return samples
-
-
-def value(samples: dict[tuple[str, tuple], float], name: str, **labels: str) -> float | None:
-    return samples.get((name, tuple(sorted(labels.items()))))
 
 
 # --- what is recorded ----------------------------------------------------------------------

@@ -19,8 +19,10 @@ from cryptography.fernet import Fernet
 from django.core import mail
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import transaction
 from django.utils import timezone
 
+from controlpanel import tasks
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery, Run, Subscription, TaskInstance
 from controlpanel.permissions import ActionDenied
@@ -58,10 +60,13 @@ def finished_run(world: World, dag_id: str = "finance_daily", state: str = "fail
 
 
 def ended(run: Run, *, first_seen: bool = False) -> list[int]:
-    """Tell the notifications the poller saw ``run`` end (or first saw it finished)."""
+    """Tell the notifications the poller saw ``run`` end (or first saw it finished), then
+    queue the new deliveries as the poll task does once the cycle commits."""
     key = (run.dag_id, run.dag_run_id)
     before = {} if first_seen else {key: False}
-    return notifications.notify_run_endings(run.profile, {key: run}, before, timezone.now())
+    delivery_ids = notifications.notify_run_endings(run.profile, {key: run}, before, timezone.now())
+    tasks.send_after_commit(delivery_ids)
+    return delivery_ids
 
 
 def boss(world: World) -> Actor:
@@ -258,6 +263,29 @@ def test_a_sent_delivery_is_never_sent_again(
     assert len(receiver.requests) == 1 and len(sends()) == 1
 
 
+class RolledBack(Exception):
+    """Raised to roll a poll's transaction back."""
+
+
+def test_deliveries_are_sent_only_once_the_poll_commits(
+    world: World, receiver: WebhookReceiver
+) -> None:
+    hook(world, receiver.url)
+    run = finished_run(world)
+    key = (run.dag_id, run.dag_run_id)
+    with pytest.raises(RolledBack), transaction.atomic():
+        ids = notifications.notify_run_endings(world.prod, {key: run}, {key: False}, timezone.now())
+        tasks.send_after_commit(ids)
+        raise RolledBack  # the cycle's write failed: its deliveries are gone, nothing sent
+    assert not Delivery.objects.exists() and receiver.requests == []
+    with transaction.atomic():
+        ids = notifications.notify_run_endings(world.prod, {key: run}, {key: False}, timezone.now())
+        tasks.send_after_commit(ids)
+        assert receiver.requests == []  # not before the rows are committed
+    assert len(receiver.requests) == 1
+    assert Delivery.objects.get().status == "sent"
+
+
 def test_overdue_deliveries_are_queued_again(world: World) -> None:
     sub = notifications.subscribe(
         boss(world), world.teams["finance-viewers"], channel="email", all_members=True
@@ -270,7 +298,7 @@ def test_overdue_deliveries_are_queued_again(world: World) -> None:
     later = timezone.now() + timedelta(minutes=6)
     assert notifications.overdue_deliveries(later) == [delivery.pk]
     Delivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(hours=1))
-    assert notifications.requeue_overdue() == 1  # sent at once in this process
+    tasks.send_overdue_notifications()  # the beat task; sent at once in this process
     assert Delivery.objects.get().status == "sent" and len(mail.outbox) == 1
 
 

@@ -1,6 +1,7 @@
 """Notifications end to end: real Airflow runs end, the poller notices, email and webhook go out.
 
-The poll cycles run in this process (as in test_tracking.py) and so does the sending
+The poll cycles run in this process as the worker's task runs them (``poll_once``: the
+deliveries a cycle wrote are queued after it commits) and so does the sending
 (``send_in_process``: what the task does, without a broker).
 """
 
@@ -16,14 +17,14 @@ from django.core import mail
 
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery, Run
-from controlpanel.services import catalog, dags, notifications, tracking
+from controlpanel.services import catalog, dags, notifications
 from dags_api import AirflowClient, new_dag_run_id
 from tests.conftest import wait_for_run
 from tests.controlpanel.notify_helpers import WebhookReceiver
-from tests.controlpanel.test_services_dags import harness_profile
-from tests.controlpanel.test_tracking import finished, poll_until
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.polling import finished, poll_once, poll_until
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 SECRET = "airflow-hook-secret"
@@ -62,8 +63,8 @@ def test_real_runs_notify_each_subscription_once(
     poll_until(profile, finished(bad, ok))
     # The poller reads the ended runs again (and a second worker might race): still once.
     Run.objects.filter(pk__in=[bad.pk, ok.pk]).update(is_finished=False, state="running")
-    tracking.poll_profile(profile)
-    tracking.poll_profile(profile)
+    poll_once(profile)
+    poll_once(profile)
 
     assert {(d.subscription_id, d.run_id, d.event) for d in Delivery.objects.all()} == {
         (emails.pk, bad.pk, "run.failed"),
@@ -113,12 +114,12 @@ def test_runs_ended_before_the_first_poll_are_notified_only_if_recent(
     notifications.subscribe(boss, team, channel="email", emails=["h@example.org"], on_success=True)
 
     settings.NOTIFY_RECENT_SECONDS = 0  # history: anything already ended is old
-    assert not tracking.poll_profile(profiles[0]).error
+    assert not poll_once(profiles[0]).error
     assert Run.objects.filter(profile=profiles[0], dag_run_id=run_id, is_finished=True).exists()
     assert not Delivery.objects.exists() and mail.outbox == []
 
     settings.NOTIFY_RECENT_SECONDS = 600  # the default: it ended minutes ago, between polls
-    assert not tracking.poll_profile(profiles[1]).error
+    assert not poll_once(profiles[1]).error
     delivery = Delivery.objects.get(run__profile=profiles[1], run__dag_run_id=run_id)
     assert delivery.status == "sent"
     assert any(run_id in email.body for email in mail.outbox)

@@ -16,10 +16,10 @@ from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery
 from controlpanel.services import catalog, dags, notifications
 from tests.controlpanel.notify_helpers import WebhookReceiver
-from tests.controlpanel.test_services_dags import harness_profile
-from tests.controlpanel.test_tracking_worker import CeleryProcesses, wait_for
 from tests.factories import GrantFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.celery import CeleryProcesses, wait_for
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def test_redis(settings: Any) -> None:
+def panel_on_test_redis(settings: Any) -> None:
+    """The panel reads the test Redis, with no heartbeat and no cached answer left over."""
     settings.REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     live_updates._cache.clear()
     redis_client().delete(live_updates.HEARTBEAT_KEY)

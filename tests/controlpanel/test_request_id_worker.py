@@ -21,11 +21,11 @@ from controlpanel import celery_app
 from controlpanel.request_id import RequestIdMiddleware
 from controlpanel.services import catalog
 from controlpanel.tasks import poll_profile
-from tests.controlpanel.test_metrics import scrape, value
-from tests.controlpanel.test_services_dags import harness_profile
-from tests.controlpanel.test_tracking_worker import CeleryProcesses
 from tests.factories import RunFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.celery import CeleryProcesses
+from tests.helpers.metrics import scrape, value
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 

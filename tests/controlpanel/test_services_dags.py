@@ -16,6 +16,7 @@ from dags_api import AirflowClient, AirflowUnavailable, AirflowValidationError, 
 from tests.conftest import wait_for_run
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 
@@ -32,24 +33,6 @@ class Live:
 
     def dag(self, dag_id: str) -> Dag:
         return Dag.objects.select_related("profile").get(profile=self.profile, dag_id=dag_id)
-
-
-def harness_profile(
-    airflow: AirflowInstance, slug: str = "harness", base_url: str | None = None
-) -> AirflowProfile:
-    """A profile logged in as the harness Admin user."""
-    profile = AirflowProfile(
-        name=slug.title(),
-        slug=slug,
-        base_url=base_url or airflow.url,
-        username="admin",
-        allow_insecure_http=True,
-        timeout_seconds=10,
-    )
-    profile.set_secret(airflow.password("admin"))
-    profile.full_clean()
-    profile.save()
-    return profile
 
 
 @pytest.fixture

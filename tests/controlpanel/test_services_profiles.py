@@ -21,6 +21,7 @@ from controlpanel.services.profiles import (
     ConnectionReport,
 )
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.profiles import mock_airflow
 from tests.world import PERSONAS, World
 
 SECRET = "s3cret-airflow-Pa55word"
@@ -58,31 +59,6 @@ def stored_secret_column(profile: AirflowProfile) -> str:
             "SELECT secret_encrypted FROM controlpanel_airflowprofile WHERE id = %s", [profile.pk]
         )
         return str(cursor.fetchone()[0])
-
-
-def mock_airflow(
-    rsps: responses.RequestsMock,
-    base_url: str,
-    *,
-    scheduler: str = "healthy",
-    dags_status: int = 200,
-    trigger_status: int = 404,
-) -> None:
-    """Register the answers of an Airflow 2.11 with two DAGs on ``base_url``."""
-    api = f"{base_url}/api/v1"
-    rsps.add(responses.GET, f"{base_url}/api/v2/version", status=404)  # not an Airflow 3
-    rsps.add(responses.GET, f"{api}/version", json={"version": "2.11.0", "git_version": None})
-    health = {"metadatabase": {"status": "healthy"}, "scheduler": {"status": scheduler}}
-    rsps.add(responses.GET, f"{api}/health", json=health)
-    dags = [{"dag_id": "a", "tags": []}, {"dag_id": "b", "tags": []}]
-    body = {"dags": dags, "total_entries": 2} if dags_status == 200 else {"status": dags_status}
-    rsps.add(responses.GET, f"{api}/dags", json=body, status=dags_status)
-    rsps.add(
-        responses.POST,
-        f"{api}/dags/{services.PERMISSION_PROBE_DAG_ID}/dagRuns",
-        json={"status": trigger_status, "title": "probe"},
-        status=trigger_status,
-    )
 
 
 # --- secrets ---------------------------------------------------------------------------------

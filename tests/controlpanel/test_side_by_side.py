@@ -19,9 +19,9 @@ from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
 from controlpanel.paramforms import PREFIX
 from controlpanel.services import catalog, profiles, tokens, tracking
-from tests.controlpanel.test_services_dags import harness_profile
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 

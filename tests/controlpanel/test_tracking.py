@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,9 +16,10 @@ from controlpanel.audit import Actor
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
 from controlpanel.services import catalog, dags, tracking
 from dags_api import AirflowClient, new_dag_run_id
-from tests.controlpanel.test_services_dags import harness_profile
 from tests.factories import GrantFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.polling import finished, poll_until
+from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 
@@ -41,24 +41,6 @@ def boss() -> Actor:
     user.is_superuser = True
     user.save()
     return Actor(user=user)
-
-
-def poll_until(profile: Any, done: Callable[[], bool], timeout: float = 240) -> list[Any]:
-    """Poll like the worker would, every second, until ``done()``; returns the cycles."""
-    cycles = []
-    deadline = time.monotonic() + timeout
-    while True:
-        cycles.append(tracking.poll_profile(profile))
-        assert not cycles[-1].error, cycles[-1].error
-        if done():
-            return cycles
-        if time.monotonic() > deadline:
-            pytest.fail(f"not done after {timeout} s: {cycles[-1]}")
-        time.sleep(1)
-
-
-def finished(*runs: Run) -> Callable[[], bool]:
-    return lambda: all(Run.objects.get(pk=r.pk).is_finished for r in runs)
 
 
 def test_runs_are_followed_to_success_and_failure_with_complete_history(

@@ -8,7 +8,6 @@ source is tested against both real Airflows, and with ``responses`` for its odd 
 
 from __future__ import annotations
 
-import ast
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +27,8 @@ from tests.harness.airflow import (
     AIRFLOW3_VERSION,
     AIRFLOW_VERSION,
     AirflowInstance,
-    ensure_airflow_venv,
-    example_dags_dir,
 )
+from tests.helpers.param_order import example_file, keys_as_written
 
 AIRFLOW_VERSIONS = [AIRFLOW_VERSION, AIRFLOW3_VERSION]
 
@@ -279,24 +277,6 @@ raise SystemExit("a DAG file that exits")
 
 
 # --- Airflow's own example DAGs, from the installed packages --------------------------------
-
-
-def example_file(version: str, dag_id: str) -> Path:
-    return example_dags_dir(ensure_airflow_venv(version)) / f"{dag_id}.py"
-
-
-def keys_as_written(path: Path) -> list[str]:
-    """The params' keys as a reader sees them: the first ``params={...}`` dict literal."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg == "params":
-            assert isinstance(node.value, ast.Dict)
-            return [
-                k.value
-                for k in node.value.keys
-                if isinstance(k, ast.Constant) and isinstance(k.value, str)
-            ]
-    raise AssertionError(f"no params= in {path}")
 
 
 @pytest.mark.parametrize("version", AIRFLOW_VERSIONS)

@@ -25,11 +25,11 @@ from django.test import Client
 
 from controlpanel.models import AirflowProfile, Run
 from controlpanel.services import catalog
-from tests.controlpanel.test_services_dags import harness_profile
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, major_version
+from tests.helpers.profiles import harness_profile
 from tests.parity.airflow_forms import REQUIRED_TEXT, AirflowFormSession, Edit
-from tests.parity.test_airflow_forms import GREETER, TUTORIAL, as_json, tutorial_edits
+from tests.parity.cases import GREETER, TUTORIAL, as_json, tutorial_edits
 from tests.ui.browser_form import form_submission
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]

@@ -14,63 +14,28 @@ from typing import Any
 import pytest
 
 from controlpanel.models import AirflowProfile, Dag, Run
-from controlpanel.services import catalog
 from dags_api import AirflowClient
-from tests.controlpanel.test_services_dags import harness_profile
-from tests.controlpanel.test_tracking_worker import CeleryProcesses, celery_processes
-from tests.factories import PASSWORD, GrantFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.factories import UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.browser import SHOTS, expect, logged_in, person
+from tests.helpers.celery import CeleryProcesses
+from tests.helpers.profiles import harness_with_catalog
 from tests.world import make_auditor
 
-playwright_sync = pytest.importorskip("playwright.sync_api")
-expect = playwright_sync.expect
-
 pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
-__all__ = ["celery_processes"]  # the worker fixture, shared with the tracking tests
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 RUN_TIMEOUT_MS = 180_000
-
-
-def _harness(instance: AirflowInstance) -> AirflowProfile:
-    profile = harness_profile(instance)
-    catalog.refresh_catalog(profile)
-    for dag_id in ("cp_params_showcase", "cp_etl", "cp_quick"):
-        catalog.refresh_dag(profile, dag_id)
-    return profile
 
 
 @pytest.fixture
 def harness(airflow: AirflowInstance) -> AirflowProfile:
-    return _harness(airflow)
+    return harness_with_catalog(airflow)
 
 
 @pytest.fixture
 def harness_any(airflow_any: AirflowInstance) -> AirflowProfile:
     """The harness profile on Airflow 2, then on Airflow 3."""
-    return _harness(airflow_any)
-
-
-def person(name: str, profile: AirflowProfile, level: str | None, **selector: Any) -> Any:
-    """A user in a team of their own with one grant on the harness profile."""
-    user = UserFactory.create(username=name)
-    if level:
-        team = TeamFactory.create(slug=f"{name}-team")
-        MembershipFactory.create(team=team, user=user)
-        GrantFactory.create(team=team, profile=profile, level=level, **selector)
-    return user
-
-
-def logged_in(browser: Any, base_url: str, username: str, **options: Any) -> Any:
-    """A new browser context and page, logged in through the login form."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
-    page = context.new_page()
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/")
-    return page
+    return harness_with_catalog(airflow_any)
 
 
 def test_operator_fills_the_generated_form_and_watches_the_run_succeed(

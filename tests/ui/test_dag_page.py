@@ -6,7 +6,6 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -23,13 +22,12 @@ from dags_api import (
     AirflowValidationError,
 )
 from tests.factories import RunFactory
-from tests.ui.browser_form import form_submission
+from tests.helpers.forms import SHOWCASE_URL, form_data
 from tests.ui.conftest import FakeAirflow
 from tests.world import PERSONAS, World
 
 pytestmark = pytest.mark.django_db
 ClientAs = Callable[[str], Client]
-SHOWCASE_URL = "/dags/prod/orders_etl/"
 
 
 class Controls(HTMLParser):
@@ -46,19 +44,6 @@ class Controls(HTMLParser):
             self.controls.append({"tag": tag, **attributes})
         if tag == "label" and attributes.get("for"):
             self.label_for.add(str(attributes["for"]))
-
-
-def form_data(client: Client, url: str = SHOWCASE_URL, **changes: Any) -> dict[str, Any]:
-    """What the browser would post from the page as drawn, with ``changes``."""
-    data: dict[str, Any] = form_submission(client.get(url).content.decode(), "trigger-form")
-    data.pop("use_conf_json", None)
-    data.pop("unpause", None)
-    for name, value in changes.items():
-        if value == [] or value is None:
-            data.pop(name, None)
-        else:
-            data[name] = value if isinstance(value, list) else [value]
-    return data
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

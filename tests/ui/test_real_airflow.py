@@ -12,11 +12,11 @@ from controlpanel.models import AirflowProfile, AuditEvent, Run
 from controlpanel.services import catalog
 from dags_api import AirflowClient
 from tests.conftest import wait_for_run
-from tests.controlpanel.test_services_dags import harness_profile
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.forms import form_data
+from tests.helpers.profiles import harness_profile
 from tests.ui.conftest import SHOWCASE_PARAMS
-from tests.ui.test_dag_page import form_data
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 

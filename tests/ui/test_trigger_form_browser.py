@@ -17,7 +17,8 @@ import pytest
 from controlpanel.models import AirflowProfile, Run
 from controlpanel.services import catalog
 from dags_api import AirflowClient
-from tests.ui.test_browser import SHOTS, _harness, expect, logged_in, person
+from tests.helpers.browser import SHOTS, expect, logged_in, person
+from tests.helpers.profiles import harness_with_catalog as _harness
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 

@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 
 from controlpanel.models import AuditEvent, Dag, Run
+from tests.helpers.forms import SHOWCASE_URL, form_data
 from tests.ui.conftest import FakeAirflow
-from tests.ui.test_dag_page import SHOWCASE_URL, form_data
 from tests.world import PERSONAS
 
 pytestmark = pytest.mark.django_db
