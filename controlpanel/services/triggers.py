@@ -120,32 +120,26 @@ def trigger_with_conf(
     errors = conf_errors(dag, conf)
     if errors:
         _refused(actor, dag, body, ConfRefused(errors))
-    if not idempotency_key:
-        run = dags.trigger_run(
+
+    def start(run_id: str | None) -> Run:
+        return dags.trigger_run(
             actor,
             dag,
             conf=conf,
             logical_date=logical_date,
             note=note or "",
-            dag_run_id=dag_run_id,
+            dag_run_id=run_id,
             unpause=unpause,
         )
-        return Triggered(run, created=True)
+
+    if not idempotency_key:
+        return Triggered(start(dag_run_id), created=True)
     fingerprint = request_fingerprint(dag, body)
     record, mine = _claim_key(actor, dag, body, idempotency_key, fingerprint)
     if record.run_id is not None:
         return Triggered(Run.objects.select_related("profile").get(pk=record.run_id), False)
-    dag_run_id = idempotent_run_id(actor.user.pk, idempotency_key)
     try:
-        run = dags.trigger_run(
-            actor,
-            dag,
-            conf=conf,
-            logical_date=logical_date,
-            note=note or "",
-            dag_run_id=dag_run_id,
-            unpause=unpause,
-        )
+        run = start(idempotent_run_id(actor.user.pk, idempotency_key))
     except Exception:
         if mine:  # let the caller try the same key again
             IdempotentRequest.objects.filter(pk=record.pk, run__isnull=True).delete()
