@@ -33,6 +33,7 @@ from controlpanel.models import (
     Team,
 )
 from controlpanel.permissions import access_for, require, teams_seeing_dags
+from controlpanel.services import lock_row
 from controlpanel.services.notification_channels import (
     Attempt,
     Message,
@@ -199,8 +200,9 @@ def unsubscribe(actor: Actor, sub: Subscription) -> None:
     payload = subscription_payload(sub)
     _require_manager(actor, "notification.unsubscribe", sub.team, payload)
     with transaction.atomic():
+        locked = lock_row(sub, "This notification was removed meanwhile.")
         record_event(actor, "notification.unsubscribe", outcome=Outcome.SUCCEEDED, payload=payload)
-        sub.delete()
+        locked.delete()
 
 
 # --- noticing run endings --------------------------------------------------------------------

@@ -18,6 +18,7 @@ from controlpanel.airflow_clients import client_for, forget_client
 from controlpanel.audit import Actor, Outcome, audited
 from controlpanel.models import PLAIN_HTTP_WARNING, AirflowProfile
 from controlpanel.permissions import access_for, require
+from controlpanel.services import lock_row
 from dags_api import (
     AirflowAuthError,
     AirflowClient,
@@ -203,7 +204,7 @@ def delete_profile(actor: Actor, profile: AirflowProfile) -> None:
     with audited(actor, "profile.delete", profile=profile.slug) as event:
         _require_manager(actor)
         event.payload = payload
-        profile.delete()
+        lock_row(profile, "This Airflow connection was deleted meanwhile.").delete()
         transaction.on_commit(partial(forget_client, profile_id))
 
 

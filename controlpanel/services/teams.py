@@ -24,6 +24,7 @@ from controlpanel.models import (
     TeamMembership,
 )
 from controlpanel.permissions import access_for, require
+from controlpanel.services import lock_row
 
 TEAM_FIELDS = ("name", "slug", "description")
 # Airflow's own rule for DAG ids; patterns may add the glob characters * and ?.
@@ -114,8 +115,12 @@ def _require_member_manager(actor: Actor, team: Team) -> None:
 
 
 def _membership(team: Team, user: Any) -> TeamMembership:
-    """The user's membership of the team, or a ValidationError saying they are not in it."""
-    membership = TeamMembership.objects.filter(team=team, user=user).first()
+    """The user's membership of the team, locked until the transaction ends.
+
+    A ValidationError says they are not in it (also when a concurrent request just took
+    them out: the lock makes it wait for that one and then find nothing).
+    """
+    membership = TeamMembership.objects.select_for_update().filter(team=team, user=user).first()
     if membership is None:
         raise ValidationError(f"{user.get_username()} is not in {team.name}.")
     return membership
@@ -245,7 +250,7 @@ def remove_grant(actor: Actor, grant: DagGrant) -> None:
     with audited(actor, "grant.remove", payload=payload) as event:
         require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
         event.profile = grant.profile
-        grant.delete()
+        lock_row(grant, "This grant was removed meanwhile.").delete()
 
 
 def preview_grant(

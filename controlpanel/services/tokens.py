@@ -74,15 +74,25 @@ def create_token(
 
 
 def revoke_token(actor: Actor, token: ApiToken) -> ApiToken:
-    """Stop a token from working, at once and for good (revoking twice changes nothing)."""
+    """Stop a token from working, at once and for good (revoking twice changes nothing).
+
+    The conditional update decides which request revoked it: a revoke that finds it already
+    revoked (also by a concurrent one) says so in its event (``already_revoked``), so one
+    event records the change.
+    """
     payload = {"id": token.pk, "prefix": token.prefix, "user": token.user.get_username()}
-    with audited(actor, "token.revoke", payload=payload):
+    with audited(actor, "token.revoke", payload=payload) as event:
         require(_may_manage_tokens_of(actor, token.user), ONLY_OWN_TOKENS)
-        if token.revoked_at is None:
-            token.revoked_at = timezone.now()
-            ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-                revoked_at=token.revoked_at
-            )
+        now = timezone.now()
+        revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=now
+        )
+        if revoked:
+            token.revoked_at = now
+        else:
+            token.refresh_from_db(fields=["revoked_at"])
+            event.payload["already_revoked"] = True
+            event.message = "The token was already revoked; nothing changed."
     return token
 
 
