@@ -330,6 +330,15 @@ POLL_BACKOFF_MAX_SECONDS = env_float("POLL_BACKOFF_MAX_SECONDS", 300.0)
 # `manage.py prune_history` forgets finished runs older than this; 0 keeps them forever.
 HISTORY_RETENTION_DAYS = env_int("HISTORY_RETENTION_DAYS", 0)
 
+
+def _networks(name: str, default: list[str]) -> list[str]:
+    """IP networks (CIDRs or single addresses), comma separated; a bad one stops the start."""
+    try:
+        return [str(ipaddress.ip_network(item, strict=False)) for item in env_list(name, default)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must list IP addresses or networks: {exc}") from None
+
+
 # --- Notifications (README: Notifications) ---------------------------------------------------
 
 # The panel's public address, for the run links in notifications.
@@ -347,6 +356,9 @@ NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_float("NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 10.
 NOTIFY_RECENT_SECONDS = env_float("NOTIFY_RECENT_SECONDS", 600.0)
 # Webhooks need https (plain http only to this machine) unless this is on.
 NOTIFY_WEBHOOK_ALLOW_HTTP = env_bool("NOTIFY_WEBHOOK_ALLOW_HTTP", False)
+# Webhooks to loopback, link-local (cloud metadata), private or other non-public addresses
+# are refused unless the address is in one of these networks.
+NOTIFY_WEBHOOK_ALLOWED_NETWORKS = _networks("NOTIFY_WEBHOOK_ALLOWED_NETWORKS", [])
 
 # The single place periodic tasks are declared.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -404,14 +416,6 @@ LOGGING = {
 }
 
 # --- Metrics (Prometheus, /metrics) ---------------------------------------------------------
-
-
-def _networks(name: str, default: list[str]) -> list[str]:
-    """Client networks (CIDRs or single addresses) allowed to read /metrics."""
-    try:
-        return [str(ipaddress.ip_network(item, strict=False)) for item in env_list(name, default)]
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must list IP addresses or networks: {exc}") from None
 
 
 METRICS_ALLOWED_IPS = _networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])

@@ -21,6 +21,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from controlpanel.models import Delivery, Subscription, TaskInstance
+from controlpanel.services.webhook_addresses import BlockedAddress, CheckedAdapter, host_problem
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ def webhook_url_problem(url: str) -> str:
     """What is wrong with a webhook address in plain words, or ''.
 
     https only; plain http only to this machine (loopback) unless NOTIFY_WEBHOOK_ALLOW_HTTP.
+    The host must resolve to public addresses only (``webhook_addresses``).
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -47,7 +49,11 @@ def webhook_url_problem(url: str) -> str:
             "This address is plain http://, so notifications would travel unencrypted: use "
             "https:// (an administrator can allow http with NOTIFY_WEBHOOK_ALLOW_HTTP)."
         )
-    return ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "The port in the webhook address is not a number from 1 to 65535."
+    return host_problem(parts.hostname, port)
 
 
 def _loopback(parts: Any) -> bool:
@@ -172,9 +178,14 @@ def _send_webhook(sub: Subscription, message: Message) -> Attempt:
     timeout = settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS
     host = sub.target_text
     try:
-        response = requests.post(
-            sub.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-        )
+        with requests.Session() as session:
+            session.mount("http://", CheckedAdapter())
+            session.mount("https://", CheckedAdapter())
+            response = session.post(
+                sub.url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+            )
+    except BlockedAddress as exc:
+        return Attempt(False, f"{exc} Not sent; not retried.")
     except requests.Timeout:
         return Attempt(False, f"The webhook at {host} did not answer within {timeout:g} s.", True)
     except requests.exceptions.SSLError:

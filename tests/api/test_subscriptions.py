@@ -64,6 +64,19 @@ def test_bad_fields_get_400_in_plain_words(api_world: ApiWorld, call: Caller) ->
     assert event.outcome == "failed"
 
 
+def test_the_api_refuses_a_private_address_with_400_in_words(
+    api_world: ApiWorld, call: Caller
+) -> None:
+    response = call(
+        "team_admin",
+        "POST",
+        SUBSCRIPTIONS,
+        {"channel": "webhook", "url": "https://192.168.0.10/hook"},
+    )
+    assert response.status_code == 400
+    assert "is a private network address" in json.dumps(response.json())
+
+
 def test_a_member_who_is_not_team_admin_is_refused_and_audited(
     api_world: ApiWorld, call: Caller
 ) -> None:

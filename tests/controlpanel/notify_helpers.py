@@ -13,6 +13,8 @@ import pytest
 from controlpanel.services import notifications
 from controlpanel.tasks import send_notification
 
+LOOPBACK = "127.0.0.1/32"
+
 
 @dataclass
 class Received:
@@ -60,8 +62,12 @@ def _handler(receiver_box: list[WebhookReceiver]) -> type[BaseHTTPRequestHandler
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    """A real webhook receiver on a free loopback port, stopped after the test."""
+def receiver(settings: Any) -> Iterator[WebhookReceiver]:
+    """A real webhook receiver on a free loopback port, stopped after the test.
+
+    Loopback is allowed as a webhook destination for the test (NOTIFY_WEBHOOK_ALLOWED_NETWORKS).
+    """
+    settings.NOTIFY_WEBHOOK_ALLOWED_NETWORKS = [LOOPBACK]
     box: list[WebhookReceiver] = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(box))
     box.append(WebhookReceiver(server))

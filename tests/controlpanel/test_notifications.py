@@ -28,7 +28,7 @@ from controlpanel.models import AuditEvent, Delivery, Run, Subscription, TaskIns
 from controlpanel.permissions import ActionDenied
 from controlpanel.services import notification_channels as channels
 from controlpanel.services import notifications
-from tests.controlpanel.notify_helpers import WebhookReceiver
+from tests.controlpanel.notify_helpers import LOOPBACK, WebhookReceiver
 from tests.factories import RunFactory, UserFactory
 from tests.harness.airflow import free_port
 from tests.world import World
@@ -236,6 +236,7 @@ def test_an_unreachable_webhook_ends_failed_in_plain_words(
     world: World, send_in_process: None, settings: Any
 ) -> None:
     settings.NOTIFY_MAX_ATTEMPTS = 3
+    settings.NOTIFY_WEBHOOK_ALLOWED_NETWORKS = [LOOPBACK]
     port = free_port()
     hook(world, f"http://127.0.0.1:{port}/hook")
     ended(finished_run(world))
@@ -315,7 +316,8 @@ def test_overdue_deliveries_are_queued_again(world: World) -> None:
         ("http://[::1]:9000/x", ""),
     ],
 )
-def test_webhook_addresses(url: str, problem: str) -> None:
+def test_webhook_addresses(url: str, problem: str, settings: Any) -> None:
+    settings.NOTIFY_WEBHOOK_ALLOWED_NETWORKS = [LOOPBACK, "::1/128"]  # see test_webhook_addresses
     found = channels.webhook_url_problem(url)
     assert (problem in found) if problem else found == ""
 

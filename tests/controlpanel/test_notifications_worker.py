@@ -15,7 +15,7 @@ import pytest
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery
 from controlpanel.services import catalog, dags, notifications
-from tests.controlpanel.notify_helpers import WebhookReceiver
+from tests.controlpanel.notify_helpers import LOOPBACK, WebhookReceiver
 from tests.factories import GrantFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
 from tests.helpers.celery import CeleryProcesses, wait_for
@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(tra
 def workers(tmp_path: Path, reachable_redis_url: str) -> Iterator[CeleryProcesses]:
     processes = CeleryProcesses(reachable_redis_url, tmp_path)
     processes.env["NOTIFY_RETRY_BASE_SECONDS"] = "1"
+    processes.env["NOTIFY_WEBHOOK_ALLOWED_NETWORKS"] = LOOPBACK  # the receiver
     processes.start("worker")
     processes.start("beat")
     yield processes
