@@ -57,3 +57,45 @@ def test_not_ready_without_redis(settings: Any) -> None:
     live_updates._cache.clear()
     body = Client().get("/readyz").json()
     assert body["redis"] == "unavailable" and body["status"] == "not ready"
+
+
+def test_a_profile_that_cannot_be_polled_makes_the_panel_degraded() -> None:
+    live_updates.record_worker_heartbeat()
+    ok = ProfileFactory.create(slug="prod")
+    PollStatus.objects.create(profile=ok, last_success_at=timezone.now())
+    down = ProfileFactory.create(slug="staging")
+    PollStatus.objects.create(
+        profile=down,
+        last_success_at=timezone.now() - timedelta(seconds=20),
+        consecutive_failures=2,
+        last_error="The Airflow server could not be reached.",
+    )
+    response = Client().get("/readyz")
+    body = response.json()
+    assert response.status_code == 200  # still serving: the other profile works
+    assert body["status"] == "degraded" and body["degraded_profiles"] == ["staging"]
+    assert body["profiles"]["staging"]["ok"] is False and body["profiles"]["prod"]["ok"] is True
+    assert "could not be reached" in body["profiles"]["staging"]["error"]
+    strict = Client().get("/readyz?strict=1")
+    assert strict.status_code == 503 and strict.json()["status"] == "degraded"
+
+
+def test_a_profile_not_polled_for_long_is_degraded() -> None:
+    live_updates.record_worker_heartbeat()
+    profile = ProfileFactory.create(slug="stuck")
+    PollStatus.objects.create(profile=profile, last_success_at=timezone.now() - timedelta(hours=1))
+    body = Client().get("/readyz").json()
+    assert body["status"] == "degraded" and body["degraded_profiles"] == ["stuck"]
+
+
+def test_ready_answers_503_in_strict_mode_only_when_something_is_wrong() -> None:
+    live_updates.record_worker_heartbeat()
+    response = Client().get("/readyz?strict=1")
+    assert response.status_code == 200 and response.json()["status"] == "ready"
+
+
+def test_not_ready_wins_over_degraded() -> None:
+    profile = ProfileFactory.create(slug="down")
+    PollStatus.objects.create(profile=profile, consecutive_failures=1, last_error="refused")
+    response = Client().get("/readyz")
+    assert response.status_code == 503 and response.json()["status"] == "not ready"
