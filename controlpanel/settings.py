@@ -22,6 +22,7 @@ from controlpanel.env import (
     env_str,
     parse_database_url,
 )
+from controlpanel.security_headers import CONTENT_SECURITY_POLICY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -77,6 +78,8 @@ MIDDLEWARE = [
     "controlpanel.request_id.RequestIdMiddleware",
     "controlpanel.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files get these headers too.
+    "controlpanel.security_headers.SecurityHeadersMiddleware",
     # Right after SecurityMiddleware, as WhiteNoise documents, so static responses still
     # get the security headers but skip the rest of the stack.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -159,6 +162,10 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# The Content-Security-Policy (controlpanel/security_headers.py). Off under DEBUG, where
+# Django's own error pages carry inline script and style.
+PANEL_CSP = "" if DEBUG else CONTENT_SECURITY_POLICY
 
 # Behind a TLS-terminating proxy (the deployment the README describes): trust its
 # X-Forwarded-Proto header, redirect http to https, and send HSTS.
