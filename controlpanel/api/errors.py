@@ -1,13 +1,16 @@
 """Every API error as ``{"error": code, "message": plain words, "detail": ...}``.
 
-Not visible: 404. Visible but not allowed: 403. Invalid input: 400 with ``errors``
-(field or param -> messages). Airflow down or failing: 503 / 502 with Airflow's reason.
+Not visible: 404. Visible but not allowed: 403. Invalid input or input past the panel's
+limits: 400 with ``errors`` (field or param -> messages), 413 for a body too large to read.
+Airflow down or failing: 503 / 502 with Airflow's reason.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -15,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from controlpanel.crypto import SecretUnreadable
+from controlpanel.limits import LimitError
 from controlpanel.permissions import ActionDenied
 from controlpanel.services.triggers import ConfRefused, IdempotencyKeyReused
 from dags_api import (
@@ -35,6 +39,13 @@ def error_body(
     if errors is not None:
         body["errors"] = errors
     return body
+
+
+def too_large_body() -> dict[str, Any]:
+    """The body of a 413: the request is bigger than ``MAX_REQUEST_BYTES``."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = f"The request body is too large: at most {limit} bytes are read."
+    return error_body("too_large", message, None, {})
 
 
 def _airflow_response(exc: AirflowError) -> Response:
@@ -68,6 +79,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """DRF's exception handler for the API (settings: REST_FRAMEWORK EXCEPTION_HANDLER)."""
     if isinstance(exc, AirflowError):
         return _airflow_response(exc)
+    if isinstance(exc, LimitError):
+        message = f"The request is not valid: {exc}"
+        return Response(error_body("invalid", message, None, exc.errors), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ActionDenied):
         # DRF would answer any PermissionDenied with its generic sentence; keep the service's.
         return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
@@ -104,4 +120,6 @@ def _drf_body(exc: exceptions.APIException, data: Any) -> dict[str, Any]:
         errors = data if isinstance(data, dict) else {"non_field_errors": data}
         return error_body("invalid", "The request is not valid: see errors.", None, errors)
     message = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
-    return error_body(code if isinstance(code, str) else exc.default_code, str(message), None)
+    code = code if isinstance(code, str) else exc.default_code
+    parse_errors: dict[str, Any] | None = {} if isinstance(exc, exceptions.ParseError) else None
+    return error_body(code, str(message), None, parse_errors)

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from controlpanel import paramforms
+from controlpanel import limits, paramforms
 from controlpanel.audit import Actor, audited
 from controlpanel.models import Dag, IdempotentRequest, Run
 from controlpanel.services import catalog, dags
@@ -109,9 +109,15 @@ def trigger_with_conf(
 ) -> Triggered:
     """Check the conf, then start the run (once per Idempotency-Key when one is given).
 
-    Raises ConfRefused or IdempotencyKeyReused (both audited), or what
-    ``dags.trigger_run`` raises.
+    Raises LimitError (a conf or note past the panel's limits), ConfRefused or
+    IdempotencyKeyReused (all audited), or what ``dags.trigger_run`` raises.
     """
+    try:
+        limits.check_trigger_input(conf, note)
+    except limits.LimitError as exc:
+        # The conf itself is not kept: it is what was too big or too deep to take.
+        summary = {"conf": None, "logical_date": None, "note": (note or "")[:200]}
+        _refused(actor, dag, summary, exc)
     body = {
         "conf": conf,
         "logical_date": logical_date.isoformat() if logical_date else None,
@@ -185,7 +191,7 @@ def _refused(
         profile=dag.profile,
         dag_id=dag.dag_id,
         payload=payload,
-        failed=(ConfRefused, IdempotencyKeyReused),
+        failed=(ConfRefused, IdempotencyKeyReused, limits.LimitError),
         check_only=True,
     ):
         raise refusal
