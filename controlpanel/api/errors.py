@@ -2,7 +2,8 @@
 
 Not visible: 404. Visible but not allowed: 403. Invalid input or input past the panel's
 limits: 400 with ``errors`` (field or param -> messages), 413 for a body too large to read.
-Airflow down or failing: 503 / 502 with Airflow's reason.
+Airflow down or failing: 503 / 502 with a sentence; Airflow's raw reason as ``detail`` only
+for panel admins (it can name hosts and ports), ``null`` for everyone else.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ def too_large_body() -> dict[str, Any]:
     return error_body("too_large", message, None, {})
 
 
-def _airflow_response(exc: AirflowError) -> Response:
-    """Airflow's answer in the API's terms, with Airflow's own words as detail."""
-    detail = exc.detail[:2000] or None
+def _airflow_response(exc: AirflowError, raw_detail: bool) -> Response:
+    """Airflow's answer in the API's terms; Airflow's own words as detail for admins only."""
+    detail = (exc.detail[:2000] or None) if raw_detail else None
     if isinstance(exc, AirflowValidationError):
         if exc.param:
             errors = {exc.param: [exc.user_message]}
@@ -63,7 +64,10 @@ def _airflow_response(exc: AirflowError) -> Response:
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, AirflowConflict):
-        body = error_body("conflict", exc.user_message, {"clash": exc.clash, "airflow": detail})
+        clash: dict[str, Any] = {"clash": exc.clash}
+        if raw_detail:
+            clash["airflow"] = detail
+        body = error_body("conflict", exc.user_message, clash)
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, AirflowNotFound):
         return Response(error_body("not_found", exc.user_message, detail), status=404)
@@ -78,7 +82,8 @@ def _airflow_response(exc: AirflowError) -> Response:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler for the API (settings: REST_FRAMEWORK EXCEPTION_HANDLER)."""
     if isinstance(exc, AirflowError):
-        return _airflow_response(exc)
+        user = getattr(context.get("request"), "user", None)
+        return _airflow_response(exc, raw_detail=bool(getattr(user, "is_superuser", False)))
     if isinstance(exc, LimitError):
         message = f"The request is not valid: {exc}"
         return Response(error_body("invalid", message, None, exc.errors), status=400)

@@ -1,6 +1,6 @@
 """Hostile input through the real API: refused as 400 / 413 in the API's error shape before
 anything reaches Airflow (the profiles point at a closed port, so a call that got through
-would answer 503)."""
+would answer 503), and raw Airflow detail only for panel admins."""
 
 from __future__ import annotations
 
@@ -137,3 +137,23 @@ def test_a_5000_character_task_id_is_a_400(api_world: ApiWorld, call: Caller) ->
 def test_edge_values_inside_the_ranges_go_on_to_airflow(api_world: ApiWorld, call: Caller) -> None:
     query = "?map_index=2147483647&try=2147483647"
     assert call("operator", "GET", log_url(api_world, "t" * 250, query)).status_code == 503
+
+
+@pytest.mark.parametrize("via", ["session", "token"])
+def test_airflow_outage_detail_is_only_for_panel_admins(
+    api_world: ApiWorld, call: Caller, via: str
+) -> None:
+    operator = call("operator", "POST", TRIGGER, {"conf": {}}, via=via)
+    assert operator.status_code == 503
+    body = operator.json()
+    assert body["error"] == "airflow_unavailable" and "refused the connection" in body["message"]
+    assert body["detail"] is None and "HTTPConnectionPool" not in operator.content.decode()
+    admin = call("superuser", "POST", TRIGGER, {"conf": {}}, via=via).json()
+    assert admin["message"] == body["message"] and "HTTPConnectionPool" in admin["detail"]
+    events = AuditEvent.objects.filter(action="dag.trigger", outcome="failed")
+    assert [("HTTPConnectionPool" in e.payload["error_detail"]) for e in events] == [True, True]
+
+
+def test_log_outage_detail_is_only_for_panel_admins(api_world: ApiWorld, call: Caller) -> None:
+    assert call("operator", "GET", log_url(api_world)).json()["detail"] is None
+    assert "HTTPConnectionPool" in call("superuser", "GET", log_url(api_world)).json()["detail"]
