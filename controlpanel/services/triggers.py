@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from controlpanel import limits, paramforms
@@ -91,7 +92,12 @@ def idempotent_run_id(user_id: int, key: str) -> str:
 def record_conf_refusal(
     actor: Actor, dag: Dag, body: dict[str, Any], errors: dict[str, list[str]]
 ) -> None:
-    """Audit a trigger refused for its conf (the form's own check, before any conf exists)."""
+    """Audit a trigger refused for its conf (the form's own check, before any conf exists).
+
+    A note past its limit is kept only up to the limit.
+    """
+    if isinstance(body.get("note"), str):
+        body = {**body, "note": body["note"][: settings.NOTE_MAX_CHARS]}
     with contextlib.suppress(ConfRefused):
         _refused(actor, dag, body, ConfRefused(errors))
 

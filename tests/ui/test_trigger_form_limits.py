@@ -83,6 +83,7 @@ def test_a_note_past_its_limit_is_a_form_error_and_a_huge_one_a_400(
     client = client_as("operate_user")
     data = form_data(client, note="n" * 1001)
     refused(client, data, fake_airflow, "The note may have at most 1000 characters.")
+    assert len(AuditEvent.objects.get(action="dag.trigger").payload["note"]) == 1000
     huge = client.post(SHOWCASE_URL, {**data, "note": "n" * 2_000_000})
     assert huge.status_code == 400 and fake_airflow.calls == []
     assert client.post(SHOWCASE_URL, {**data, "note": "n" * 1000}).status_code == 302
