@@ -77,6 +77,8 @@ MIDDLEWARE = [
     # First: every response (redirects and errors too) gets an id and is counted.
     "controlpanel.request_id.RequestIdMiddleware",
     "controlpanel.metrics.RequestMetricsMiddleware",
+    # Before anything reads the body: API clients get a JSON 413, not Django's HTML 400.
+    "controlpanel.api.middleware.ApiBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before WhiteNoise, so static files get these headers too.
     "controlpanel.security_headers.SecurityHeadersMiddleware",
@@ -266,6 +268,21 @@ if not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", API_THROTTLE_RATE):
         f"or /day), got {API_THROTTLE_RATE!r}."
     )
 
+# Input limits, enforced before anything reaches a service or Airflow (controlpanel.limits).
+# The body limit is Django's own: bigger bodies are refused before they are read.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 1024 * 1024)
+CONF_MAX_DEPTH = env_int("CONF_MAX_DEPTH", 32)
+CONF_MAX_KEYS = env_int("CONF_MAX_KEYS", 1000)
+CONF_MAX_BYTES = env_int("CONF_MAX_BYTES", 256 * 1024)
+NOTE_MAX_CHARS = env_int("NOTE_MAX_CHARS", 1000)
+for _name in ("CONF_MAX_DEPTH", "CONF_MAX_KEYS", "CONF_MAX_BYTES", "NOTE_MAX_CHARS"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1, got {globals()[_name]}.")
+if DATA_UPLOAD_MAX_MEMORY_SIZE < 1024:
+    raise ImproperlyConfigured(
+        f"MAX_REQUEST_BYTES must be at least 1024, got {DATA_UPLOAD_MAX_MEMORY_SIZE}."
+    )
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so requests without credentials get 401 with a Bearer challenge.
@@ -273,6 +290,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "controlpanel.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "controlpanel.api.errors.api_exception_handler",

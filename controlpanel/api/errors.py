@@ -1,13 +1,17 @@
 """Every API error as ``{"error": code, "message": plain words, "detail": ...}``.
 
-Not visible: 404. Visible but not allowed: 403. Invalid input: 400 with ``errors``
-(field or param -> messages). Airflow down or failing: 503 / 502 with Airflow's reason.
+Not visible: 404. Visible but not allowed: 403. Invalid input or input past the panel's
+limits: 400 with ``errors`` (field or param -> messages), 413 for a body too large to read.
+Airflow down or failing: 503 / 502 with a sentence; Airflow's raw reason as ``detail`` only
+for panel admins (it can name hosts and ports), ``null`` for everyone else.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -15,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from controlpanel.crypto import SecretUnreadable
+from controlpanel.limits import LimitError
 from controlpanel.permissions import ActionDenied
 from controlpanel.services.triggers import ConfRefused, IdempotencyKeyReused
 from dags_api import (
@@ -37,9 +42,16 @@ def error_body(
     return body
 
 
-def _airflow_response(exc: AirflowError) -> Response:
-    """Airflow's answer in the API's terms, with Airflow's own words as detail."""
-    detail = exc.detail[:2000] or None
+def too_large_body() -> dict[str, Any]:
+    """The body of a 413: the request is bigger than ``MAX_REQUEST_BYTES``."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    message = f"The request body is too large: at most {limit} bytes are read."
+    return error_body("too_large", message, None, {})
+
+
+def _airflow_response(exc: AirflowError, raw_detail: bool) -> Response:
+    """Airflow's answer in the API's terms; Airflow's own words as detail for admins only."""
+    detail = (exc.detail[:2000] or None) if raw_detail else None
     if isinstance(exc, AirflowValidationError):
         if exc.param:
             errors = {exc.param: [exc.user_message]}
@@ -52,7 +64,10 @@ def _airflow_response(exc: AirflowError) -> Response:
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, AirflowConflict):
-        body = error_body("conflict", exc.user_message, {"clash": exc.clash, "airflow": detail})
+        clash: dict[str, Any] = {"clash": exc.clash}
+        if raw_detail:
+            clash["airflow"] = detail
+        body = error_body("conflict", exc.user_message, clash)
         return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, AirflowNotFound):
         return Response(error_body("not_found", exc.user_message, detail), status=404)
@@ -67,7 +82,13 @@ def _airflow_response(exc: AirflowError) -> Response:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler for the API (settings: REST_FRAMEWORK EXCEPTION_HANDLER)."""
     if isinstance(exc, AirflowError):
-        return _airflow_response(exc)
+        user = getattr(context.get("request"), "user", None)
+        return _airflow_response(exc, raw_detail=bool(getattr(user, "is_superuser", False)))
+    if isinstance(exc, LimitError):
+        message = f"The request is not valid: {exc}"
+        return Response(error_body("invalid", message, None, exc.errors), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(too_large_body(), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, ActionDenied):
         # DRF would answer any PermissionDenied with its generic sentence; keep the service's.
         return Response(error_body(exc.code, exc.message), status=status.HTTP_403_FORBIDDEN)
@@ -104,4 +125,6 @@ def _drf_body(exc: exceptions.APIException, data: Any) -> dict[str, Any]:
         errors = data if isinstance(data, dict) else {"non_field_errors": data}
         return error_body("invalid", "The request is not valid: see errors.", None, errors)
     message = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
-    return error_body(code if isinstance(code, str) else exc.default_code, str(message), None)
+    code = code if isinstance(code, str) else exc.default_code
+    parse_errors: dict[str, Any] | None = {} if isinstance(exc, exceptions.ParseError) else None
+    return error_body(code, str(message), None, parse_errors)

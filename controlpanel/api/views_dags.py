@@ -14,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from controlpanel import selectors
+from controlpanel import limits, selectors
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
 from controlpanel.models import Dag, Run
@@ -216,23 +216,22 @@ class TaskLogView(ApiView):
     )
     def get(self, request: Request, run_id: int, task_id: str) -> HttpResponse:
         run = selectors.visible_run(self.access, run_id)
+        limits.check_id("task_id", task_id)
         log = task_logs.read_task_log(
             run,
             task_id,
-            map_index=self._number(request, "map_index", -1),
-            try_number=self._number(request, "try", 0),
+            map_index=self._number(
+                request, "map_index", -1, limits.MAP_INDEX_MIN, limits.MAP_INDEX_MAX
+            ),
+            try_number=self._number(request, "try", 0, 0, limits.TRY_NUMBER_MAX),
         )
         return HttpResponse(log.text, content_type="text/plain; charset=utf-8")
 
     @staticmethod
-    def _number(request: Request, name: str, default: int) -> int:
+    def _number(request: Request, name: str, default: int, low: int, high: int) -> int:
+        """A whole-number query parameter within Airflow's range (0 for try: the latest)."""
         value = request.query_params.get(name, "").strip()
-        if not value:
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise serializers.ValidationError({name: ["Give a whole number."]}) from None
+        return limits.whole_number(name, value, low, high) if value else default
 
 
 class RunRetryView(ApiView):

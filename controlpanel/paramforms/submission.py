@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 
+from controlpanel.limits import too_deep
 from controlpanel.paramforms.fields import (
     ParamField,
     choice_key,
@@ -79,13 +80,16 @@ def _json(f: ParamField, text: str) -> Any:
     if text.strip() == "":
         return _empty(f)
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FieldError(
             f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from exc
     except RecursionError as exc:
         raise FieldError("This JSON is nested too deeply.") from exc
+    if too_deep(value):
+        raise FieldError("This JSON is nested too deeply.")
+    return value
 
 
 def _multiselect(f: ParamField, raw: list[str]) -> Any:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from controlpanel import paramforms
+from controlpanel import limits, paramforms
 from controlpanel.audit import Actor, audited
 from controlpanel.models import Dag, IdempotentRequest, Run
 from controlpanel.services import catalog, dags
@@ -91,7 +92,12 @@ def idempotent_run_id(user_id: int, key: str) -> str:
 def record_conf_refusal(
     actor: Actor, dag: Dag, body: dict[str, Any], errors: dict[str, list[str]]
 ) -> None:
-    """Audit a trigger refused for its conf (the form's own check, before any conf exists)."""
+    """Audit a trigger refused for its conf (the form's own check, before any conf exists).
+
+    A note past its limit is kept only up to the limit.
+    """
+    if isinstance(body.get("note"), str):
+        body = {**body, "note": body["note"][: settings.NOTE_MAX_CHARS]}
     with contextlib.suppress(ConfRefused):
         _refused(actor, dag, body, ConfRefused(errors))
 
@@ -109,9 +115,15 @@ def trigger_with_conf(
 ) -> Triggered:
     """Check the conf, then start the run (once per Idempotency-Key when one is given).
 
-    Raises ConfRefused or IdempotencyKeyReused (both audited), or what
-    ``dags.trigger_run`` raises.
+    Raises LimitError (a conf or note past the panel's limits), ConfRefused or
+    IdempotencyKeyReused (all audited), or what ``dags.trigger_run`` raises.
     """
+    try:
+        limits.check_trigger_input(conf, note)
+    except limits.LimitError as exc:
+        # The conf itself is not kept: it is what was too big or too deep to take.
+        summary = {"conf": None, "logical_date": None, "note": (note or "")[:200]}
+        _refused(actor, dag, summary, exc)
     body = {
         "conf": conf,
         "logical_date": logical_date.isoformat() if logical_date else None,
@@ -185,7 +197,7 @@ def _refused(
         profile=dag.profile,
         dag_id=dag.dag_id,
         payload=payload,
-        failed=(ConfRefused, IdempotencyKeyReused),
+        failed=(ConfRefused, IdempotencyKeyReused, limits.LimitError),
         check_only=True,
     ):
         raise refusal

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from controlpanel import paramforms
+from controlpanel import limits, paramforms
 from controlpanel.audit import Actor
 from controlpanel.markdown import render_markdown
 from controlpanel.models import Dag, Run
@@ -170,13 +170,31 @@ def _posted_form(request: HttpRequest, dag: Dag) -> TriggerForm:
     posted_id = post.get("dag_run_id", "")
     return TriggerForm(
         paramforms.build_fields(params_of(dag)),
-        posted_id if DAG_RUN_ID_PATTERN.match(posted_id) else new_dag_run_id(),
+        posted_id if _usable_run_id(posted_id) else new_dag_run_id(),
         logical_date=post.get("logical_date", "").strip(),
         note=post.get("note", "").strip(),
         use_json=bool(post.get("use_conf_json")),
         conf_json=post.get("conf_json", ""),
         unpause=bool(post.get("unpause")),
     )
+
+
+def _usable_run_id(posted_id: str) -> bool:
+    """The form's run id (kept across resubmissions) when Airflow would take it."""
+    return bool(DAG_RUN_ID_PATTERN.match(posted_id)) and len(posted_id) <= limits.ID_MAX_LENGTH
+
+
+def _within_limits(submission: paramforms.Submission, note: str) -> paramforms.Submission:
+    """The submission with the panel's conf and note limits added to its errors.
+
+    The same limits ``triggers.trigger_with_conf`` enforces, said on the form before a conf
+    too big to show is drawn back into it.
+    """
+    problems = limits.conf_problems(submission.conf) + limits.note_problems(note)
+    if not problems:
+        return submission
+    errors = {**submission.errors, "": [*submission.errors.get("", []), *problems]}
+    return paramforms.Submission({}, errors)
 
 
 def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, Any]]:
@@ -191,6 +209,7 @@ def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, A
     else:
         submission = paramforms.parse_submission(form.fields, dict(request.POST.lists()))
         submission = _with_extra_keys(form, submission)
+    submission = _within_limits(submission, form.note)
     form.field_errors = submission.errors
     if "" in submission.errors:
         form.errors.extend(submission.errors[""])
@@ -209,7 +228,7 @@ def _read_form(request: HttpRequest, dag: Dag) -> tuple[TriggerForm, dict[str, A
 def _parse_conf_json(text: str) -> tuple[Any, str]:
     """(the JSON box's value, "") or (None, what is wrong with it in words)."""
     try:
-        return json.loads(text or "{}"), ""
+        conf = json.loads(text or "{}")
     except json.JSONDecodeError as exc:
         return (
             None,
@@ -217,6 +236,8 @@ def _parse_conf_json(text: str) -> tuple[Any, str]:
         )
     except RecursionError:
         return None, "The conf is nested too deeply."
+    problems = limits.conf_problems(conf)
+    return (None, " ".join(problems)) if problems else (conf, "")
 
 
 def _with_extra_keys(form: TriggerForm, submission: paramforms.Submission) -> paramforms.Submission:
@@ -269,6 +290,7 @@ def dag_form_preview(request: HttpRequest, profile: str, dag_id: str) -> JsonRes
     submission = _with_extra_keys(
         form, paramforms.parse_submission(form.fields, dict(request.POST.lists()))
     )
+    submission = _within_limits(submission, "")
     return JsonResponse(
         {
             "conf_json": json.dumps(submission.conf, indent=2),
@@ -321,6 +343,9 @@ def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
         ).run
     except triggers.ConfRefused as exc:
         _conf_rejection(form, exc.errors)
+        return _render(request, dag, form)
+    except limits.LimitError as exc:
+        form.errors.extend(m for messages_ in exc.errors.values() for m in messages_)
         return _render(request, dag, form)
     except AirflowError as exc:
         _airflow_rejection(form, exc)

@@ -93,8 +93,8 @@ def parse_date(text: str | None) -> date | None:
 
 
 def parse_int(text: str | None) -> int | None:
-    """A positive integer query parameter, or None."""
-    return int(text) if text and text.isdigit() else None
+    """A positive integer query parameter, or None (also past a 64-bit database column)."""
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 @dataclass

@@ -9,12 +9,12 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from controlpanel import selectors
+from controlpanel import limits, selectors
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
 from controlpanel.permissions import DagAction, access_for
@@ -150,13 +150,10 @@ def run_live(request: HttpRequest, pk: int) -> HttpResponse:
 def run_log(request: HttpRequest, pk: int) -> HttpResponse:
     """One try's log from Airflow: its tail (htmx fragment) or the whole text (a page)."""
     run = _visible_run(request, pk)
-    map_index = request.GET.get("map_index", "-1")
     ti = task_logs.known_task(
-        run,
-        request.GET.get("task_id", ""),
-        int(map_index) if map_index.lstrip("-").isdigit() else -1,
+        run, request.GET.get("task_id", ""), _log_number(request, "map_index", -1)
     )
-    try_number = parse_int(request.GET.get("try")) or max(ti.try_number, 1)
+    try_number = _log_number(request, "try", 0) or max(ti.try_number, 1)
     text, error = "", ""
     try:
         text = task_logs.read_task_log(
@@ -169,6 +166,19 @@ def run_log(request: HttpRequest, pk: int) -> HttpResponse:
         text = "\n".join(text.splitlines()[-LOG_TAIL_LINES:])
     context = {"run": run, "ti": ti, "try_number": try_number, "text": text, "error": error}
     return render(request, "runs/_log.html" if tail else "runs/log.html", context)
+
+
+def _log_number(request: HttpRequest, name: str, default: int) -> int:
+    """``map_index`` or ``try`` within Airflow's range; anything else names no log (404)."""
+    text = request.GET.get(name, "").strip()
+    if not text:
+        return default
+    low = limits.MAP_INDEX_MIN if name == "map_index" else 0  # try 0: the latest
+    high = limits.MAP_INDEX_MAX if name == "map_index" else limits.TRY_NUMBER_MAX
+    try:
+        return limits.whole_number(name, text, low, high)
+    except limits.LimitError:
+        raise Http404("No such task try in this run.") from None
 
 
 @login_required

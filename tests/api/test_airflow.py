@@ -118,6 +118,7 @@ def test_a_duplicate_logical_date_is_409(live: Live) -> None:
     second = live.post("/api/dags/harness/cp_paused/runs/", body)
     assert second.status_code == 409
     assert second.json()["error"] == "conflict" and "logical date" in second.json()["message"]
+    assert set(second.json()["detail"]) == {"clash"}  # Airflow's own words: admins only
 
 
 def test_twenty_concurrent_identical_triggers_with_one_key_make_one_airflow_run(

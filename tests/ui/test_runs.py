@@ -310,3 +310,29 @@ def test_runs_list_pages_by_id_and_query_count_is_flat(
     assert older
     second = client.get("/runs/?" + older.group(1).replace("&amp;", "&")).content.decode()
     assert run_ids(second) == {f"r_{i}" for i in range(10)}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "map_index=-99999999999999999999",
+        "map_index=2147483648",
+        "try=99999999999999999999",
+        "try=-1",
+        "try=%EF%BC%91",
+    ],
+)
+def test_log_numbers_outside_airflows_range_name_no_log(
+    failed_run: Run, client_as: ClientAs, fake_airflow: FakeAirflow, query: str
+) -> None:
+    client = client_as("operate_user")
+    response = client.get(f"/runs/{failed_run.pk}/log/?task_id=transform&{query}")
+    assert response.status_code == 404 and fake_airflow.calls == []
+
+
+@pytest.mark.parametrize("before", ["99999999999999999999", "%C2%B2"])
+def test_a_page_cursor_that_is_no_id_is_the_first_page(
+    failed_run: Run, client_as: ClientAs, before: str
+) -> None:
+    response = client_as("operate_user").get(f"/runs/?before={before}")
+    assert response.status_code == 200 and "panel__failed" in response.content.decode()
