@@ -9,6 +9,7 @@ no warning.
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,7 @@ def test_a_production_environment_passes_check_deploy(tmp_path: Path) -> None:
         "DEBUG": "0",
         "SECRET_KEY": "k" * 20 + "-production-like-secret-key-for-the-check",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "AUDIT_HMAC_KEYS": secrets.token_urlsafe(32),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "ALLOWED_HOSTS": "panel.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://panel.example.com",
