@@ -19,10 +19,11 @@ COPY tests/harness tests/harness
 RUN SECRET_KEY=collectstatic-only-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
     python manage.py collectstatic --noinput
 
-# The demo Airflow's volumes (its home, the harness's venv cache) start owned by the user.
+# The demo Airflow's volumes (its home, the harness's venv cache) and the audit checkpoint
+# volume start owned by the user.
 RUN useradd --create-home --uid 10001 panel \
-    && mkdir -p /app/var /data/airflow /home/panel/.cache/airflow-control-panel \
-    && chown panel /app/var /data/airflow \
+    && mkdir -p /app/var/audit-checkpoints /data/airflow /home/panel/.cache/airflow-control-panel \
+    && chown panel /app/var /app/var/audit-checkpoints /data/airflow \
     && chown -R panel /home/panel/.cache
 USER panel
 EXPOSE 8000

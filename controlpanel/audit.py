@@ -4,6 +4,10 @@ A service wraps each action in ``audited``: the access check (``permissions.requ
 the change run inside it, and it records the outcome, succeeded with the change in one
 transaction, or denied / failed after that transaction rolled back, so the refusal is kept.
 ``record_event`` writes one event; call it inside the transaction of the change it describes.
+
+Each event's hash is an HMAC over its content and the previous hash, with a key kept
+outside the database (``audit_keys``); ``verify_chain`` recomputes the chain and compares it
+with the signed checkpoints ``write_checkpoint`` leaves outside the database.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from controlpanel import metrics
+from controlpanel.audit_chain import ChainReport as ChainReport
+from controlpanel.audit_chain import verify_chain as verify_chain
+from controlpanel.audit_keys import signing_key
 from controlpanel.models import AirflowProfile, AuditChainHead, AuditEvent
 from controlpanel.permissions import ActionDenied
 from controlpanel.request_id import current_request_id
@@ -106,6 +113,7 @@ def record_event(
     """
     profile_slug = profile.slug if isinstance(profile, AirflowProfile) else (profile or "")
     user: Any = actor.user if isinstance(actor.user, AbstractBaseUser) else None
+    key = signing_key()
     with transaction.atomic():
         # The UPDATE takes the write lock first, so concurrent writers queue up here and
         # each one links to the hash its predecessor left.
@@ -131,8 +139,10 @@ def record_event(
             message=message,
             request_id=current_request_id(),
             prev_hash=head.last_hash,
+            algorithm=AuditEvent.Algorithm.HMAC_SHA256,
+            key_id=key.key_id,
         )
-        event.hash = event.compute_hash()
+        event.hash = event.compute_hash(key)
         event.save()
         AuditChainHead.objects.filter(pk=1).update(last_hash=event.hash)
     if action == "dag.trigger":
@@ -266,41 +276,3 @@ def _failure(exc: Exception) -> tuple[str, dict[str, Any]]:
     if isinstance(exc, ValidationError):
         return " ".join(exc.messages), {}
     return str(exc), {}
-
-
-@dataclass(frozen=True)
-class ChainReport:
-    """What ``verify_chain`` found: how many events checked and the first broken one."""
-
-    checked: int
-    broken_event_id: int | None = None
-    problem: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """True when every link holds."""
-        return self.broken_event_id is None and not self.problem
-
-
-def verify_chain() -> ChainReport:
-    """Recompute every hash in order; report the first edited, removed or reordered event."""
-    expected_prev = "0" * 64
-    checked = 0
-    last_id: int | None = None
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        if event.prev_hash != expected_prev:
-            return ChainReport(checked, event.id, "the event before it was removed or changed")
-        if event.compute_hash() != event.hash:
-            return ChainReport(checked, event.id, "its content was changed after it was written")
-        expected_prev = event.hash
-        checked += 1
-        last_id = event.id
-    head = AuditChainHead.objects.filter(pk=1).first() or AuditChainHead()
-    if head.last_hash != expected_prev or head.event_count != checked:
-        where = "events after it were removed" if last_id else "all events were removed"
-        return ChainReport(
-            checked,
-            last_id,
-            f"{where} (the chain head counts {head.event_count} events, {checked} remain)",
-        )
-    return ChainReport(checked)

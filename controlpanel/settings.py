@@ -234,6 +234,16 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Fernet keys for connection secrets at rest, newest first (see controlpanel/crypto.py).
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS", [])
 
+# --- Audit trail (README: Audit trail) -------------------------------------------------------
+
+# HMAC keys that sign the audit chain and its checkpoints, newest first (see audit_keys.py).
+AUDIT_HMAC_KEYS = env_list("AUDIT_HMAC_KEYS", [])
+# Signed checkpoints (event count and head) go here, one file each, outside the database.
+AUDIT_CHECKPOINT_DIR = Path(
+    env_str("AUDIT_CHECKPOINT_DIR", str(BASE_DIR / "var" / "audit-checkpoints"))
+)
+AUDIT_CHECKPOINT_SECONDS = env_float("AUDIT_CHECKPOINT_SECONDS", 600.0)
+
 # --- Static files ---------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
@@ -405,6 +415,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "controlpanel.tasks.send_overdue_notifications",
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    },
+    "write-audit-checkpoint": {
+        "task": "controlpanel.tasks.write_audit_checkpoint",
+        "schedule": AUDIT_CHECKPOINT_SECONDS,
+        "options": {"expires": AUDIT_CHECKPOINT_SECONDS},
     },
 }
 

@@ -17,6 +17,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from controlpanel.audit_chain import write_checkpoint
 from controlpanel.live_updates import record_worker_heartbeat
 from controlpanel.locks import held_lock
 from controlpanel.models import AirflowProfile
@@ -95,6 +96,22 @@ def send_overdue_notifications() -> None:
     _queue_sending(delivery_ids)
     if delivery_ids:
         log.info("queued %s overdue notifications again", len(delivery_ids))
+
+
+@shared_task(ignore_result=True)
+def write_audit_checkpoint() -> None:
+    """Sign the audit trail's count and head into AUDIT_CHECKPOINT_DIR (README: Audit trail).
+
+    A broken trail gets no checkpoint and an error in the log; an unchanged one no new file.
+    """
+    with held_lock("audit-checkpoint", settings.AUDIT_CHECKPOINT_SECONDS) as acquired:
+        if not acquired:
+            return
+        result = write_checkpoint()
+    if result.checkpoint is None:
+        log.error("audit trail broken, no checkpoint written: %s", result.report.problem)
+    elif result.written:
+        log.info("audit checkpoint written: %s", result.checkpoint.path)
 
 
 def send_after_commit(delivery_ids: Iterable[int]) -> None:

@@ -156,11 +156,16 @@ def client_as(world: World) -> Callable[[str], Client]:
 
 # A fixed Fernet key for tests (pytest-django runs with DEBUG off, which needs real keys).
 TEST_ENCRYPTION_KEY = "x0Q2hQmG8mU3oZf3l7p0Q6k0kVxv6mCqK2bYw7Zt9aE="
+# A fixed audit HMAC key for the same reason.
+TEST_AUDIT_KEY = "test-audit-hmac-key-0123456789-abcdefghijklmnop"
 
 
 @pytest.fixture(autouse=True)
-def _test_settings(settings: Any) -> None:
+def _test_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     settings.FIELD_ENCRYPTION_KEYS = [TEST_ENCRYPTION_KEY]
+    settings.AUDIT_HMAC_KEYS = [TEST_AUDIT_KEY]
+    # Every test its own (empty) checkpoint directory, never the developer's var/.
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path_factory.mktemp("audit-checkpoints")
     # Real hashing costs ~0.2 s per user; tests create many users and test no hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # API throttle counters in the test Redis, with a fresh budget for every test.

@@ -1,13 +1,16 @@
-"""The audit trail: an append-only, hash-chained record of every state-changing action."""
+"""The audit trail: an append-only, HMAC-chained record of every state-changing action."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
+
+if TYPE_CHECKING:
+    from controlpanel.audit_keys import AuditKey
 
 AUDITORS_GROUP = "Audit reviewers"
 
@@ -26,8 +29,14 @@ class AuditEvent(models.Model):
     """One action someone (or something) attempted, and what came of it.
 
     Never updated or deleted by the app. ``hash`` covers the content and the previous
-    event's hash, so editing or removing an event breaks the chain (``verify_audit``).
+    event's hash, so editing or removing an event breaks the chain (``verify_audit``). It is
+    an HMAC with a key kept outside the database (``key_id`` names it); events written
+    before the keyed chain keep their plain SHA-256 (``algorithm``).
     """
+
+    class Algorithm(models.TextChoices):
+        SHA256 = "sha256", "SHA-256 (before the keyed chain)"
+        HMAC_SHA256 = "hmac-sha256", "HMAC-SHA256"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
@@ -60,6 +69,8 @@ class AuditEvent(models.Model):
     )
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    algorithm = models.CharField(max_length=16, choices=Algorithm.choices)
+    key_id = models.CharField("key id", max_length=16, blank=True, default="")
 
     objects = AppendOnlyQuerySet.as_manager()
 
@@ -102,10 +113,16 @@ class AuditEvent(models.Model):
             content["request_id"] = self.request_id
         return content
 
-    def compute_hash(self) -> str:
-        """sha256 over the previous hash and this event's content."""
+    def compute_hash(self, key: AuditKey | None = None) -> str:
+        """The link over the previous hash and this event's content.
+
+        HMAC-SHA256 with ``key`` (which must be the one ``key_id`` names), or the plain
+        sha256 of events written before the keyed chain when no key is given.
+        """
         canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(f"{self.prev_hash}\n{canonical}".encode()).hexdigest()
+        if key is None:
+            return hashlib.sha256(f"{self.prev_hash}\n{canonical}".encode()).hexdigest()
+        return key.sign(f"{self.algorithm}:{self.key_id}\n{self.prev_hash}\n{canonical}")
 
 
 class AuditChainHead(models.Model):

@@ -32,6 +32,8 @@ SETTINGS_VARIABLES = (
     "LOG_FORMAT",
     "METRICS_ALLOWED_IPS",
     "METRICS_TOKEN",
+    "AUDIT_HMAC_KEYS",
+    "AUDIT_CHECKPOINT_DIR",
 )
 
 # Printed by the subprocess as JSON so tests can assert on the settings Django ended up with.

@@ -2,62 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 
 from controlpanel.audit import Actor, record_event, verify_chain
 from controlpanel.models import AuditEvent
 from tests.controlpanel.conftest import REPO_ROOT
+from tests.helpers.audit import TABLE, raw_sql, record_events, verify_audit
 
 pytestmark = pytest.mark.django_db
-
-TABLE = AuditEvent._meta.db_table
-
-
-def record_events(count: int) -> list[AuditEvent]:
-    """``count`` events as a web user might leave them."""
-    return [
-        record_event(
-            Actor(username=f"user{n}", ip_address="192.0.2.10"),
-            "dag.trigger",
-            outcome=AuditEvent.Outcome.SUCCEEDED,
-            profile="prod",
-            dag_id="finance_daily",
-            payload={"conf": {"day": f"2026-11-{n + 10}"}},
-        )
-        for n in range(count)
-    ]
-
-
-def raw_sql(sql: str, params: list[Any]) -> None:
-    """Change the table behind the app's back, as someone with database access could."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-def verify_audit(*args: str) -> tuple[int, str, str]:
-    """Run ``verify_audit``: the exit code manage.py would give, stdout, and the error.
-
-    manage.py turns a CommandError into its ``returncode`` on stderr; in-process keeps the
-    test database (run_from_argv would close its connection).
-    """
-    out = io.StringIO()
-    try:
-        call_command("verify_audit", *args, stdout=out)
-    except CommandError as exc:
-        return exc.returncode, out.getvalue(), str(exc)
-    return 0, out.getvalue(), ""
 
 
 def test_an_untouched_chain_verifies() -> None:
@@ -180,8 +141,14 @@ def test_manage_py_exit_codes_end_to_end(
 ) -> None:
     """The real ``manage.py`` in a child process, on a database of its own."""
     database = tmp_path / "db.sqlite3"
-    env = subprocess_env(DEBUG="1", DATABASE_URL=f"sqlite:///{database}", FIELD_ENCRYPTION_KEYS="")
-    env.pop("FIELD_ENCRYPTION_KEYS_FILE", None)  # DEBUG's development key is enough here
+    env = subprocess_env(
+        DEBUG="1",
+        DATABASE_URL=f"sqlite:///{database}",
+        FIELD_ENCRYPTION_KEYS="",
+        AUDIT_CHECKPOINT_DIR=str(tmp_path / "checkpoints"),
+    )
+    # DEBUG's development keys are enough here.
+    env.pop("FIELD_ENCRYPTION_KEYS_FILE", None)
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

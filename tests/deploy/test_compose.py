@@ -9,6 +9,7 @@ no warning.
 from __future__ import annotations
 
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +52,7 @@ def test_panel_environment_uses_only_real_settings_and_all_required_ones() -> No
     required = {
         "SECRET_KEY",
         "FIELD_ENCRYPTION_KEYS",
+        "AUDIT_HMAC_KEYS",
         "DATABASE_URL",
         "REDIS_URL",
         "ALLOWED_HOSTS",
@@ -61,8 +63,27 @@ def test_panel_environment_uses_only_real_settings_and_all_required_ones() -> No
     # Secure unless the .env file turns them off for a plain-http try-out.
     assert env["BEHIND_TLS_PROXY"] == "${BEHIND_TLS_PROXY:-1}"
     assert env["SECURE_COOKIES"] == "${SECURE_COOKIES:-1}"
-    for secret in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS"):
+    for secret in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "AUDIT_HMAC_KEYS"):
         assert ":?" in env[secret], f"{secret} must be required, not defaulted"
+
+
+def test_env_example_lists_every_required_secret() -> None:
+    example = (REPO / ".env.example").read_text()
+    env = COMPOSE["x-panel"]["environment"]
+    required = [name for name, value in env.items() if str(value).startswith(f"${{{name}:?")]
+    assert "AUDIT_HMAC_KEYS" in required and "POSTGRES_PASSWORD=" in example
+    for name in required:
+        assert re.search(rf"^{name}=", example, flags=re.M), name
+
+
+def test_audit_checkpoints_outlive_the_containers() -> None:
+    """The checkpoint directory is a volume every panel service mounts, writable by the user."""
+    directory = COMPOSE["x-panel"]["environment"]["AUDIT_CHECKPOINT_DIR"]
+    for service in PANEL_SERVICES:
+        mounts = dict(v.split(":", 1)[::-1] for v in COMPOSE["services"][service]["volumes"])
+        assert mounts.get(directory) in COMPOSE["volumes"], service
+    assert re.search(rf"mkdir -p [^\n]*{re.escape(directory)}", DOCKERFILE)
+    assert re.search(rf"chown panel [^\n]*{re.escape(directory)}", DOCKERFILE)
 
 
 def test_service_hosts_in_urls_match_service_names() -> None:
@@ -140,6 +161,7 @@ def test_a_production_environment_passes_check_deploy(tmp_path: Path) -> None:
         "DEBUG": "0",
         "SECRET_KEY": "k" * 20 + "-production-like-secret-key-for-the-check",
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "AUDIT_HMAC_KEYS": secrets.token_urlsafe(32),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "ALLOWED_HOSTS": "panel.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://panel.example.com",

@@ -45,6 +45,8 @@ class CeleryProcesses:
             "REDIS_URL": redis_url,
             "CELERY_QUEUE": f"panel-test-{uuid.uuid4().hex[:8]}",
             "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),  # the test's keys
+            "AUDIT_HMAC_KEYS": ",".join(settings.AUDIT_HMAC_KEYS),
+            "AUDIT_CHECKPOINT_DIR": str(settings.AUDIT_CHECKPOINT_DIR),
             "POLL_INTERVAL_SECONDS": "1",
             "CATALOG_SYNC_SECONDS": "3600",
             "POLL_LOCK_SECONDS": "5",
