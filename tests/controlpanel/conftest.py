@@ -90,24 +90,24 @@ def subprocess_env() -> Callable[..., dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def test_redis_url() -> str:
+def suite_redis_url() -> str:
     """The Redis database reserved for tests: TEST_REDIS_URL, or database 15 on localhost."""
     return os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture(scope="session")
-def reachable_redis_url(test_redis_url: str) -> str:
+def reachable_redis_url(suite_redis_url: str) -> str:
     """The test Redis URL, skipping the test when no Redis answers there."""
-    client = redis.Redis.from_url(test_redis_url, socket_connect_timeout=2, socket_timeout=2)
+    client = redis.Redis.from_url(suite_redis_url, socket_connect_timeout=2, socket_timeout=2)
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
         if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
-            pytest.fail(f"no Redis reachable at {test_redis_url} ({exc})")
-        pytest.skip(f"no Redis reachable at {test_redis_url} ({exc}); set TEST_REDIS_URL")
+            pytest.fail(f"no Redis reachable at {suite_redis_url} ({exc})")
+        pytest.skip(f"no Redis reachable at {suite_redis_url} ({exc}); set TEST_REDIS_URL")
     finally:
         client.close()
-    return test_redis_url
+    return suite_redis_url
 
 
 @pytest.fixture(autouse=True)
