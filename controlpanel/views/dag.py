@@ -73,11 +73,6 @@ class TriggerForm:
         return found
 
 
-def params_of(dag: Dag) -> dict[str, Any]:
-    """The DAG's params in the order its author wrote them (as the catalog knows it)."""
-    return dag.ordered_params
-
-
 def _maybe_refresh(dag: Dag) -> tuple[Dag, str]:
     """Read params from Airflow when the catalog never did; a failure is said in words."""
     if dag.params or dag.params_synced_at is not None:
@@ -106,7 +101,7 @@ def _initial_form(request: HttpRequest, access: Access, dag: Dag) -> TriggerForm
         found = run.first()
         if found is not None and isinstance(found.conf, dict):
             values = found.conf
-    fields = paramforms.build_fields(params_of(dag), values)
+    fields = paramforms.build_fields(dag.ordered_params, values)
     conf = values if values is not None else paramforms.default_conf(fields)
     return TriggerForm(fields, new_dag_run_id(), conf_json=json.dumps(conf, indent=2))
 
@@ -169,7 +164,7 @@ def _posted_form(request: HttpRequest, dag: Dag) -> TriggerForm:
     post = request.POST
     posted_id = post.get("dag_run_id", "")
     return TriggerForm(
-        paramforms.build_fields(params_of(dag)),
+        paramforms.build_fields(dag.ordered_params),
         posted_id if _usable_run_id(posted_id) else new_dag_run_id(),
         logical_date=post.get("logical_date", "").strip(),
         note=post.get("note", "").strip(),
