@@ -63,6 +63,7 @@ class ParamField:
     json_type: str  # declared or, for untyped params, inferred from the default
     required: bool = False
     help_html: str = ""
+    description: str = ""  # the author's words as plain text (messages quote it)
     section: str = NO_SECTION
     choices: list[tuple[str, str]] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
@@ -231,6 +232,12 @@ def build_field(name: str, param: Mapping[str, Any]) -> ParamField:
         json_type=json_type or "",
         required=required and widget != "hidden",
         help_html=_help(param, schema),
+        description=str(
+            param.get("description")
+            or schema.get("description")
+            or schema.get("description_md")
+            or ""
+        ).strip(),
         section=str(schema.get("section") or NO_SECTION),
         item_type=item_type or "",
         default=default,

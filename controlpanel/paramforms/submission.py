@@ -181,10 +181,7 @@ def _hint(f: ParamField | None) -> str:
     """Words that say what a pattern expects: the param's description, else its title."""
     if f is None:
         return ""
-    text = f.schema.get("description") or ""
-    if not text and f.help_html:
-        text = re.sub(r"<[^>]+>", "", f.help_html)
-    return str(text).strip() or (f"Check the {f.label} format." if f.label != f.name else "")
+    return f.description or (f"Check the {f.label} format." if f.label != f.name else "")
 
 
 def _where(error: jsonschema.ValidationError) -> str:

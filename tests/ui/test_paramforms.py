@@ -340,3 +340,8 @@ def test_sections_come_in_the_order_the_author_first_used_them() -> None:
 def test_a_pattern_is_explained_by_title_when_there_is_no_description() -> None:
     f = one({"type": "string", "pattern": "^[A-Z]{3}$", "title": "Currency"}, "EUR")
     assert parse_one(f, "eur") == ["This is not in the expected form. Check the Currency format."]
+
+
+def test_a_pattern_hint_quotes_the_description_as_plain_words() -> None:
+    f = one({"type": "string", "pattern": "^[a-z]+$"}, "abc", description="The customer's code")
+    assert parse_one(f, "ABC") == ["This is not in the expected form. The customer's code"]
