@@ -147,7 +147,8 @@ def record_event(
         AuditChainHead.objects.filter(pk=1).update(last_hash=event.hash)
     if action == "dag.trigger":
         # Counted once committed, from the audit trail, so every way to trigger counts alike.
-        count = functools.partial(metrics.count_trigger, profile_slug, outcome)
+        known = isinstance(profile, AirflowProfile)
+        count = functools.partial(metrics.count_trigger, profile_slug, outcome, known_profile=known)
         transaction.on_commit(count, robust=True)
     return event
 

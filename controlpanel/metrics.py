@@ -276,10 +276,13 @@ def record_poll_cycle(profile_slug: str, outcome: str, seconds: float) -> None:
     store.write(commands)
 
 
-def count_trigger(profile_slug: str, outcome: str) -> None:
-    """One audited trigger. A slug that names no profile (typed into a URL) is "unknown"."""
+def count_trigger(profile_slug: str, outcome: str, *, known_profile: bool = False) -> None:
+    """One audited trigger. A slug that names no profile (typed into a URL) is "unknown".
+
+    ``known_profile``: the caller had the profile itself, so the slug needs no lookup.
+    """
     try:
-        if not AirflowProfile.objects.filter(slug=profile_slug).exists():
+        if not known_profile and not AirflowProfile.objects.filter(slug=profile_slug).exists():
             profile_slug = UNKNOWN_PROFILE
     except Exception:
         log.warning("trigger not counted", exc_info=True)

@@ -149,9 +149,8 @@ class DagRunsView(ApiView):
             note=body.validated_data["note"],
             idempotency_key=key or None,
         )
-        run = Run.objects.select_related("profile", "triggered_by").get(pk=result.run.pk)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(s.RunSerializer(run).data, status=code)
+        return Response(s.RunSerializer(result.run).data, status=code)
 
 
 @extend_schema(

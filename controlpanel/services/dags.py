@@ -119,7 +119,7 @@ def trigger_run(
 def _save_triggered_run(actor: Actor, dag: Dag, result: TriggerResult) -> Run:
     """The run Airflow started, stored (or claimed from the poller, who may have seen it)."""
     fields = _run_fields(result.run, actor)
-    run, created = Run.objects.get_or_create(
+    run, created = Run.objects.select_related("profile", "triggered_by").get_or_create(
         profile=dag.profile,
         dag_id=dag.dag_id,
         dag_run_id=result.run.dag_run_id,

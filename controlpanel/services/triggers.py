@@ -149,7 +149,8 @@ def trigger_with_conf(
     fingerprint = request_fingerprint(dag, body)
     record, mine = _claim_key(actor, dag, body, idempotency_key, fingerprint)
     if record.run_id is not None:
-        return Triggered(Run.objects.select_related("profile").get(pk=record.run_id), False)
+        found = Run.objects.select_related("profile", "triggered_by").get(pk=record.run_id)
+        return Triggered(found, created=False)
     try:
         run = start(idempotent_run_id(actor.user.pk, idempotency_key))
     except Exception:

@@ -10,7 +10,9 @@ import pytest
 from django.core.cache import caches
 from django.core.cache.backends import locmem
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from controlpanel.audit import Actor
@@ -122,6 +124,21 @@ def test_last_used_at_is_recorded(api_world: ApiWorld) -> None:
     bearer(api_world.tokens["operator"]).get("/api/me/")
     token.refresh_from_db()
     assert token.last_used_at is not None and token.last_used_at >= before
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(api_world: ApiWorld) -> None:
+    """A busy script's token is not a write per request: one UPDATE a minute at most."""
+    client = bearer(api_world.tokens["operator"])
+    client.get("/api/me/")
+    with CaptureQueriesContext(connection) as queries:
+        client.get("/api/me/")
+    assert not [q for q in queries if "UPDATE" in q["sql"] and "apitoken" in q["sql"]]
+    token = ApiToken.objects.get(user=api_world.users["operator"])
+    a_minute_ago = timezone.now() - timedelta(seconds=61)
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=a_minute_ago)
+    client.get("/api/me/")
+    token.refresh_from_db()
+    assert token.last_used_at is not None and token.last_used_at > a_minute_ago
 
 
 def test_creating_a_token_shows_it_once_and_is_audited(api_world: ApiWorld, call: Caller) -> None:
