@@ -178,7 +178,7 @@ def sample(samples: int, airflow_url: str, panel_url: str, token: str) -> dict[s
     times: dict[str, list[float]] = {name: [] for name in senders}
     for index in range(samples + 3):
         for name, (session, path, expected) in senders.items():
-            body = {"conf": {}}
+            body: dict[str, object] = {"conf": {}}
             if "Airflow" in name:
                 body["dag_run_id"] = f"bench__{uuid.uuid4().hex}"
             started = time.perf_counter()
