@@ -227,6 +227,19 @@ AXES_USERNAME_CALLABLE = "controlpanel.views.auth.lockout_username"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
+# --- Sign-in through the directory (README: "Directory groups") -----------------------------
+
+# Directory groups (names or DNs, comma separated) whose members are panel admins or audit
+# reviewers, per directory provider; each provider's sign-in passes its own name to
+# services.directory, which applies one mapping whatever the provider. Group -> team
+# mappings live on the teams themselves (Team.directory_groups).
+DIRECTORY_ROLE_GROUPS: dict[str, dict[str, list[str]]] = {
+    "oidc": {
+        "admin": env_list("OIDC_ADMIN_GROUPS", []),
+        "auditor": env_list("OIDC_AUDITOR_GROUPS", []),
+    },
+}
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
