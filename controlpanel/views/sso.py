@@ -22,6 +22,7 @@ from controlpanel.audit import Actor, client_ip, record_event
 from controlpanel.models import AuditEvent
 from controlpanel.permissions import ActionDenied
 from controlpanel.services.directory import sign_in_from_directory
+from controlpanel.signals import DIRECTORY_PROVIDER_ATTRIBUTE
 from controlpanel.views.auth import LoginView
 
 NEXT_KEY = "oidc_next"
@@ -73,6 +74,7 @@ def oidc_callback(request: HttpRequest) -> HttpResponseBase:
     except ValidationError as exc:
         return _refused(request, " ".join(exc.messages), status=403)
     target = request.session.pop(NEXT_KEY, settings.LOGIN_REDIRECT_URL)
+    setattr(request, DIRECTORY_PROVIDER_ATTRIBUTE, identity.provider)  # for auth.login's record
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return HttpResponseRedirect(target)
 

@@ -124,6 +124,7 @@ def test_first_sign_in_creates_the_user_puts_them_in_the_team_and_logs_them_in(
     assert dana.directory_account.subject == "dana-sub"
     login = last_login_event()
     assert (login.outcome, login.actor) == (AuditEvent.Outcome.SUCCEEDED, dana)
+    assert (login.source, login.payload) == (AuditEvent.Source.DIRECTORY, {"provider": "oidc"})
     assert AuditEvent.objects.filter(action="auth.login").count() == 1
     for action in ("user.create", "member.add"):
         assert AuditEvent.objects.get(action=action).source == AuditEvent.Source.DIRECTORY
