@@ -83,6 +83,20 @@ def sign_in_from_directory(
     return account.user, changes
 
 
+def record_sign_in_failure(
+    provider: str, *, message: str, reason: str, ip_address: str | None = None
+) -> None:
+    """Record a directory sign-in that failed before anyone was known (a failed auth.login).
+
+    ``message`` is what the person read; ``reason`` the technical cause, for whoever looks.
+    """
+    actor = Actor(source=AuditEvent.Source.DIRECTORY, ip_address=ip_address)
+    payload = {"provider": provider, "reason": reason[:500]}
+    record_event(
+        actor, "auth.login", outcome=AuditEvent.Outcome.FAILED, message=message, payload=payload
+    )
+
+
 def _account_for(identity: DirectoryIdentity) -> DirectoryAccount | None:
     """The account linked to this identity (locked), or None when there is none yet.
 

@@ -22,7 +22,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 
 from controlpanel import oidc
-from controlpanel.audit import Actor, Outcome, client_ip, record_event
+from controlpanel.audit import Actor, client_ip
 from controlpanel.services import users as user_services
 
 
@@ -90,7 +90,7 @@ class SuperuserLoginForm(LoginForm):
         super().confirm_login_allowed(user)
         if not user.is_superuser:
             actor = Actor(user=user, ip_address=client_ip(self.request) if self.request else None)
-            record_event(actor, "auth.login", outcome=Outcome.DENIED, message=ONLY_SUPERUSERS)
+            user_services.record_password_login_refused(actor, ONLY_SUPERUSERS)
             raise ValidationError(ONLY_SUPERUSERS, code="not_superuser")
 
 

@@ -18,10 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_safe
 
 from controlpanel import oidc
-from controlpanel.audit import Actor, client_ip, record_event
-from controlpanel.models import AuditEvent
+from controlpanel.audit import client_ip
 from controlpanel.permissions import ActionDenied
-from controlpanel.services.directory import sign_in_from_directory
+from controlpanel.services.directory import record_sign_in_failure, sign_in_from_directory
 from controlpanel.signals import DIRECTORY_PROVIDER_ATTRIBUTE
 from controlpanel.views.auth import LoginView
 
@@ -80,11 +79,9 @@ def oidc_callback(request: HttpRequest) -> HttpResponseBase:
 
 
 def _record_failure(request: HttpRequest, failure: oidc.SignInFailed) -> None:
-    actor = Actor(source=AuditEvent.Source.DIRECTORY, ip_address=client_ip(request))
-    record_event(
-        actor,
-        "auth.login",
-        outcome=AuditEvent.Outcome.FAILED,
+    record_sign_in_failure(
+        oidc.PROVIDER,
         message=failure.message,
-        payload={"provider": oidc.PROVIDER, "reason": failure.reason[:500]},
+        reason=failure.reason,
+        ip_address=client_ip(request),
     )
