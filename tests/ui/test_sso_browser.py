@@ -79,3 +79,15 @@ def test_a_forged_answer_is_refused_in_plain_words(
     expect(page.get_by_role("alert")).to_have_text(oidc.EXPIRED)
     expect(page.get_by_role("link", name="Sign in with single sign-on")).to_be_visible()
     page.context.close()
+
+
+def test_an_auditor_group_member_reads_the_history(
+    browser: Any, live_server: Any, provider: OidcProvider, settings: Any
+) -> None:
+    settings.DIRECTORY_ROLE_GROUPS = {"oidc": {"admin": [], "auditor": ["auditors"]}}
+    provider.set_account("rita-sub", preferred_username="rita", groups=["auditors"])
+    page = sign_in(browser, live_server.url, "rita-sub")
+    page.goto(f"{live_server.url}/audit/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("History")
+    expect(page.get_by_role("cell", name="user.auditor_change").first).to_be_visible()
+    page.context.close()
