@@ -206,6 +206,7 @@ class MembershipInline(admin.TabularInline):
     model = TeamMembership
     extra = 0
     autocomplete_fields = ["user"]
+    readonly_fields = ["source"]  # the directory sync's own memberships say so
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Panel admins only."""
@@ -225,6 +226,7 @@ class TeamAdmin(TeamsAdmin):
     """Teams with their members."""
 
     inlines = [MembershipInline]
+    exclude = ["directory_groups"]  # set on the team page, one a line (a JSON box here)
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -62,15 +62,36 @@ class ProfileForm(forms.Form):
 
 
 class TeamForm(forms.Form):
-    """A team's name, slug and description."""
+    """A team's name, slug, description and directory groups (one a line: DNs have commas)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields.update(fields_for_model(Team, fields=list(TEAM_FIELDS)))
+        self.fields["directory_groups"] = forms.CharField(
+            label="Directory groups",
+            required=False,
+            widget=forms.Textarea(attrs={"rows": 3}),
+            help_text=(
+                "One group name or DN a line. People in any of these groups join the team "
+                "when they sign in through the directory, and leave it at the first sign-in "
+                "without them. Members added by hand stay whatever their groups."
+            ),
+        )
+
+    def clean_directory_groups(self) -> list[str]:
+        """The groups, one a line, without blank lines."""
+        text = self.cleaned_data["directory_groups"]
+        return [line.strip() for line in text.splitlines() if line.strip()]
 
     def team_fields(self) -> dict[str, Any]:
         """The cleaned fields for ``create_team`` / ``update_team``."""
-        return {name: self.cleaned_data[name] for name in TEAM_FIELDS}
+        return {name: self.cleaned_data[name] for name in (*TEAM_FIELDS, "directory_groups")}
+
+    @staticmethod
+    def initial_for(team: Team) -> dict[str, Any]:
+        """The form's initial values for an existing team."""
+        initial = {name: getattr(team, name) for name in TEAM_FIELDS}
+        return {**initial, "directory_groups": "\n".join(team.directory_groups)}
 
 
 class MemberAddForm(forms.Form):

@@ -227,6 +227,63 @@ AXES_USERNAME_CALLABLE = "controlpanel.views.auth.lockout_username"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
+# --- Single sign-on: OpenID Connect (README: "Single sign-on") -------------------------------
+
+OIDC_ISSUER_URL = env_str("OIDC_ISSUER_URL", "").rstrip("/")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID", "")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET", "")
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile groups")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_ALLOW_INSECURE_HTTP = env_bool("OIDC_ALLOW_INSECURE_HTTP", False)
+OIDC_TOKEN_AUTH_METHOD = env_str("OIDC_TOKEN_AUTH_METHOD", "client_secret_basic")
+OIDC_LOGIN_LABEL = env_str("OIDC_LOGIN_LABEL", "Sign in with single sign-on")
+OIDC_TIMEOUT_SECONDS = env_float("OIDC_TIMEOUT_SECONDS", 10.0)
+# Off: the login page offers single sign-on only; superusers keep a password page apart.
+PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
+
+
+def _oidc_problem() -> str:
+    """What is wrong with the single sign-on settings, or ''."""
+    if not OIDC_ISSUER_URL:
+        return (
+            "" if PASSWORD_LOGIN else "PASSWORD_LOGIN=0 needs single sign-on: set OIDC_ISSUER_URL."
+        )
+    if not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
+        return "OIDC_ISSUER_URL is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too."
+    if not OIDC_ISSUER_URL.startswith(("https://", "http://")):
+        return f"OIDC_ISSUER_URL must be an https:// URL, got {OIDC_ISSUER_URL!r}."
+    if OIDC_ISSUER_URL.startswith("http://") and not OIDC_ALLOW_INSECURE_HTTP:
+        return (
+            "OIDC_ISSUER_URL is plain http://, so tokens would cross the network readable: use "
+            "https://, or set OIDC_ALLOW_INSECURE_HTTP=1 for a local test provider."
+        )
+    if OIDC_TOKEN_AUTH_METHOD not in ("client_secret_basic", "client_secret_post"):
+        return (
+            "OIDC_TOKEN_AUTH_METHOD must be client_secret_basic or client_secret_post, got "
+            f"{OIDC_TOKEN_AUTH_METHOD!r}."
+        )
+    if "openid" not in OIDC_SCOPES.split():
+        return f"OIDC_SCOPES must include openid, got {OIDC_SCOPES!r}."
+    return ""
+
+
+if _oidc_problem():
+    raise ImproperlyConfigured(_oidc_problem())
+
+# --- Sign-in through the directory (README: "Directory groups") -----------------------------
+
+# Directory groups (names or DNs, comma separated) whose members are panel admins or audit
+# reviewers, per directory provider; each provider's sign-in passes its own name to
+# services.directory, which applies one mapping whatever the provider. Group -> team
+# mappings live on the teams themselves (Team.directory_groups).
+DIRECTORY_ROLE_GROUPS: dict[str, dict[str, list[str]]] = {
+    "oidc": {
+        "admin": env_list("OIDC_ADMIN_GROUPS", []),
+        "auditor": env_list("OIDC_AUDITOR_GROUPS", []),
+    },
+}
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

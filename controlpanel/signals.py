@@ -39,12 +39,19 @@ def _refused_while_locked_out(request: HttpRequest | None) -> bool:
     )
 
 
+# Set on the request by a directory sign-in (e.g. "oidc") before it logs the user in.
+DIRECTORY_PROVIDER_ATTRIBUTE = "directory_provider"
+
+
 def record_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    """Record a successful login."""
+    """Record a successful login (through the directory when the request says so)."""
+    provider = getattr(request, DIRECTORY_PROVIDER_ATTRIBUTE, None)
+    source = AuditEvent.Source.DIRECTORY if provider else AuditEvent.Source.WEB
     record_event(
-        Actor(user=user, ip_address=_ip(request), source=AuditEvent.Source.WEB),
+        Actor(user=user, ip_address=_ip(request), source=source),
         "auth.login",
         outcome=AuditEvent.Outcome.SUCCEEDED,
+        payload={"provider": provider} if provider else None,
     )
 
 

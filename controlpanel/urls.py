@@ -3,15 +3,18 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from controlpanel.views import audit_log, catalog, core, dag, health, metrics, runs
+from controlpanel.views import audit_log, auth, catalog, core, dag, health, metrics, runs, sso
 
 urlpatterns = [
     path("", catalog.catalog, name="home"),
     path("healthz", core.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics, name="metrics"),
+    path("admin/login/", auth.admin_login),  # before the admin's own: PASSWORD_LOGIN applies
     path("admin/", admin.site.urls),
     path("accounts/", include("controlpanel.views.auth")),
+    path("oidc/login/", sso.oidc_login, name="oidc_login"),
+    path("oidc/callback/", sso.oidc_callback, name="oidc_callback"),
     path("manage/", include("controlpanel.urls_manage")),
     path("api/", include("controlpanel.api.urls")),
     path("dags/<slug:profile>/<str:dag_id>/", dag.dag_detail, name="dag"),

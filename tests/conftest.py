@@ -210,3 +210,18 @@ def browser() -> Iterator[Any]:
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(scope="session")
+def oidc_harness() -> None:
+    """Node.js and the npm oidc-provider for the single sign-on tests (installed once).
+
+    Without Node.js the tests are skipped locally and fail in CI (scripts/test installs it).
+    """
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
+            pytest.fail("Node.js is missing: scripts/test must install it")
+        pytest.skip("Node.js is not installed")
+    from tests.harness.oidc import ensure_oidc_provider
+
+    ensure_oidc_provider()

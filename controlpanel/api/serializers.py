@@ -20,6 +20,7 @@ from controlpanel.models import (
     Team,
     TeamMembership,
 )
+from controlpanel.models.teams import DIRECTORY_GROUP_MAX_CHARS, DIRECTORY_GROUPS_LIMIT
 
 # --- me, users, tokens --------------------------------------------------------------------
 
@@ -154,9 +155,19 @@ class ProfileWriteSerializer(serializers.Serializer[Any]):
 
 
 class TeamSerializer(serializers.ModelSerializer[Team]):
+    directory_groups = serializers.ListField(
+        child=serializers.CharField(max_length=DIRECTORY_GROUP_MAX_CHARS),
+        max_length=DIRECTORY_GROUPS_LIMIT,
+        required=False,
+        help_text=(
+            "Directory groups (names or DNs) whose members join this team when they sign in "
+            "through the directory, and leave it when they no longer have any of them."
+        ),
+    )
+
     class Meta:
         model = Team
-        fields = ["name", "slug", "description", "created_at"]
+        fields = ["name", "slug", "description", "directory_groups", "created_at"]
         read_only_fields = ["created_at"]
         extra_kwargs: dict[str, dict[str, Any]] = {
             "name": {"validators": []},
@@ -169,8 +180,8 @@ class MemberSerializer(serializers.ModelSerializer[TeamMembership]):
 
     class Meta:
         model = TeamMembership
-        fields = ["username", "role", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = ["username", "role", "source", "created_at"]
+        read_only_fields = ["source", "created_at"]
 
 
 class MemberAddSerializer(serializers.Serializer[Any]):

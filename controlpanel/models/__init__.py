@@ -2,6 +2,7 @@
 
 from .audit import AUDITORS_GROUP, AuditChainHead, AuditEvent
 from .catalog import Dag, Run, tag_index_for
+from .directory import DirectoryAccount
 from .notifications import Delivery, Subscription
 from .profiles import PLAIN_HTTP_WARNING, AirflowProfile
 from .teams import LEVEL_RANK, DagGrant, Level, Team, TeamMembership, glob_to_regex
@@ -19,6 +20,7 @@ __all__ = [
     "Dag",
     "DagGrant",
     "Delivery",
+    "DirectoryAccount",
     "IdempotentRequest",
     "Level",
     "PollStatus",

@@ -43,6 +43,7 @@ class AuditEvent(models.Model):
         API = "api", "API"
         WORKER = "worker", "Worker"
         CLI = "cli", "Command line"
+        DIRECTORY = "directory", "Directory sign-in"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from .profiles import AirflowProfile
@@ -22,12 +23,36 @@ class Level(models.TextChoices):
 LEVEL_RANK = {Level.VIEW: 1, Level.TRIGGER: 2, Level.OPERATE: 3}
 
 
+DIRECTORY_GROUPS_LIMIT = 100
+DIRECTORY_GROUP_MAX_CHARS = 1000
+
+
+def validate_directory_groups(value: Any) -> None:
+    """Refuse anything but a short list of group names or DNs (plain strings)."""
+    if not isinstance(value, list) or not all(isinstance(group, str) for group in value):
+        raise ValidationError("Directory groups must be a list of group names or DNs.")
+    if len(value) > DIRECTORY_GROUPS_LIMIT:
+        raise ValidationError(f"A team maps at most {DIRECTORY_GROUPS_LIMIT} directory groups.")
+    for group in value:
+        if not group.strip() or len(group) > DIRECTORY_GROUP_MAX_CHARS:
+            raise ValidationError(
+                f"A directory group is a name or DN of 1 to {DIRECTORY_GROUP_MAX_CHARS} characters."
+            )
+
+
 class Team(models.Model):
-    """A group of people who share access to some DAGs."""
+    """A group of people who share access to some DAGs.
+
+    ``directory_groups``: members of these directory groups (names or DNs) join the team
+    when they sign in through the directory, and leave it when they no longer have any.
+    """
 
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=50, unique=True)
     description = models.TextField(blank=True)
+    directory_groups = models.JSONField(
+        default=list, blank=True, validators=[validate_directory_groups]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -38,17 +63,26 @@ class Team(models.Model):
 
 
 class TeamMembership(models.Model):
-    """A user's place in a team: a member, or a team admin who manages the members."""
+    """A user's place in a team: a member, or a team admin who manages the members.
+
+    ``source`` keeps memberships added by hand apart from those the directory sync made:
+    the sync only ever removes its own.
+    """
 
     class Role(models.TextChoices):
         MEMBER = "member", "Member"
         ADMIN = "admin", "Team admin"
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Added by hand"
+        DIRECTORY = "directory", "From a directory group"
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships"
     )
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

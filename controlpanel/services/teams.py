@@ -27,6 +27,8 @@ from controlpanel.permissions import access_for, require
 from controlpanel.services import lock_row
 
 TEAM_FIELDS = ("name", "slug", "description")
+# What update_team may change: the fields above plus the directory groups mapped to the team.
+UPDATABLE_TEAM_FIELDS = (*TEAM_FIELDS, "directory_groups")
 # Airflow's own rule for DAG ids; patterns may add the glob characters * and ?.
 DAG_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 DAG_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.*?-]+$")
@@ -55,10 +57,24 @@ def ensure_may_manage_teams(actor: Actor, action: str, payload: dict[str, Any]) 
 # --- teams -------------------------------------------------------------------------------
 
 
-def create_team(actor: Actor, *, name: str, slug: str, description: str = "") -> Team:
+def create_team(
+    actor: Actor,
+    *,
+    name: str,
+    slug: str,
+    description: str = "",
+    directory_groups: Iterable[str] = (),
+) -> Team:
     """Add a team (panel admins only); raises ValidationError for a taken name or slug."""
-    team = Team(name=name.strip(), slug=slug.strip(), description=description.strip())
-    payload = {field: getattr(team, field) for field in TEAM_FIELDS}
+    team = Team(
+        name=name.strip(),
+        slug=slug.strip(),
+        description=description.strip(),
+        directory_groups=clean_selector(directory_groups),
+    )
+    payload: dict[str, Any] = {field: getattr(team, field) for field in TEAM_FIELDS}
+    if team.directory_groups:
+        payload["directory_groups"] = team.directory_groups
     with audited(actor, "team.create", payload=payload, failed=(ValidationError,)):
         require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
         team.full_clean()
@@ -67,20 +83,24 @@ def create_team(actor: Actor, *, name: str, slug: str, description: str = "") ->
 
 
 def update_team(actor: Actor, team: Team, **fields: Any) -> Team:
-    """Rename a team or change its description (panel admins only).
+    """Rename a team, change its description or its directory groups (panel admins only).
 
     On refusal (ValidationError) the team object is left as it was.
     """
-    unknown = set(fields) - set(TEAM_FIELDS)
+    unknown = set(fields) - set(UPDATABLE_TEAM_FIELDS)
     if unknown:
         raise TypeError(f"update_team() got unknown fields: {', '.join(sorted(unknown))}")
-    before = {field: getattr(team, field) for field in TEAM_FIELDS}
+    if "directory_groups" in fields:
+        fields["directory_groups"] = clean_selector(fields["directory_groups"])
+    before = {field: getattr(team, field) for field in UPDATABLE_TEAM_FIELDS}
     payload = {"team": team.slug}
     with audited(actor, "team.update", payload=payload, failed=(ValidationError,)) as event:
         require(access_for(actor.user).can_manage_teams(), ONLY_ADMINS)
         for field, value in fields.items():
             setattr(team, field, value.strip() if isinstance(value, str) else value)
-        changed = {f: getattr(team, f) for f in TEAM_FIELDS if getattr(team, f) != before[f]}
+        changed = {
+            f: getattr(team, f) for f in UPDATABLE_TEAM_FIELDS if getattr(team, f) != before[f]
+        }
         event.payload = {"team": before["slug"], **changed}
         try:
             team.full_clean()
@@ -282,16 +302,19 @@ def set_auditor(actor: Actor, user: Any, is_auditor: bool) -> None:
     payload = {"user": user.get_username(), "is_auditor": is_auditor, "was_auditor": was_auditor}
     with audited(actor, "user.auditor_change", payload=payload):
         require(access_for(actor.user).is_superuser, ONLY_SUPERUSERS_AUDITORS)
-        group = _auditors_group()
+        group = auditors_group()
         if is_auditor:
             user.groups.add(group)
         else:
             user.groups.remove(group)
-    _forget_cached_rights(user)
+    forget_cached_rights(user)
 
 
-def _auditors_group() -> Group:
-    """The audit reviewers group, created with its permission on first use."""
+def auditors_group() -> Group:
+    """The audit reviewers group, created with its permission on first use.
+
+    Also for the directory sync, which grants and takes back the role itself.
+    """
     group, _ = Group.objects.get_or_create(name=AUDITORS_GROUP)
     group.permissions.add(
         Permission.objects.get(codename="review_audit", content_type__app_label="controlpanel")
@@ -299,7 +322,10 @@ def _auditors_group() -> Group:
     return group
 
 
-def _forget_cached_rights(user: Any) -> None:
-    """Drop the permission caches Django and ``access_for`` keep on this user object."""
+def forget_cached_rights(user: Any) -> None:
+    """Drop the permission caches Django and ``access_for`` keep on this user object.
+
+    After any change to the user's teams or roles, so the same object sees the new rights.
+    """
     for attribute in ("_perm_cache", "_user_perm_cache", "_group_perm_cache", "_panel_access"):
         user.__dict__.pop(attribute, None)

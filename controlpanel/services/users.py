@@ -122,6 +122,14 @@ def record_wrong_current_password(actor: Actor) -> None:
     record_event(actor, "auth.password_change", outcome=Outcome.FAILED, message=message)
 
 
+def record_password_login_refused(actor: Actor, message: str) -> None:
+    """Record a right password refused because this page is not open to the user.
+
+    The break-glass password page takes superusers only.
+    """
+    record_event(actor, "auth.login", outcome=Outcome.DENIED, message=message)
+
+
 def unlock_logins(
     actor: Actor, *, username: str | None = None, ip_address: str | None = None
 ) -> int:

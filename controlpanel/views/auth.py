@@ -8,16 +8,21 @@ Included by ``urls.py`` under ``accounts/``.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from axes.helpers import get_cool_off
+from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
 
-from controlpanel.audit import Actor
+from controlpanel import oidc
+from controlpanel.audit import Actor, client_ip
 from controlpanel.services import users as user_services
 
 
@@ -33,11 +38,77 @@ class LoginForm(AuthenticationForm):
     }
 
 
+PASSWORD_LOGIN_OFF = "Password sign-in is off on this panel: use single sign-on."  # noqa: S105
+ONLY_SUPERUSERS = "Only panel administrators may sign in with a password here."
+
+
 class LoginView(auth_views.LoginView):
-    """The login page."""
+    """The login page: single sign-on when configured, the password form unless turned off."""
 
     template_name = "registration/login.html"
     authentication_form = LoginForm
+    break_glass = False
+
+    def password_allowed(self) -> bool:
+        """Whether this page takes passwords (``PASSWORD_LOGIN``, or the break-glass page)."""
+        return self.break_glass or bool(settings.PASSWORD_LOGIN)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Refuse a password without checking it when password sign-in is off."""
+        if not self.password_allowed():
+            context = self.get_context_data(sso_error=PASSWORD_LOGIN_OFF)
+            return self.render_to_response(context, status=403)
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """Add what the page offers: single sign-on, the password form or both."""
+        context = super().get_context_data(**kwargs)
+        context.update(sign_in_choices(context.get("next", ""), break_glass=self.break_glass))
+        context["password_login"] = self.password_allowed()
+        return context
+
+
+def sign_in_choices(next_url: str, *, break_glass: bool = False) -> dict[str, Any]:
+    """The login page's single sign-on control, for every page that shows the login form."""
+    sso_url = reverse("oidc_login")
+    if next_url:
+        sso_url += "?" + urlencode({"next": next_url})
+    return {
+        "sso_enabled": oidc.is_enabled() and not break_glass,
+        "sso_label": settings.OIDC_LOGIN_LABEL,
+        "sso_url": sso_url,
+        "password_login": True,
+        "break_glass": break_glass,
+    }
+
+
+class SuperuserLoginForm(LoginForm):
+    """The break-glass password form: only superusers get in; others are refused (audited)."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        """Refuse anyone but an active superuser, after the password matched."""
+        super().confirm_login_allowed(user)
+        if not user.is_superuser:
+            actor = Actor(user=user, ip_address=client_ip(self.request) if self.request else None)
+            user_services.record_password_login_refused(actor, ONLY_SUPERUSERS)
+            raise ValidationError(ONLY_SUPERUSERS, code="not_superuser")
+
+
+class BreakGlassLoginView(LoginView):
+    """Password sign-in for superusers while ``PASSWORD_LOGIN`` is off (the directory down)."""
+
+    authentication_form = SuperuserLoginForm
+    break_glass = True
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's login: Django's, or the break-glass page while password sign-in is off."""
+    if settings.PASSWORD_LOGIN:
+        return admin.site.login(request)
+    target = reverse("login_password")
+    if request.GET.get("next"):
+        target += "?" + urlencode({"next": request.GET["next"]})
+    return HttpResponseRedirect(target)
 
 
 USERNAME_LENGTH = 150  # django.contrib.auth's username max_length
@@ -74,7 +145,11 @@ def locked_out(
     """
     form = LoginForm(request)
     form.initial["username"] = (credentials or {}).get("username", "")
-    context = {"form": form, "lockout_message": lockout_message(request)}
+    context = {
+        "form": form,
+        "lockout_message": lockout_message(request),
+        **sign_in_choices("", break_glass=request.path == reverse("login_password")),
+    }
     return render(request, "registration/login.html", context, status=429)
 
 
@@ -111,6 +186,7 @@ class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
 
 urlpatterns = [
     path("login/", LoginView.as_view(), name="login"),
+    path("login/password/", BreakGlassLoginView.as_view(), name="login_password"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("password_change/", PasswordChangeView.as_view(), name="password_change"),
     path("password_change/done/", PasswordChangeDoneView.as_view(), name="password_change_done"),

@@ -110,6 +110,13 @@ CASES = {
         404,
         {"description": "People who read finance reports"},
     ),
+    "team directory groups": Case(
+        "PATCH",
+        "/api/teams/finance-viewers/",
+        only(200, "superuser", **only(403, *FINANCE_VIEWERS)),
+        404,
+        {"directory_groups": ["cn=finance,ou=groups,dc=example,dc=org"]},
+    ),
     "members list": Case(
         "GET",
         "/api/teams/finance-viewers/members/",

@@ -34,6 +34,13 @@ SETTINGS_VARIABLES = (
     "METRICS_TOKEN",
     "AUDIT_HMAC_KEYS",
     "AUDIT_CHECKPOINT_DIR",
+    "OIDC_ISSUER_URL",
+    "OIDC_CLIENT_ID",
+    "OIDC_CLIENT_SECRET",
+    "OIDC_ALLOW_INSECURE_HTTP",
+    "OIDC_TOKEN_AUTH_METHOD",
+    "OIDC_SCOPES",
+    "PASSWORD_LOGIN",
 )
 
 # Printed by the subprocess as JSON so tests can assert on the settings Django ended up with.

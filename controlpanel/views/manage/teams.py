@@ -70,13 +70,11 @@ def team_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_form_methods
 def team_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    """Rename a team or change its description (panel admins)."""
+    """Rename a team, change its description or its directory groups (panel admins)."""
     team = managed_team(request, slug)
     forbid_get_unless(access_for(request.user).can_manage_teams(), request)
     if request.method != "POST":
-        form = TeamForm(
-            initial={"name": team.name, "slug": team.slug, "description": team.description}
-        )
+        form = TeamForm(initial=TeamForm.initial_for(team))
     else:
         actor = Actor.from_request(request)
         team_services.ensure_may_manage_teams(actor, "team.update", {"team": team.slug})
