@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from controlpanel import tasks
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor
+from controlpanel.locks import held_lock
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
 from controlpanel.services import catalog, dags, tracking
 from dags_api import AirflowClient, new_dag_run_id
@@ -250,3 +252,19 @@ def test_an_unreachable_airflow_backs_off_that_profile_only(
     run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"))
     poll_until(profile, finished(run))  # the healthy profile keeps polling meanwhile
     assert PollStatus.objects.get(profile=profile).last_success_at is not None
+
+
+def test_a_poll_while_another_is_running_is_skipped_so_cycles_never_pile_up(
+    profile: Any, boss: Actor
+) -> None:
+    """Beat starts a poll every interval; one that finds the profile busy does nothing."""
+    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))
+    transport = client_for(profile).transport
+    before = transport.request_count
+    with held_lock(f"poll:{profile.pk}", 30) as acquired:
+        assert acquired
+        assert tasks.poll_profile(profile.pk) is None
+    assert transport.request_count == before
+    assert tasks.poll_profile(profile.pk) is not None  # free again: it polls
+    assert transport.request_count > before
+    dags.set_run_state(boss, run, "failed")
