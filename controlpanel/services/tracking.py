@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from controlpanel import metrics
@@ -170,7 +171,7 @@ class StoredRun:
     finished: bool
 
 
-def _stored_runs(rows: Any) -> dict[RunKey, StoredRun]:
+def _stored_runs(rows: QuerySet[Run]) -> dict[RunKey, StoredRun]:
     fields = ["created_at", "state", "queued_at", "start_date", "end_date", "last_polled_at"]
     return {
         (dag_id, run_id): StoredRun(
