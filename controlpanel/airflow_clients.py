@@ -1,12 +1,14 @@
 """One pooled Airflow client per connection profile and process.
 
 Clients are rebuilt when the profile's connection details change, so an edited URL or a
-rotated password takes effect at once. Each client reports its requests to the metrics,
-labelled with the profile's slug.
+rotated password takes effect at once. They live long, so on Airflow 2 they log in once and
+send the session cookie (``login_session``) instead of paying the password check per request.
+Each client reports its requests to the metrics, labelled with the profile's slug.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 
@@ -40,9 +42,9 @@ def client_for(profile: AirflowProfile) -> AirflowClient:
         cached = _clients.get(profile.pk)
         if cached and cached[0] == fingerprint and _speaks(cached[1], profile.api_version):
             return cached[1]
-        client = AirflowClient(
-            profile.connection_settings(), on_call=airflow_call_observer(profile.slug)
-        )
+        # Long-lived: worth one login on Airflow 2 instead of a password check per request.
+        settings = dataclasses.replace(profile.connection_settings(), login_session=True)
+        client = AirflowClient(settings, on_call=airflow_call_observer(profile.slug))
         _clients[profile.pk] = (fingerprint, client)
     if cached:
         cached[1].close()

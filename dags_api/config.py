@@ -41,7 +41,11 @@ class ConnectionSettings:
     prefix), not the API root. TLS verification is on unless switched off; ``ca_bundle``
     is a path to a PEM file of CAs to trust instead of the system ones. ``api_version``
     picks the REST API: ``v1`` (Airflow 2), ``v2`` (Airflow 3) or ``auto`` (asked once per
-    client, from ``/api/v2/version`` then ``/api/v1/version``).
+    client, from ``/api/v2/version`` then ``/api/v1/version``). ``login_session`` (Airflow 2,
+    basic credentials): log in once through the web login and send its session cookie
+    rather than the password on every request; worth it for a long-lived client, and it
+    needs ``airflow.api.auth.backend.session`` in Airflow's ``[api] auth_backends`` (without
+    it the client notices and keeps to basic auth).
     """
 
     base_url: str
@@ -54,6 +58,7 @@ class ConnectionSettings:
     max_retries: int = 3
     backoff_seconds: float = 0.5
     api_version: ApiVersionSetting = "auto"
+    login_session: bool = False
 
     def __post_init__(self) -> None:
         if self.api_version not in API_VERSION_SETTINGS:

@@ -142,6 +142,10 @@ class AirflowConnection:
             )
         else:  # detection may correct a wrong setting: Airflow 2 takes basic credentials
             self.transport.tokens = None
+            if api.session_login_path is not None:
+                self.transport.log_in_with_session(
+                    f"{self.settings.base_url}{api.session_login_path}"
+                )
 
     def __enter__(self) -> Self:
         return self

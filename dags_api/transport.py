@@ -2,7 +2,10 @@
 
 This module knows HTTP and nothing of Airflow's paths or shapes; those live in the
 version seams (``v1``, ``v2``). On Airflow 3 it sends a bearer token that ``tokens`` fetched
-from the user's name and password, and fetches a new one once if Airflow refuses it.
+from the user's name and password, and fetches a new one once if Airflow refuses it. On
+Airflow 2, when asked (``ConnectionSettings.login_session``), it logs in once through the
+web login (``sessions``) and sends the session cookie instead of basic auth, falling back to
+basic auth when Airflow refuses the cookie.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .errors import (
     AirflowValidationError,
     InsecureConnectionError,
 )
+from .sessions import SessionLogin
 from .tokens import TokenExchange
 
 log = logging.getLogger(__name__)
@@ -73,6 +77,8 @@ class Transport:
         elif isinstance(settings.credentials, BearerToken):
             self.session.headers["Authorization"] = f"Bearer {settings.credentials.token}"
         self.tokens: TokenExchange | None = None
+        self.logins: SessionLogin | None = None
+        self._login_url = ""
 
     def log_in_with_tokens(self, token_url: str, endpoint: str = UNKNOWN_ENDPOINT) -> None:
         """Send basic credentials to ``token_url`` for a bearer token instead (Airflow 3)."""
@@ -85,6 +91,33 @@ class Transport:
             )
 
         self.tokens = TokenExchange(self.settings.credentials, send)
+
+    def log_in_with_session(self, login_url: str) -> None:
+        """Log in at ``login_url`` (Airflow 2's web login) once and send the session cookie.
+
+        Only with basic credentials and ``settings.login_session``; otherwise a no-op.
+        """
+        wanted = self.settings.login_session and isinstance(self.settings.credentials, BasicAuth)
+        if not wanted or self.logins is not None:
+            return
+        assert isinstance(self.settings.credentials, BasicAuth)
+        self._login_url = login_url
+        self.logins = SessionLogin(self.settings.credentials, self._send_login)
+
+    def _send_login(self, method: str, form: dict[str, str] | None) -> requests.Response:
+        if method == "GET":
+            self.session.cookies.clear()  # an old session would be sent to the home page
+        return self._send(
+            method,
+            self._login_url,
+            form=form,
+            accept="text/html",
+            retry=False,
+            subject="the login page",
+            use_basic=False,
+            follow_redirects=False,
+            endpoint="/login/",
+        )
 
     def close(self) -> None:
         """Close the pooled connections."""
@@ -127,6 +160,8 @@ class Transport:
             subject=subject,
             endpoint=endpoint,
         )
+        if self.logins is not None and authenticate and not anonymous and self.tokens is None:
+            return self._with_session(self.logins, send)
         if anonymous or not (authenticate and self.tokens):
             return send(anonymous=anonymous)
         fetches = self.tokens.fetch_count
@@ -141,6 +176,27 @@ class Transport:
             self.tokens.forget(token)
             return send(token=self.tokens.token())
 
+    def _with_session(
+        self, logins: SessionLogin, send: Callable[..., requests.Response]
+    ) -> requests.Response:
+        """Send with the session cookie; if Airflow refuses it, once more with basic auth.
+
+        Airflow checks credentials before doing anything, so repeating even a trigger is
+        safe. Refused with basic auth too, the refusal is the user's rights: it is raised.
+        """
+        logged_in_at = logins.session()
+        if logged_in_at is None:
+            return send()
+        try:
+            response = send(use_basic=False)
+        except AirflowAuthError as refused:
+            response = send()
+            log.info("Airflow refused the session cookie (%s); basic auth worked", refused.detail)
+            logins.refused(logged_in_at)
+            return response
+        logins.accepted(logged_in_at)
+        return response
+
     def _send(
         self,
         method: str,
@@ -148,11 +204,14 @@ class Transport:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        form: dict[str, str] | None = None,
         accept: str = "application/json",
         retry: bool = True,
         subject: str = "what was asked for",
         token: str | None = None,
         anonymous: bool = False,
+        use_basic: bool = True,
+        follow_redirects: bool = True,
         endpoint: str = UNKNOWN_ENDPOINT,
     ) -> requests.Response:
         headers: dict[str, str | None] = {"Accept": accept}
@@ -160,7 +219,7 @@ class Transport:
             headers["Authorization"] = f"Bearer {token}"
         elif anonymous:
             headers["Authorization"] = None  # requests drops the session's static token
-        basic = self._basic if self.tokens is None and not anonymous else None
+        basic = self._basic if use_basic and self.tokens is None and not anonymous else None
         attempts = 1 + (self.settings.max_retries if retry else 0)
         for attempt in range(attempts):
             last_attempt = attempt == attempts - 1
@@ -172,8 +231,10 @@ class Transport:
                     url,
                     params=params,
                     json=json,
+                    data=form,
                     headers=headers,
                     auth=basic,
+                    allow_redirects=follow_redirects,
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                     # Per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
                     # session.verify, which would silently drop ca_bundle and verify_tls=False.

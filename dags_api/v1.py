@@ -37,6 +37,8 @@ class AirflowV1:
     health_path: tuple[str, ...] = ("health",)
     # Where basic credentials are exchanged for a bearer token; None: sent as basic auth.
     login_path: str | None = None
+    # Airflow 2's web login, whose session cookie the API takes with the session backend.
+    session_login_path: str | None = "/login/"
     log_accept = "text/plain"  # the JSON variant of Airflow 2's log is a Python repr
     # Airflow 2's JSON provider sorts keys: a DAG's params arrive sorted by name.
     keeps_param_order = False

@@ -30,6 +30,7 @@ class AirflowV2(AirflowV1):
     api_root = "/api/v2"
     health_path = ("monitor", "health")
     login_path = "/auth/token"
+    session_login_path = None  # the JWT from /auth/token is reused instead
     log_accept = "application/json"  # Airflow 3 answers 406 to text/plain
     keeps_param_order = True  # a DAG's params arrive in the order its author wrote them
 

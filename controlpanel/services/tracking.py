@@ -2,7 +2,9 @@
 
 One cycle per profile: read every active run with the batch endpoint (one request per 100
 runs), the runs that finished since the last cycle (one more), and the task instances of
-all of them (one request per 100 task instances); then write, in one transaction, only
+only the runs that can have changed (one request per 100 task instances): running ones,
+ones whose state or dates moved since our stored row, and each run's first and last read.
+A queued run that did not move costs nothing more. Then write, in one transaction, only
 the rows that changed plus one ``StateChange`` per observed change. A worker killed
 mid-cycle leaves nothing half-written: the transaction rolls back and the next cycle
 catches up.
@@ -18,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from controlpanel import metrics
@@ -50,6 +53,8 @@ class Observed:
 
     runs: dict[RunKey, AirflowRun] = field(default_factory=dict)
     task_instances: list[AirflowTaskInstance] = field(default_factory=list)
+    # The runs whose task instances were read this cycle (the others did not move).
+    task_runs: set[RunKey] = field(default_factory=set)
     not_found: set[RunKey] = field(default_factory=set)
     health: HealthStatus | None = None
     tracked_since: dict[RunKey, datetime] = field(default_factory=dict)
@@ -125,22 +130,19 @@ def read_airflow(
     profile: AirflowProfile, client: AirflowClient, status: PollStatus, now: datetime
 ) -> Observed:
     """Read, with batch requests only, everything this cycle needs from Airflow."""
-    tracked = {
-        (dag_id, run_id): created
-        for dag_id, run_id, created in Run.objects.filter(
-            profile=profile, is_finished=False
-        ).values_list("dag_id", "dag_run_id", "created_at")
-    }
-    dag_ids = {dag_id for dag_id, _ in tracked}
+    stored = _stored_runs(Run.objects.filter(profile=profile, is_finished=False))
+    tracked = {key: row.created_at for key, row in stored.items()}
+    adoptable: set[str] = set()
     if profile.track_external_runs:
-        dag_ids |= set(granted_dags(profile).values_list("dag_id", flat=True))
+        adoptable = set(granted_dags(profile).values_list("dag_id", flat=True))
+    dag_ids = {dag_id for dag_id, _ in tracked} | adoptable
     observed = Observed(tracked_since=tracked)
     if not dag_ids:
         return observed
 
     def wanted(run: AirflowRun) -> bool:
-        key = (run.dag_id, run.dag_run_id)
-        return key in tracked or (profile.track_external_runs and run.dag_id in dag_ids)
+        """Ours, or started elsewhere on a DAG some team is granted (when adopting)."""
+        return (run.dag_id, run.dag_run_id) in tracked or run.dag_id in adoptable
 
     for run in client.list_dag_runs(dag_ids=_filter_or_none(dag_ids), states=ACTIVE_STATES):
         if wanted(run):
@@ -150,18 +152,81 @@ def read_airflow(
         only = dag_ids if profile.track_external_runs else {d for d, _ in missing}
         _read_finished(client, observed, missing, only, wanted, status, now)
     observed.not_found = set(missing) - set(observed.runs)
-    if observed.runs:
-        observed.task_instances = [
-            ti
-            for ti in client.list_task_instances_batch(
-                dag_ids=_filter_or_none({d for d, _ in observed.runs}),
-                dag_run_ids=sorted({r for _, r in observed.runs}),
-            )
-            if (ti.dag_id, ti.dag_run_id) in observed.runs
-        ]
+    _read_task_instances(profile, client, observed, stored)
     if any(_waited_too_long(observed, key, now) for key in observed.runs):
         observed.health = client.health()
     return observed
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """What the panel last stored of a run: enough to tell whether Airflow's copy moved."""
+
+    created_at: datetime
+    state: str
+    queued_at: datetime | None
+    start_date: datetime | None
+    end_date: datetime | None
+    polled: bool
+    finished: bool
+
+
+def _stored_runs(rows: QuerySet[Run]) -> dict[RunKey, StoredRun]:
+    fields = ["created_at", "state", "queued_at", "start_date", "end_date", "last_polled_at"]
+    return {
+        (dag_id, run_id): StoredRun(
+            created, state, queued, start, end, polled=polled is not None, finished=finished
+        )
+        for dag_id, run_id, created, state, queued, start, end, polled, finished in (
+            rows.values_list("dag_id", "dag_run_id", *fields, "is_finished")
+        )
+    }
+
+
+def _may_have_changed(run: AirflowRun, stored: StoredRun | None) -> bool:
+    """Whether a run's task instances can differ from what the panel stored.
+
+    Running runs move all the time; a run new to the panel gets its first read, one that
+    ended its last (even when the panel already wrote the end it asked for), and one cleared
+    or started since our row was written shows it in its state or dates. A queued run that
+    kept its state and dates has task instances without state: nothing to read again.
+    """
+    if stored is None or not stored.polled or run.state == "running":
+        return True
+    if run.state in FINISHED_STATES and not stored.finished:
+        return True
+    return (run.state, run.queued_at, run.start_date, run.end_date) != (
+        stored.state,
+        stored.queued_at,
+        stored.start_date,
+        stored.end_date,
+    )
+
+
+def _read_task_instances(
+    profile: AirflowProfile,
+    client: AirflowClient,
+    observed: Observed,
+    stored: dict[RunKey, StoredRun],
+) -> None:
+    """Read the task instances of the observed runs that can have changed, in batches."""
+    others = set(observed.runs) - set(stored)
+    if others:  # finished in the panel, or new to it: compare with what we have, if anything
+        rows = Run.objects.filter(profile=profile, dag_run_id__in={r for _, r in others})
+        stored = {**stored, **{k: v for k, v in _stored_runs(rows).items() if k in others}}
+    observed.task_runs = {
+        key for key, run in observed.runs.items() if _may_have_changed(run, stored.get(key))
+    }
+    if not observed.task_runs:
+        return
+    observed.task_instances = [
+        ti
+        for ti in client.list_task_instances_batch(
+            dag_ids=_filter_or_none({d for d, _ in observed.task_runs}),
+            dag_run_ids=sorted({r for _, r in observed.task_runs}),
+        )
+        if (ti.dag_id, ti.dag_run_id) in observed.task_runs
+    ]
 
 
 def _read_finished(
@@ -261,13 +326,16 @@ def _write_runs(
             written += 1
             continue
         changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if row.last_polled_at is None:
+            changed["last_polled_at"] = now  # its first read: from now on compared, not read
         if not changed:
             continue
         if "state" in changed:
             changes.append(
                 StateChange(run=row, from_state=row.state, to_state=seen.state, observed_at=now)
             )
-        Run.objects.filter(pk=row.pk).update(last_polled_at=now, updated_at=now, **changed)
+        changed.setdefault("last_polled_at", now)
+        Run.objects.filter(pk=row.pk).update(updated_at=now, **changed)
         for name, value in changed.items():
             setattr(row, name, value)
         written += 1
@@ -302,12 +370,13 @@ def _ti_values(ti: AirflowTaskInstance) -> dict[str, Any]:
 
 
 def _write_task_instances(observed: Observed, rows: dict[RunKey, Run], now: datetime) -> int:
-    """Mirror the observed runs' task instances: insert, update, delete; record changes.
+    """Mirror the task instances read this cycle: insert, update, delete; record changes.
 
-    A mapped task first shows as one placeholder (map index -1) that Airflow replaces with
-    the mapped instances; rows Airflow no longer lists are deleted (their changes stay).
+    Only the runs in ``observed.task_runs`` were read; the others keep their rows. A mapped
+    task first shows as one placeholder (map index -1) that Airflow replaces with the
+    mapped instances; rows Airflow no longer lists are deleted (their changes stay).
     """
-    run_ids = {rows[key].pk for key in observed.runs}
+    run_ids = {rows[key].pk for key in observed.task_runs}
     known = {
         (t.run_id, t.task_id, t.map_index): t
         for t in TaskInstance.objects.filter(run_id__in=run_ids)

@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from controlpanel import tasks
+from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor
+from controlpanel.locks import held_lock
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
 from controlpanel.services import catalog, dags, tracking
 from dags_api import AirflowClient, new_dag_run_id
@@ -164,13 +167,73 @@ def test_polling_is_batched_and_writes_only_changes(
     # One page of active runs and one of their task instances: never one request per run.
     assert (first.requests, first.runs_seen) == (2, 5), first
     again = tracking.poll_profile(profile)
-    assert again.requests == 2 and again.rows_written == 0
+    # Nothing moved: the run list only, the queued runs' task instances are not read again.
+    assert again.requests == 1 and again.rows_written == 0
     for run in runs:
         dags.set_run_state(boss, run, "failed")
     ended = tracking.poll_profile(profile)
-    # The runs left the active list: one more request reads how they ended.
+    # The runs left the active list: one request reads how they ended, one their tasks.
     assert (ended.requests, ended.runs_seen) == (3, 5), ended
     poll_until(profile, finished(*runs))
+
+
+def test_queued_runs_cost_no_task_reads_whatever_their_tasks(
+    profile: Any, boss: Actor, settings: Any
+) -> None:
+    """21 queued runs of a five-task DAG: 105 task instances, two pages, read only once."""
+    settings.STALE_RUN_SECONDS = 3600
+    profile.track_external_runs = False
+    profile.save()
+    wide = profile.dags.get(dag_id="cp_paused_wide")
+    runs = [dags.trigger_run(boss, wide) for _ in range(21)]
+    first = tracking.poll_profile(profile)
+    assert first.requests == 1 + 2, first  # the run list, then each new run's tasks once
+    assert TaskInstance.objects.filter(run__in=runs).count() == 105
+    steady = [tracking.poll_profile(profile) for _ in range(2)]
+    assert [c.requests for c in steady] == [1, 1]  # at most 2 x ceil(21 / 100) + 1 = 3
+    dags.set_run_state(boss, runs[0], "failed")
+    ended = tracking.poll_profile(profile)
+    # The ended run's last read: its five tasks; the 20 others keep their rows.
+    assert ended.requests == 1 + 1 + 1, ended
+    assert TaskInstance.objects.filter(run__in=runs).count() == 105
+    assert Run.objects.get(pk=runs[0].pk).is_finished
+    for run in runs[1:]:
+        dags.set_run_state(boss, run, "failed")
+
+
+def test_a_run_started_elsewhere_is_adopted_only_on_a_granted_dag(
+    airflow_any: AirflowInstance, any_admin_client: AirflowClient, boss: Actor
+) -> None:
+    """A DAG that merely had a panel run is not a grant: its outside runs stay unseen."""
+    profile = harness_profile(airflow_any, slug="onlyquick")
+    catalog.refresh_catalog(profile)
+    GrantFactory.create(
+        team=TeamFactory.create(slug="quick"), profile=profile, dag_ids=["cp_quick"]
+    )
+    ours = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))  # not granted
+    outside_paused = new_dag_run_id("outside")
+    any_admin_client.trigger_dag_run("cp_paused", dag_run_id=outside_paused)
+    outside_quick = new_dag_run_id("outside")
+    any_admin_client.trigger_dag_run("cp_quick", dag_run_id=outside_quick)
+    poll_until(profile, lambda: Run.objects.filter(dag_run_id=outside_quick).exists())
+
+    tracked = set(Run.objects.filter(profile=profile).values_list("dag_run_id", flat=True))
+    assert ours.dag_run_id in tracked and outside_quick in tracked
+    assert outside_paused not in tracked
+    dags.set_run_state(boss, ours, "failed")
+    any_admin_client.set_dag_run_state("cp_paused", outside_paused, "failed")
+
+
+def test_the_poller_logs_in_to_airflow_2_once(airflow: AirflowInstance, boss: Actor) -> None:
+    """The profile's client sends a session cookie, not the password, on every request."""
+    profile = harness_profile(airflow, slug="session")
+    catalog.refresh_catalog(profile)
+    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))
+    for _ in range(3):
+        assert not tracking.poll_profile(profile).error
+    logins = client_for(profile).transport.logins
+    assert logins is not None and logins.login_count == 1
+    dags.set_run_state(boss, run, "failed")
 
 
 def test_an_unreachable_airflow_backs_off_that_profile_only(
@@ -189,3 +252,19 @@ def test_an_unreachable_airflow_backs_off_that_profile_only(
     run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"))
     poll_until(profile, finished(run))  # the healthy profile keeps polling meanwhile
     assert PollStatus.objects.get(profile=profile).last_success_at is not None
+
+
+def test_a_poll_while_another_is_running_is_skipped_so_cycles_never_pile_up(
+    profile: Any, boss: Actor
+) -> None:
+    """Beat starts a poll every interval; one that finds the profile busy does nothing."""
+    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))
+    transport = client_for(profile).transport
+    before = transport.request_count
+    with held_lock(f"poll:{profile.pk}", 30) as acquired:
+        assert acquired
+        assert tasks.poll_profile(profile.pk) is None
+    assert transport.request_count == before
+    assert tasks.poll_profile(profile.pk) is not None  # free again: it polls
+    assert transport.request_count > before
+    dags.set_run_state(boss, run, "failed")

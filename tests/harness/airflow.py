@@ -50,7 +50,14 @@ USERS: dict[str, tuple[str, str]] = {
 }
 # The simple auth manager of Airflow 3 knows the roles viewer, user, op and admin.
 SIMPLE_AUTH_ROLES = {"Admin": "admin", "User": "op", "Viewer": "viewer"}
-TEST_DAG_IDS = ("cp_etl", "cp_mapped", "cp_params_showcase", "cp_paused", "cp_quick")
+TEST_DAG_IDS = (
+    "cp_etl",
+    "cp_mapped",
+    "cp_params_showcase",
+    "cp_paused",
+    "cp_paused_wide",
+    "cp_quick",
+)
 # Airflow's own showcase of trigger-form params, copied at start from the installed package
 # (never vendored: each version brings its own), so the panel's form meets real outside DAGs.
 EXAMPLE_DAG_IDS = ("example_params_ui_tutorial", "example_params_trigger_ui")
@@ -172,7 +179,13 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
 def airflow_env(
     home: Path, venv: Path, web_port: int, version: str = AIRFLOW_VERSION
 ) -> dict[str, str]:
-    """The environment of every Airflow process of one instance (see AIRFLOW.md)."""
+    """The environment of every Airflow process of one instance (see AIRFLOW.md).
+
+    Airflow 2's API takes basic auth and the cookie of a session logged in through the web
+    login (the panel logs in once and sends the cookie: no password check per request).
+    Airflow 2.3+ adds the session backend to a custom ``auth_backends`` by itself anyway
+    (the UI needs it), so an Airflow 2.11 cannot be set to refuse session cookies.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update(
         AIRFLOW_HOME=str(home),
@@ -195,6 +208,8 @@ def airflow_env(
     )
     if major_version(version) >= 3:
         env.update(_airflow3_env(home, web_port))
+    else:
+        env["AIRFLOW__WEBSERVER__CONFIG_FILE"] = str(home / "webserver_config.py")
     env.pop("VIRTUAL_ENV", None)
     env.pop("PYTHONPATH", None)
     return env
@@ -308,10 +323,22 @@ def copy_example_dags(venv: Path, dags_folder: Path) -> None:
         shutil.copyfile(source / f"{dag_id}.py", dags_folder / f"{dag_id}.py")
 
 
+# Airflow 2's default web UI settings, except that logins are not rate limited (FAB's
+# default: 5 per 40 s and address): every test's panel client logs in once from loopback.
+WEBSERVER_CONFIG = """from flask_appbuilder.const import AUTH_DB
+
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = None
+AUTH_TYPE = AUTH_DB
+AUTH_RATE_LIMITED = False
+"""
+
+
 def _initialise_airflow2(
     home: Path, venv: Path, env: dict[str, str], port: int, host: str
 ) -> dict[str, list[str]]:
     """Metadatabase, roles, the FAB users and the DAGs; then log name -> command to run."""
+    (home / "webserver_config.py").write_text(WEBSERVER_CONFIG)
     _run(
         [str(venv / "bin" / "python"), "-c", _INIT_SCRIPT, json.dumps(USERS)],
         "initialise Airflow (db migrate, sync-perm, users, reserialize)",
