@@ -22,6 +22,7 @@ Targets (issue 15): catalog p50 <= 0.5 x Airflow's /home p50 at both sizes.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import secrets
@@ -29,7 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from controlpanel.airflow_clients import client_for  # noqa: E402
 from controlpanel.models import (  # noqa: E402
@@ -153,9 +155,12 @@ ADMIN_PASSWORD = "admin-pass"
 
 
 def write_dag_files(home: Path, count: int) -> None:
-    """The generator files for ``count`` DAGs in HOME/dags (existing ones are kept)."""
+    """The generator files for ``count`` DAGs in HOME/dags (files beyond it are removed)."""
     folder = home / "dags"
     folder.mkdir(parents=True, exist_ok=True)
+    for extra in folder.glob("bench_catalog_*.py"):
+        if int(extra.stem.rsplit("_", 1)[1]) * DAGS_PER_FILE >= count:
+            extra.unlink()
     for first in range(0, count, DAGS_PER_FILE):
         path = folder / f"bench_catalog_{first // DAGS_PER_FILE:03d}.py"
         last = min(first + DAGS_PER_FILE, count) - 1
@@ -177,11 +182,11 @@ def bench_dag_count(session: requests.Session, url: str) -> int:
 
 
 def wait_for_dags(url: str, count: int) -> float:
-    """Wait until Airflow lists ``count`` bench DAGs; the seconds it took."""
+    """Wait until Airflow lists exactly ``count`` bench DAGs; the seconds it took."""
     started = time.monotonic()
     session = requests.Session()
     last_seen = -1
-    while (seen := bench_dag_count(session, url)) < count:
+    while (seen := bench_dag_count(session, url)) != count:
         if seen != last_seen:
             print(
                 f"  Airflow lists {seen} of {count} DAGs after {time.monotonic() - started:.0f} s",
@@ -330,6 +335,36 @@ def bench_pages(url: str, clients: dict[str, Client], samples: int, count: int) 
     return lines
 
 
+def explain_page(client: Client, path: str) -> list[str]:
+    """EXPLAIN ANALYZE of each catalog query of one page: time, most loops, sort spills."""
+    with CaptureQueriesContext(connection) as queries:
+        client.get(path)
+    lines = []
+    with connection.cursor() as cursor:
+        for query in queries.captured_queries:
+            sql = query["sql"]
+            if "controlpanel_dag" not in sql and "controlpanel_run" not in sql:
+                continue
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+            found = cursor.fetchone()[0]
+            plan = (json.loads(found) if isinstance(found, str) else found)[0]
+            nodes = list(plan_nodes(plan["Plan"]))
+            loops = max(node.get("Actual Loops", 1) for node in nodes)
+            disk = any(node.get("Sort Space Type") == "Disk" for node in nodes)
+            lines.append(
+                f"  {plan['Execution Time']:7.1f} ms  most loops {loops:>6}  "
+                f"sort spilled to disk: {'yes' if disk else 'no '}  {sql[:60]}..."
+            )
+    return lines
+
+
+def plan_nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """A PostgreSQL plan node and all the nodes under it."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from plan_nodes(child)
+
+
 def _other_dags(url: str) -> int:
     """The harness's own DAGs (Airflow's /home lists them too)."""
     answer = requests.get(
@@ -359,6 +394,7 @@ def main() -> int:
     assert home is not None, "--airflow-home is needed with --airflow-url"
     sync_lines: list[str] = []
     page_lines: list[str] = []
+    explain_lines: list[str] = []
     try:
         profile = make_profile(url)
         clients = make_users(profile)
@@ -369,6 +405,9 @@ def main() -> int:
             sync_lines += bench_syncs(profile, count)
             print(f"  {add_runs(profile)} panel runs", flush=True)
             page_lines += bench_pages(url, clients, ARGS.samples, count)
+            last = last_page(visible_count(clients["admin"]))
+            explain_lines.append(f"{count} DAGs, the admin's last page (/?page={last}):")
+            explain_lines += explain_page(clients["admin"], f"/?page={last}")
     finally:
         if instance:
             instance.stop()
@@ -381,6 +420,8 @@ def main() -> int:
     print(f"\nCatalog page p50 against Airflow's /home ({ARGS.samples} interleaved samples):")
     print("| DAGs | user | page | panel | Airflow /home | ratio |\n|---|---|---|---|---|---|")
     print("\n".join(page_lines))
+    print("\nEXPLAIN ANALYZE of the catalog's queries (PostgreSQL):")
+    print("\n".join(explain_lines))
     return 0
 
 
