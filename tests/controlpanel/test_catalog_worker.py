@@ -85,4 +85,4 @@ def test_a_new_profiles_dags_are_listed_within_seconds(
     assert time.monotonic() - started < LISTED_WITHIN_SECONDS
     html = admin_client.get("/").content.decode()
     assert 'href="/dags/fresh/cp_quick/"' in html
-    assert "is being read from Airflow" not in html
+    assert "The DAG list of Fresh Airflow is being read" not in html
