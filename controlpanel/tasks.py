@@ -1,7 +1,8 @@
 """Celery tasks of the control panel. Tasks stay thin: load by id, call a service.
 
-Services never queue tasks: the notifications service writes delivery rows and returns
-their ids, and the tasks here queue the sending after commit (``send_after_commit``).
+Services never import this module: the notifications service writes delivery rows and
+returns their ids, and the tasks here queue the sending after commit (``send_after_commit``);
+the catalog service queues ``sync_catalog`` by its name after a profile is saved.
 The schedule lives in ``settings.CELERY_BEAT_SCHEDULE``.
 """
 

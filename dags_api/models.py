@@ -69,7 +69,10 @@ class Dag:
     timetable_description: str | None = None
     has_import_errors: bool = False
     next_dagrun: datetime | None = None
+    # When Airflow last parsed the DAG's file: it moves at every parse, changed or not.
     last_parsed_time: datetime | None = None
+    # Names the DAG's file for Airflow 2's ``dagSources`` endpoint (shared by its DAGs).
+    file_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +80,7 @@ class DagDetails(Dag):
     """A DAG with its details, including the ``params`` a trigger form is built from.
 
     ``params`` keeps the order Airflow sent: the author's on Airflow 3, sorted by name on
-    Airflow 2 (see ``param_order``). ``file_token`` names the DAG's file for Airflow 2's
-    ``dagSources`` endpoint.
+    Airflow 2 (see ``param_order``).
     """
 
     params: dict[str, DagParam] = field(default_factory=dict)
@@ -86,7 +88,6 @@ class DagDetails(Dag):
     start_date: datetime | None = None
     catchup: bool | None = None
     max_active_runs: int | None = None
-    file_token: str | None = None
 
 
 @dataclass(frozen=True)

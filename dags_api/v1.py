@@ -225,7 +225,6 @@ class AirflowV1:
             start_date=parse_datetime(data.get("start_date")),
             catchup=data.get("catchup"),
             max_active_runs=data.get("max_active_runs"),
-            file_token=data.get("file_token") or None,
         )
 
     def parse_param(self, name: str, raw: Any) -> DagParam:
@@ -256,6 +255,7 @@ class AirflowV1:
             "has_import_errors": bool(data.get("has_import_errors")),
             "next_dagrun": parse_datetime(data.get("next_dagrun")),
             "last_parsed_time": parse_datetime(data.get("last_parsed_time")),
+            "file_token": data.get("file_token") or None,
         }
 
     def parse_dag_run(self, data: dict[str, Any]) -> DagRun:

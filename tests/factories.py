@@ -6,6 +6,7 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from controlpanel.models import AirflowProfile, Dag, DagGrant, Run, Team, TeamMembership
 
@@ -43,6 +44,7 @@ class ProfileFactory(factory.django.DjangoModelFactory[AirflowProfile]):
     base_url = factory.LazyAttribute(lambda p: f"https://{p.slug}.example.invalid")
     auth_type = AirflowProfile.AuthType.BASIC
     username = "panel"
+    catalog_synced_at = factory.LazyFunction(timezone.now)  # its DAG list was read
 
     @factory.post_generation
     def secret(obj: AirflowProfile, create: bool, extracted: Any, **kwargs: Any) -> None:

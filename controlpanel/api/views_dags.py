@@ -95,7 +95,7 @@ class DagsView(ApiView):
         rows = list(page or [])
         runs = selectors.last_runs(rows)
         access = self.access
-        data = [dag_data(d, access, runs.get(getattr(d, "last_run_id", None) or 0)) for d in rows]
+        data = [dag_data(d, access, runs.get(d.pk)) for d in rows]
         return self.get_paginated_response(data)
 
 

@@ -37,7 +37,10 @@ class Dag(models.Model):
     has_import_errors = models.BooleanField(default=False)
     import_errors = models.TextField(blank=True)
     fileloc = models.CharField(max_length=1000, blank=True)
+    # Airflow's last parse of the DAG's file as of the last check of params and doc_md, and
+    # the sha256 of that file's source then: a later parse of an unchanged file is no change.
     last_parsed_at = models.DateTimeField(null=True, blank=True)
+    source_digest = models.CharField(max_length=64, blank=True)
     params_synced_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
 

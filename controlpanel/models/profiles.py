@@ -72,6 +72,8 @@ class AirflowProfile(models.Model):
         default=True,
         help_text="Also record runs of granted DAGs started by schedules or Airflow's UI.",
     )
+    # The end of the last successful catalog sync; None: the DAG list was never read yet.
+    catalog_synced_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -19,6 +19,7 @@ from controlpanel.audit import Actor, Outcome, audited
 from controlpanel.models import PLAIN_HTTP_WARNING, AirflowProfile
 from controlpanel.permissions import access_for, require
 from controlpanel.services import lock_row
+from controlpanel.services.catalog import sync_catalog_after_commit
 from dags_api import (
     AirflowAuthError,
     AirflowClient,
@@ -41,6 +42,17 @@ PROFILE_FIELDS = (
     "api_version",
     "is_active",
     "track_external_runs",
+)
+# Changing one of these may change which DAGs the panel sees: the catalog is read again.
+CONNECTION_FIELDS = (
+    "base_url",
+    "auth_type",
+    "username",
+    "verify_tls",
+    "ca_bundle",
+    "allow_insecure_http",
+    "api_version",
+    "is_active",
 )
 # A DAG id nobody uses: triggering it answers 404 past Airflow's permission check, 403 before.
 PERMISSION_PROBE_DAG_ID = "__panel_permission_probe__"
@@ -154,6 +166,8 @@ def create_profile(
             event.payload = {**_profile_values(profile), "secret_changed": bool(secret)}
         profile.save()
         event.profile = profile
+        if profile.is_active:
+            sync_catalog_after_commit(profile)  # its DAGs listed within seconds, not a minute
     return profile
 
 
@@ -185,6 +199,8 @@ def update_profile(
         event.payload = _changes(profile, before, bool(new_secret))
         profile.save()
         transaction.on_commit(partial(forget_client, profile.pk))
+        if profile.is_active and (new_secret or set(event.payload) & set(CONNECTION_FIELDS)):
+            sync_catalog_after_commit(profile)
     return profile
 
 

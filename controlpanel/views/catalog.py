@@ -48,7 +48,7 @@ def _rows(access: Access, dags: list[Dag]) -> list[CatalogRow]:
     runs = selectors.last_runs(dags)
     rows = []
     for dag in dags:
-        run = runs.get(getattr(dag, "last_run_id", None) or 0)
+        run = runs.get(dag.pk)
         rows.append(
             CatalogRow(
                 dag=dag,
@@ -75,12 +75,15 @@ def catalog(request: HttpRequest) -> HttpResponse:
     )
     dags = selectors.catalog_dags(access, filters)
     page = Paginator(dags, PAGE_SIZE).get_page(request.GET.get("page"))
+    profiles = list(access.visible_profiles().filter(is_active=True))
     context = {
         "rows": _rows(access, list(page.object_list)),
         "page": page,
         "params": params,
         "tags": selectors.catalog_tags(access),
-        "profiles": access.visible_profiles().filter(is_active=True),
+        "profiles": profiles,
+        # Just created: a worker is reading their DAG list (an empty list would mislead).
+        "profiles_being_read": [p for p in profiles if p.catalog_synced_at is None],
         "filtered": any(params.values()),
     }
     return render(request, "catalog/catalog.html", context)

@@ -399,3 +399,47 @@ def test_nothing_listening_gives_a_plain_error(world: World) -> None:
     assert f"Airflow is unreachable: {report.error}" in report.warnings
     assert report.airflow_version is None and report.credentials_accepted is None
     assert events("profile.test")[-1].outcome == "failed"
+
+
+# --- the catalog is read again when the connection changes ----------------------------------
+
+
+def queues_a_catalog_sync(callbacks: list[Any]) -> bool:
+    """True when one of the on-commit callbacks queues a catalog sync."""
+    return any("sync_catalog_after_commit" in getattr(cb, "__qualname__", "") for cb in callbacks)
+
+
+@pytest.mark.django_db
+def test_a_new_active_profile_has_its_catalog_synced_after_commit(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        create(world)
+    assert queues_a_catalog_sync(callbacks)
+    with django_capture_on_commit_callbacks() as callbacks:
+        create(world, slug="parked", name="Parked", is_active=False)
+    assert not queues_a_catalog_sync(callbacks)
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(ValidationError):
+        create(world, slug="bad", name="Bad", base_url="ftp://nowhere")
+    assert not callbacks  # refused: nothing happens after a commit that never comes
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("change", "syncs"),
+    [
+        ({"name": "Renamed"}, False),
+        ({"timeout_seconds": 12}, False),
+        ({"base_url": "https://elsewhere.example.invalid"}, True),
+        ({"username": "someone-else"}, True),
+        ({"new_secret": NEW_SECRET}, True),
+        ({"new_secret": ""}, False),
+    ],
+)
+def test_a_connection_change_has_the_catalog_synced_again(
+    world: World, django_capture_on_commit_callbacks: Any, change: dict[str, Any], syncs: bool
+) -> None:
+    profile = create(world)
+    with django_capture_on_commit_callbacks() as callbacks:
+        services.update_profile(actor(world), profile, **change)
+    assert queues_a_catalog_sync(callbacks) is syncs

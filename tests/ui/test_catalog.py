@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from typing import Any
 
+import factory
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from controlpanel.models import AuditEvent, Dag
-from tests.factories import DagFactory, GrantFactory, RunFactory
+from controlpanel.views.listing import PAGE_SIZE
+from tests.factories import DagFactory, GrantFactory, ProfileFactory, RunFactory
 from tests.ui.conftest import FakeAirflow
 from tests.world import PERSONAS, World
 
@@ -38,8 +43,6 @@ VISIBLE = {
 
 def dag_links(html: str) -> set[str]:
     """The DAG pages the catalog links to, as "profile/dag_id"."""
-    import re
-
     return {f"{p}/{d}" for p, d in re.findall(r'href="/dags/([\w-]+)/([\w.-]+)/"', html)}
 
 
@@ -101,7 +104,91 @@ def test_catalog_query_count_does_not_grow_with_dags_or_runs(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get("/")
     assert len(dag_links(response.content.decode())) == 31
-    assert len(few.captured_queries) <= 10
+    # session, user, grants, profiles, count, page, its newest run ids, those runs, tags,
+    # and the user's permissions (two) for the menu
+    assert len(few.captured_queries) <= 11
+
+
+def many_dags_with_runs(world: World, count: int) -> dict[str, int]:
+    """``count`` more prod DAGs, each with two runs; dag id -> its newest run's pk."""
+    DagFactory.create_batch(
+        count,
+        profile=world.prod,
+        dag_id=factory.Sequence(lambda n: f"zz_bulk_{n:03d}"),
+        params={"big": {"default": "x" * 2000}},
+    )
+    newest = {}
+    for dag in Dag.objects.filter(dag_id__startswith="zz_bulk_"):
+        RunFactory.create(profile=world.prod, dag_id=dag.dag_id, state="failed")
+        newest[dag.dag_id] = RunFactory.create(
+            profile=world.prod, dag_id=dag.dag_id, state="success"
+        ).pk
+    return newest
+
+
+def test_every_page_shows_each_dags_newest_run(world: World, client_as: ClientAs) -> None:
+    newest = many_dags_with_runs(world, 60)
+    client = client_as("superuser")
+    html = client.get("/?page=2").content.decode()  # 66 DAGs: the last 16 of them
+    shown = {dag for _profile, dag in re.findall(r'href="/dags/([\w-]+)/([\w.-]+)/"', html)}
+    assert len(shown) == 16
+    for dag_id in shown - {"finance_daily", "orders_etl"}:
+        assert f'href="/runs/{newest[dag_id]}/"' in html
+    assert html.count("No runs yet") == 2  # the staging DAGs have none
+
+
+def test_the_catalog_never_loads_params_or_docs(world: World, client_as: ClientAs) -> None:
+    many_dags_with_runs(world, 5)
+    with CaptureQueriesContext(connection) as queries:
+        client_as("superuser").get("/")
+    dag_queries = [q["sql"] for q in queries if '"controlpanel_dag"."dag_id"' in q["sql"]]
+    assert dag_queries
+    for sql in dag_queries:
+        assert '"controlpanel_dag"."params"' not in sql and "doc_md" not in sql
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="EXPLAIN ANALYZE of PostgreSQL")
+@pytest.mark.parametrize("persona", ["superuser", "operate_user"])
+def test_newest_runs_are_looked_up_for_the_page_shown_only(
+    world: World, client_as: ClientAs, persona: str
+) -> None:
+    many_dags_with_runs(world, 120)
+    Dag.objects.filter(dag_id__startswith="zz_bulk_").update(tags=["etl"], tag_index="|etl|")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE controlpanel_dag, controlpanel_run")
+    with CaptureQueriesContext(connection) as queries:
+        response = client_as(persona).get("/?page=3")
+    assert response.status_code == 200
+    run_queries = [q["sql"] for q in queries if '"controlpanel_run"' in q["sql"]]
+    assert run_queries
+    with connection.cursor() as cursor:
+        for sql in run_queries:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            assert max_loops(plan[0]["Plan"]) <= PAGE_SIZE, json.dumps(plan, indent=1)
+
+
+def max_loops(node: dict[str, Any]) -> int:
+    """The most times any node of a PostgreSQL plan ran."""
+    children = node.get("Plans", [])
+    return max([node.get("Actual Loops", 1), *(max_loops(child) for child in children)])
+
+
+def test_a_profile_whose_dags_were_never_read_says_so(world: World, client_as: ClientAs) -> None:
+    fresh = ProfileFactory.create(slug="fresh", name="Fresh Airflow", catalog_synced_at=None)
+    GrantFactory.create(team=world.teams["finance-viewers"], profile=fresh, dag_patterns=["*"])
+    reading = "The DAG list of Fresh Airflow is being read from Airflow…"
+    for persona in ("superuser", "viewer"):
+        html = client_as(persona).get("/").content.decode()
+        assert reading in html
+    assert reading not in client_as("operator").get("/").content.decode()  # no grant on it
+    Dag.objects.all().delete()
+    html = client_as("superuser").get("/").content.decode()
+    assert reading in html and "You may not see any DAG yet" not in html
+    fresh.catalog_synced_at = timezone.now()
+    fresh.save()
+    assert reading not in client_as("superuser").get("/").content.decode()
 
 
 # --- pause and unpause ---------------------------------------------------------------------

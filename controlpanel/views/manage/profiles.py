@@ -45,7 +45,8 @@ def profile_create(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
-                messages.success(request, f"Profile {profile.name} created.")
+                reading = " Its DAG list is being read from Airflow." if profile.is_active else ""
+                messages.success(request, f"Profile {profile.name} created.{reading}")
                 return redirect("manage:profiles")
     return render(request, "manage/profile_form.html", {"form": form, "profile": None})
 
