@@ -17,7 +17,7 @@ def mark_synced_profiles(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("controlpanel", "0008_audit_keyed_chain")]
+    dependencies = [("controlpanel", "0009_directory_groups")]
 
     operations = [
         migrations.AddField(
