@@ -190,6 +190,18 @@ def sample(samples: int, airflow_url: str, panel_url: str, token: str) -> dict[s
     return times
 
 
+def clean_up(airflow_url: str) -> None:
+    """Fail the benchmark's queued runs so they stop counting as active in Airflow."""
+    session = requests.Session()
+    session.auth = ("admin", PASSWORD)
+    runs = f"{airflow_url}/api/v1/dags/{BENCH_DAG}/dagRuns"
+    while batch := session.get(runs, params={"state": "queued", "limit": 100}, timeout=30).json()[
+        "dag_runs"
+    ]:
+        for run in batch:
+            session.patch(f"{runs}/{run['dag_run_id']}", json={"state": "failed"}, timeout=30)
+
+
 def report(times: dict[str, list[float]], queries: int) -> None:
     panel = statistics.median(times["panel API (bearer token)"])
     print(f"\nSQL queries of one trigger through the API: {queries}")
@@ -232,6 +244,8 @@ def main() -> int:
                 gunicorn.wait(timeout=30)
             if instance:
                 instance.stop()
+            else:
+                clean_up(url)
     return 0
 
 

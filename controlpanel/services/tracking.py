@@ -4,7 +4,10 @@ One cycle per profile: read every active run with the batch endpoint (one reques
 runs), the runs that finished since the last cycle (one more), and the task instances of
 only the runs that can have changed (one request per 100 task instances): running ones,
 ones whose state or dates moved since our stored row, and each run's first and last read.
-A queued run that did not move costs nothing more. Then write, in one transaction, only
+A queued run that did not move costs nothing more; the first reads of queued runs share
+what is left of the cycle's budget (``request_budget``), oldest first, and wait for the
+next cycle beyond it, so a thousand runs appearing at once cost no more than a thousand
+runs did already. Then write, in one transaction, only
 the rows that changed plus one ``StateChange`` per observed change. A worker killed
 mid-cycle leaves nothing half-written: the transaction rolls back and the next cycle
 catches up.
@@ -12,10 +15,12 @@ catches up.
 
 from __future__ import annotations
 
+import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -40,6 +45,9 @@ RunKey = tuple[str, str]  # (dag_id, dag_run_id)
 FINISHED_MARGIN = timedelta(minutes=2)
 MISSING_POLLS_BEFORE_GIVING_UP = 3
 DAG_FILTER_LIMIT = 100
+# Task instances per page of Airflow's batch list, and the runs of a first, probing chunk.
+PAGE_SIZE = 100
+PROBE_RUNS = 10
 
 STALE_SCHEDULER_DOWN = "The Airflow scheduler appears to be down."
 STALE_DAG_PAUSED = "The DAG is paused: the run waits until someone unpauses it."
@@ -55,6 +63,9 @@ class Observed:
     task_instances: list[AirflowTaskInstance] = field(default_factory=list)
     # The runs whose task instances were read this cycle (the others did not move).
     task_runs: set[RunKey] = field(default_factory=set)
+    # Queued runs never read, oldest first; those past the cycle's budget wait (deferred).
+    first_reads: list[RunKey] = field(default_factory=list)
+    deferred: set[RunKey] = field(default_factory=set)
     not_found: set[RunKey] = field(default_factory=set)
     health: HealthStatus | None = None
     tracked_since: dict[RunKey, datetime] = field(default_factory=dict)
@@ -130,6 +141,7 @@ def read_airflow(
     profile: AirflowProfile, client: AirflowClient, status: PollStatus, now: datetime
 ) -> Observed:
     """Read, with batch requests only, everything this cycle needs from Airflow."""
+    counted_from = client.transport.request_count
     stored = _stored_runs(Run.objects.filter(profile=profile, is_finished=False))
     tracked = {key: row.created_at for key, row in stored.items()}
     adoptable: set[str] = set()
@@ -153,6 +165,8 @@ def read_airflow(
         _read_finished(client, observed, missing, only, wanted, status, now)
     observed.not_found = set(missing) - set(observed.runs)
     _read_task_instances(profile, client, observed, stored)
+    spent = client.transport.request_count - counted_from
+    _read_first_task_instances(client, observed, stored, request_budget(len(observed.runs)) - spent)
     if any(_waited_too_long(observed, key, now) for key in observed.runs):
         observed.health = client.health()
     return observed
@@ -214,19 +228,75 @@ def _read_task_instances(
     if others:  # finished in the panel, or new to it: compare with what we have, if anything
         rows = Run.objects.filter(profile=profile, dag_run_id__in={r for _, r in others})
         stored = {**stored, **{k: v for k, v in _stored_runs(rows).items() if k in others}}
-    observed.task_runs = {
-        key for key, run in observed.runs.items() if _may_have_changed(run, stored.get(key))
+    observed.first_reads = sorted(
+        (key for key, run in observed.runs.items() if _first_read_of_queued(run, stored.get(key))),
+        key=lambda key: observed.tracked_since.get(key) or now_or_never(observed.runs[key]),
+    )
+    due = {
+        key
+        for key, run in observed.runs.items()
+        if _may_have_changed(run, stored.get(key)) and key not in observed.first_reads
     }
+    _read_batch(client, observed, due)
+
+
+def request_budget(active_runs: int) -> int:
+    """Airflow requests one cycle may make for ``active_runs`` runs: 2 x ceil(N / 100) + 1."""
+    return 2 * math.ceil(active_runs / 100) + 1
+
+
+def _first_read_of_queued(run: AirflowRun, stored: StoredRun | None) -> bool:
+    """A queued run never read: its task instances have no state yet, so it can wait."""
+    return run.state == "queued" and (stored is None or not stored.polled)
+
+
+def now_or_never(run: AirflowRun) -> datetime:
+    """Sort key of a run the panel does not track yet: when Airflow queued or planned it."""
+    return run.queued_at or run.logical_date or run.run_after or datetime.max.replace(tzinfo=UTC)
+
+
+def _read_first_task_instances(
+    client: AirflowClient, observed: Observed, stored: dict[RunKey, StoredRun], budget: int
+) -> None:
+    """First reads of queued runs, oldest first, as far as ``budget`` requests go.
+
+    Chunks are sized from the task instances per run seen so far (a first chunk of
+    ``PROBE_RUNS`` when nothing is known), so a chunk costs about one request. One chunk
+    is read even when the run list used the whole budget, so first reads never starve.
+    """
+    pending = list(observed.first_reads)
+    budget = max(budget, 1)  # a run list longer than the budget still lets one chunk through
+    while pending and budget > 0:
+        per_run = _task_instances_per_run(observed)
+        size = PROBE_RUNS if per_run is None else max(1, PAGE_SIZE // per_run)
+        chunk, pending = pending[:size], pending[size:]
+        before = client.transport.request_count
+        _read_batch(client, observed, set(chunk))
+        budget -= client.transport.request_count - before
+    observed.deferred = set(pending)
+
+
+def _task_instances_per_run(observed: Observed) -> int | None:
+    """The most task instances one run had among the runs read this cycle (None: none read)."""
     if not observed.task_runs:
+        return None
+    counts = Counter((ti.dag_id, ti.dag_run_id) for ti in observed.task_instances)
+    return max(counts.values(), default=1)
+
+
+def _read_batch(client: AirflowClient, observed: Observed, keys: set[RunKey]) -> None:
+    """Read the task instances of the runs ``keys`` and note them as read."""
+    if not keys:
         return
-    observed.task_instances = [
+    observed.task_instances += [
         ti
         for ti in client.list_task_instances_batch(
-            dag_ids=_filter_or_none({d for d, _ in observed.task_runs}),
-            dag_run_ids=sorted({r for _, r in observed.task_runs}),
+            dag_ids=_filter_or_none({d for d, _ in keys}),
+            dag_run_ids=sorted({r for _, r in keys}),
         )
-        if (ti.dag_id, ti.dag_run_id) in observed.task_runs
+        if (ti.dag_id, ti.dag_run_id) in keys
     ]
+    observed.task_runs |= keys
 
 
 def _read_finished(
@@ -318,7 +388,7 @@ def _write_runs(
                 conf=seen.conf,
                 note=seen.note or "",
                 source=Run.Source.AIRFLOW,
-                last_polled_at=now,
+                last_polled_at=None if key in observed.deferred else now,
                 **values,
             )
             rows[key] = row
@@ -326,7 +396,7 @@ def _write_runs(
             written += 1
             continue
         changed = {k: v for k, v in values.items() if getattr(row, k) != v}
-        if row.last_polled_at is None:
+        if row.last_polled_at is None and key in observed.task_runs:
             changed["last_polled_at"] = now  # its first read: from now on compared, not read
         if not changed:
             continue
@@ -334,7 +404,8 @@ def _write_runs(
             changes.append(
                 StateChange(run=row, from_state=row.state, to_state=seen.state, observed_at=now)
             )
-        changed.setdefault("last_polled_at", now)
+        if key not in observed.deferred:
+            changed.setdefault("last_polled_at", now)
         Run.objects.filter(pk=row.pk).update(updated_at=now, **changed)
         for name, value in changed.items():
             setattr(row, name, value)

@@ -201,6 +201,31 @@ def test_queued_runs_cost_no_task_reads_whatever_their_tasks(
         dags.set_run_state(boss, run, "failed")
 
 
+def test_first_reads_past_the_cycles_budget_wait_for_the_next_cycle(
+    profile: Any, boss: Actor, settings: Any
+) -> None:
+    """41 new queued runs of a five-task DAG: 205 task instances, three pages, but a cycle
+    for 41 runs may make 3 requests: the oldest runs are read first, the rest next cycle."""
+    settings.STALE_RUN_SECONDS = 3600
+    profile.track_external_runs = False
+    profile.save()
+    wide = profile.dags.get(dag_id="cp_paused_wide")
+    runs = [dags.trigger_run(boss, wide) for _ in range(41)]
+    first = tracking.poll_profile(profile)
+    assert first.requests == tracking.request_budget(41) == 3, first
+    read = Run.objects.filter(pk__in=[r.pk for r in runs], last_polled_at__isnull=False)
+    # A probing chunk of 10 runs (one page), then 20 (one page of 100 task instances).
+    assert sorted(read.values_list("pk", flat=True)) == [r.pk for r in runs[:30]]
+    assert TaskInstance.objects.filter(run__in=runs).count() == 150
+    second = tracking.poll_profile(profile)
+    assert second.requests <= tracking.request_budget(41), second  # the 11 that waited
+    assert TaskInstance.objects.filter(run__in=runs).count() == 205
+    assert not Run.objects.filter(pk__in=[r.pk for r in runs], last_polled_at__isnull=True)
+    assert tracking.poll_profile(profile).requests == 1
+    for run in runs:
+        dags.set_run_state(boss, run, "failed")
+
+
 def test_a_run_started_elsewhere_is_adopted_only_on_a_granted_dag(
     airflow_any: AirflowInstance, any_admin_client: AirflowClient, boss: Actor
 ) -> None:
