@@ -19,6 +19,7 @@ from controlpanel.audit_checkpoints import Checkpoint, read_checkpoints, save_ch
 from controlpanel.audit_keys import AuditKey, verification_keys
 from controlpanel.models import AuditChainHead, AuditEvent
 from controlpanel.models.audit import HASHED_FIELDS, hashed_content, link_hash
+from controlpanel.selectors.rows import plain_rows
 
 GENESIS = "0" * 64
 Algorithm = AuditEvent.Algorithm
@@ -78,11 +79,8 @@ class StoredLink:
 def stored_links(after_id: int = 0) -> Iterator[StoredLink]:
     """Every event after ``after_id`` in id order, read in keyset batches as plain rows."""
     while True:
-        rows = list(
-            AuditEvent.objects.filter(id__gt=after_id)
-            .order_by("id")
-            .values_list(*_LINK_COLUMNS)[:BATCH_SIZE]
-        )
+        after = AuditEvent.objects.filter(id__gt=after_id).order_by("id")
+        rows = plain_rows(after.values_list(*_LINK_COLUMNS)[:BATCH_SIZE])
         yield from map(StoredLink.from_row, rows)
         if len(rows) < BATCH_SIZE:
             return

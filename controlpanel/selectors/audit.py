@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from controlpanel.models import AuditEvent
+from controlpanel.selectors.rows import plain_rows
 
 AUDIT_CSV_COLUMNS = [
     "id",
@@ -123,27 +124,31 @@ def audit_csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
 
 def _batches_by_id(events: QuerySet[AuditEvent], size: int) -> Iterator[list[tuple[Any, ...]]]:
     """The export's columns of ``events`` by id, ``size`` rows per query."""
-    after = 0
-    rows = list(events.order_by("id").values_list(*AUDIT_CSV_COLUMNS)[:size])
+    rows = plain_rows(events.order_by("id").values_list(*AUDIT_CSV_COLUMNS)[:size])
     while rows:
         yield rows
         if len(rows) < size:
             return
-        after = rows[-1][0]
-        rows = list(
-            events.filter(id__gt=after).order_by("id").values_list(*AUDIT_CSV_COLUMNS)[:size]
-        )
+        after = events.filter(id__gt=rows[-1][0])
+        rows = plain_rows(after.order_by("id").values_list(*AUDIT_CSV_COLUMNS)[:size])
 
 
 def _csv_row(row: tuple[Any, ...]) -> list[Any]:
     """One event's CSV cells, in the order of ``AUDIT_CSV_COLUMNS``."""
     cells = list(row)
     cells[_CREATED_AT] = cells[_CREATED_AT].isoformat()
-    cells[_PAYLOAD] = json.dumps(cells[_PAYLOAD], sort_keys=True, default=str)
-    for n, value in enumerate(cells):
-        if value is None:
-            cells[n] = ""
-        elif isinstance(value, str) and value.startswith(_FORMULA_START):
-            # Neutralise spreadsheet formulas (CSV injection): a leading = + - @ gets a quote.
-            cells[n] = "'" + value
-    return cells
+    payload = cells[_PAYLOAD]
+    cells[_PAYLOAD] = "{}" if payload == {} else _payload_json(payload)
+    # Neutralise spreadsheet formulas (CSV injection): a leading = + - @ gets a quote.
+    return [
+        ""
+        if value is None
+        else "'" + value
+        if isinstance(value, str) and value.startswith(_FORMULA_START)
+        else value
+        for value in cells
+    ]
+
+
+# json.dumps(payload, sort_keys=True, default=str), made once for the million rows.
+_payload_json = json.JSONEncoder(sort_keys=True, default=str).encode
