@@ -72,14 +72,14 @@ def audit_events(
 
 
 def events_before(events: QuerySet[AuditEvent], before: int) -> QuerySet[AuditEvent]:
-    """The events listed after event ``before`` in the newest-first order (none if it is gone).
+    """The events listed after event ``before`` in the newest-first order.
 
     A keyset on (created_at, id): the pages of a date range or filter continue along the
-    same index at any depth.
+    same index at any depth. An id no event has (typed by hand) means "ids below it".
     """
     moment = AuditEvent.objects.filter(pk=before).values_list("created_at", flat=True).first()
     if moment is None:
-        return events.none()
+        return events.filter(id__lt=before)
     return events.filter(created_at__lte=moment).exclude(created_at=moment, id__gte=before)
 
 

@@ -226,3 +226,13 @@ def test_pages_go_by_id_without_offset_or_count(
         client.get("/audit/?" + older.group(1).replace("&amp;", "&")).content.decode()
     )
     assert len(second) == 10 and max(second) < min(ids)
+    # The keyset goes on after any event shown; an id no event has, typed by hand, means
+    # "below it".
+    beyond = shown_ids(
+        client.get(f"/audit/?action=dag.trigger&before={ids[0] + 1000}").content.decode()
+    )
+    assert beyond == ids
+    assert (
+        shown_ids(client.get(f"/audit/?action=dag.trigger&before={ids[3]}").content.decode())
+        == (ids + second)[4:54]
+    )
