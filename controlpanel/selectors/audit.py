@@ -140,12 +140,9 @@ def _csv_row(row: tuple[Any, ...]) -> list[Any]:
     payload = cells[_PAYLOAD]
     cells[_PAYLOAD] = "{}" if payload == {} else _payload_json(payload)
     # Neutralise spreadsheet formulas (CSV injection): a leading = + - @ gets a quote.
+    # (csv.writer writes None, an event without an IP address, as an empty cell.)
     return [
-        ""
-        if value is None
-        else "'" + value
-        if isinstance(value, str) and value.startswith(_FORMULA_START)
-        else value
+        "'" + value if isinstance(value, str) and value.startswith(_FORMULA_START) else value
         for value in cells
     ]
 
