@@ -273,10 +273,12 @@ class Server:
         raise RuntimeError("gunicorn did not answer")
 
     def worker_pid(self) -> int:
+        """The one worker's process id (its memory is what the CSV may grow)."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text()
         return int(children.split()[0])
 
     def stop(self) -> None:
+        """Stop gunicorn and its worker."""
         self.process.terminate()
         self.process.wait(timeout=30)
 
@@ -308,6 +310,7 @@ def reviewer_session(base_url: str) -> requests.Session:
 
 
 def timed_get(session: requests.Session, url: str) -> tuple[float, str]:
+    """GET a page in full: milliseconds, and its HTML."""
     started = time.perf_counter()
     response = session.get(url, timeout=120)
     elapsed = time.perf_counter() - started
@@ -316,6 +319,7 @@ def timed_get(session: requests.Session, url: str) -> tuple[float, str]:
 
 
 def p95(values: list[float]) -> float:
+    """The 95th percentile (nearest rank)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
@@ -366,7 +370,7 @@ def bench_pages(server: Server, samples: int) -> list[str]:
         .values_list("profile_slug", "dag_id", "dag_run_id")
     )
     kinds: list[tuple[str, Callable[[], str], str]] = [
-        ("first page", lambda: "", "fine at 64-94 ms"),
+        ("first page", lambda: "", "(issue: 64-94 median)"),
         ("keyset page (random depth)", lambda: f"before={rng.randrange(1, newest[0])}", ""),
         ("one-week date range", week, "p95 <= 150"),
         ("user", lambda: f"user={rng.choice(world.users)}", ""),
