@@ -21,8 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
@@ -114,36 +113,30 @@ def record_event(
     profile_slug = profile.slug if isinstance(profile, AirflowProfile) else (profile or "")
     user: Any = actor.user if isinstance(actor.user, AbstractBaseUser) else None
     key = signing_key()
-    with transaction.atomic():
-        # The UPDATE takes the write lock first, so concurrent writers queue up here and
-        # each one links to the hash its predecessor left.
-        if not AuditChainHead.objects.filter(pk=1).update(event_count=F("event_count") + 1):
-            # Only on an empty database (a migration makes the row); if events exist,
-            # verification reports the chain restarting here.
-            AuditChainHead.objects.get_or_create(pk=1, defaults={"event_count": 1})
-        head = AuditChainHead.objects.get(pk=1)
-        event = AuditEvent(
-            created_at=timezone.now(),
-            actor=user,
-            actor_username=actor.name,
-            token_prefix=actor.token_prefix,
-            source=actor.source,
-            # Stored as the database will give it back (IPv6 shortened), so the hash matches.
-            ip_address=_stored_ip(actor.ip_address),
-            action=action,
-            profile_slug=profile_slug,
-            dag_id=dag_id,
-            dag_run_id=dag_run_id,
-            payload=redact(payload or {}),
-            outcome=outcome,
-            message=message,
-            request_id=current_request_id(),
-            prev_hash=head.last_hash,
-            algorithm=AuditEvent.Algorithm.HMAC_SHA256,
-            key_id=key.key_id,
-        )
+    event = AuditEvent(
+        actor=user,
+        actor_username=actor.name,
+        token_prefix=actor.token_prefix,
+        source=actor.source,
+        # Stored as the database will give it back (IPv6 shortened), so the hash matches.
+        ip_address=_stored_ip(actor.ip_address),
+        action=action,
+        profile_slug=profile_slug,
+        dag_id=dag_id,
+        dag_run_id=dag_run_id,
+        payload=redact(payload or {}),
+        outcome=outcome,
+        message=message,
+        request_id=current_request_id(),
+        algorithm=AuditEvent.Algorithm.HMAC_SHA256,
+        key_id=key.key_id,
+    )
+    # No savepoint: inside an action's transaction, a failed write must fail the action too.
+    with transaction.atomic(savepoint=False):
+        event.prev_hash = _take_chain_head()
+        event.created_at = timezone.now()  # taken in the lock: time follows the chain
         event.hash = event.compute_hash(key)
-        event.save()
+        event.save(force_insert=True)
         AuditChainHead.objects.filter(pk=1).update(last_hash=event.hash)
     if action == "dag.trigger":
         # Counted once committed, from the audit trail, so every way to trigger counts alike.
@@ -151,6 +144,31 @@ def record_event(
         count = functools.partial(metrics.count_trigger, profile_slug, outcome, known_profile=known)
         transaction.on_commit(count, robust=True)
     return event
+
+
+def _take_chain_head() -> str:
+    """Count one more event on the chain head and return the hash the new one links to.
+
+    One statement both locks the head row until the transaction ends (so concurrent writers
+    queue up here and each links to the hash its predecessor left) and reads it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_HEAD_SQL)
+        row = cursor.fetchone()
+        if row is None:
+            # Only on an empty database (a migration makes the row); if events exist,
+            # verification reports the chain restarting here. A writer creating it at the
+            # same moment makes this one wait, then queue up behind it.
+            AuditChainHead.objects.get_or_create(pk=1)
+            cursor.execute(_TAKE_HEAD_SQL)
+            row = cursor.fetchone()
+    return str(row[0])
+
+
+_TAKE_HEAD_SQL = (
+    f"UPDATE {AuditChainHead._meta.db_table} SET event_count = event_count + 1 "  # noqa: S608
+    "WHERE id = 1 RETURNING last_hash"
+)
 
 
 @dataclass

@@ -2,22 +2,30 @@
 
 ``verify_chain`` walks the events in order and recomputes each link (HMAC with the key the
 event names, or plain SHA-256 for events written before the keyed chain), then holds the
-result against every checkpoint file. ``write_checkpoint`` signs a new checkpoint, but only
+result against every checkpoint file; or, incrementally, checks the newest checkpoint still
+holds and walks on from its event. ``write_checkpoint`` signs a new checkpoint, but only
 of a trail that verifies, so a rewritten trail is never vouched for.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from controlpanel.audit_checkpoints import Checkpoint, read_checkpoints, save_checkpoint
 from controlpanel.audit_keys import AuditKey, verification_keys
 from controlpanel.models import AuditChainHead, AuditEvent
+from controlpanel.models.audit import HASHED_FIELDS, hashed_content, link_hash
+from controlpanel.selectors.rows import plain_rows
 
 GENESIS = "0" * 64
 Algorithm = AuditEvent.Algorithm
+# Events read per query while verifying.
+BATCH_SIZE = 5000
+_LINK_COLUMNS = ("id", "prev_hash", "hash", "algorithm", "key_id", *HASHED_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,8 @@ class ChainReport:
     """What ``verify_chain`` found: the events checked, the first broken one, the head.
 
     ``contradicted`` is the newest checkpoint the trail no longer agrees with, if any.
+    ``resumed_from`` is the checkpoint an incremental check started at (None: from the
+    first event); ``recomputed`` counts the links this check recomputed.
     """
 
     checked: int
@@ -35,11 +45,46 @@ class ChainReport:
     legacy_count: int = 0
     checkpoints: list[Checkpoint] = field(default_factory=list)
     contradicted: Checkpoint | None = None
+    resumed_from: Checkpoint | None = None
+    recomputed: int = 0
 
     @property
     def ok(self) -> bool:
         """True when every link holds and every checkpoint agrees."""
         return self.broken_event_id is None and not self.problem
+
+
+@dataclass(frozen=True)
+class StoredLink:
+    """One stored event as verification reads it: its link and the content the link covers."""
+
+    id: int
+    prev_hash: str
+    hash: str
+    algorithm: str
+    key_id: str
+    content: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> StoredLink:
+        """From a row of ``_LINK_COLUMNS``."""
+        content = hashed_content(dict(zip(HASHED_FIELDS, row[5:], strict=True)))
+        return cls(row[0], row[1], row[2], row[3], row[4], content)
+
+    def recomputed(self, key: AuditKey | None) -> str:
+        """The link as the chain code makes it (``AuditEvent.compute_hash``)."""
+        return link_hash(self.prev_hash, self.algorithm, self.key_id, self.content, key)
+
+
+def stored_links(after_id: int = 0) -> Iterator[StoredLink]:
+    """Every event after ``after_id`` in id order, read in keyset batches as plain rows."""
+    while True:
+        after = AuditEvent.objects.filter(id__gt=after_id).order_by("id")
+        rows = plain_rows(after.values_list(*_LINK_COLUMNS)[:BATCH_SIZE])
+        yield from map(StoredLink.from_row, rows)
+        if len(rows) < BATCH_SIZE:
+            return
+        after_id = rows[-1][0]
 
 
 @dataclass
@@ -52,8 +97,9 @@ class _Walk:
     checked: int = 0
     legacy: int = 0
     last_id: int | None = None
+    recomputed: int = 0
 
-    def problem_with(self, event: AuditEvent) -> str:
+    def problem_with(self, event: StoredLink) -> str:
         """Why ``event`` does not belong where it is, or "" when its link holds."""
         if event.prev_hash != self.expected_prev:
             return "the event before it was removed or changed"
@@ -72,36 +118,46 @@ class _Walk:
                 return f"it was signed with key {event.key_id!r}, which is not in AUDIT_HMAC_KEYS"
         else:
             return f"its link algorithm {event.algorithm!r} is unknown"
-        if event.compute_hash(key) != event.hash:
+        if event.recomputed(key) != event.hash:
             return "its content was changed after it was written, or its link recomputed"
         return ""
 
-    def accept(self, event: AuditEvent) -> None:
+    def accept(self, event: StoredLink) -> None:
         """Move past an event whose link holds."""
         self.expected_prev = event.hash
         self.checked += 1
         self.legacy += event.algorithm == Algorithm.SHA256
         self.last_id = event.id
+        self.recomputed += 1
 
 
-def verify_chain(checkpoint_dir: Path | str | None = None) -> ChainReport:
-    """Recompute every link in order; report the first edited, removed or reordered event.
+def verify_chain(checkpoint_dir: Path | str | None = None, *, full: bool = True) -> ChainReport:
+    """Recompute the links in order; report the first edited, removed or reordered event.
 
-    Then the trail must agree with every checkpoint (``AUDIT_CHECKPOINT_DIR`` unless given):
-    at least as many events, and the hash each one recorded at its last event.
+    ``full``: every link from the first event, and the trail must agree with every
+    checkpoint (``AUDIT_CHECKPOINT_DIR`` unless given): at least as many events, and the
+    hash each one recorded at its last event. Otherwise, from the newest checkpoint: its
+    event must still be there with the hash, link and count it recorded, and every link
+    after it must hold; what came before was verified when that checkpoint was written.
     """
     checkpoints, unreadable = read_checkpoints(checkpoint_dir)
+    walk = _Walk(verification_keys(), min((c.legacy_count for c in checkpoints), default=None))
+    start = None if full or not checkpoints else checkpoints[-1]
+    if start is not None and start.last_id is not None:
+        broken = _resume(walk, start)
+        if broken is not None:
+            return _report(walk, checkpoints, *broken, contradicted=start, resumed_from=start)
     at_event: dict[int, list[Checkpoint]] = defaultdict(list)
-    for checkpoint in checkpoints:
+    for checkpoint in checkpoints if start is None else []:
         if checkpoint.last_id is not None:
             at_event[checkpoint.last_id].append(checkpoint)
-    walk = _Walk(verification_keys(), min((c.legacy_count for c in checkpoints), default=None))
     contradicted: list[Checkpoint] = []
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
+    for event in stored_links(walk.last_id or 0):
         problem = walk.problem_with(event)
         if problem:
             vouched = [c for c in checkpoints if (c.last_id or 0) >= event.id]
-            return _report(walk, checkpoints, event.id, problem, vouched[-1] if vouched else None)
+            newest = vouched[-1] if vouched else None
+            return _report(walk, checkpoints, event.id, problem, newest, resumed_from=start)
         walk.accept(event)
         for checkpoint in at_event.pop(event.id, []):
             if checkpoint.count != walk.checked or checkpoint.head_hash != event.hash:
@@ -109,35 +165,74 @@ def verify_chain(checkpoint_dir: Path | str | None = None) -> ChainReport:
     gone = [c for group in at_event.values() for c in group]  # the event they end at is gone
     if contradicted or gone:
         newest = max(contradicted + gone, key=lambda c: (c.count, c.created_at))
-        problem = _contradiction(walk, newest, removed=newest in gone)
+        problem = _contradiction(newest, walk.checked, walk.last_id, removed=newest in gone)
         return _report(walk, checkpoints, None, problem, newest)
     if unreadable:
-        return _report(walk, checkpoints, None, "; ".join(unreadable))
-    return _compare_head(walk, checkpoints)
+        return _report(walk, checkpoints, None, "; ".join(unreadable), resumed_from=start)
+    return _compare_head(walk, checkpoints, start)
 
 
-def _contradiction(walk: _Walk, checkpoint: Checkpoint, *, removed: bool) -> str:
+def _resume(walk: _Walk, checkpoint: Checkpoint) -> tuple[int | None, str] | None:
+    """Start ``walk`` at ``checkpoint``'s event, or say how the trail contradicts it.
+
+    Its event must be there with the hash recorded, a link that holds, and as many events
+    up to it as counted. Returns (broken event id or None, problem) when not.
+    """
+    last_id = checkpoint.last_id or 0
+    row = AuditEvent.objects.filter(id=last_id).values_list(*_LINK_COLUMNS).first()
+    if row is None:
+        newest = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+        remain = AuditEvent.objects.count()
+        return None, _contradiction(checkpoint, remain, newest, removed=True)
+    event = StoredLink.from_row(row)
+    if event.hash != checkpoint.head_hash:
+        return last_id, (
+            f"its hash is not the one checkpoint {checkpoint.name} recorded for it: the trail "
+            "was rewritten up to here"
+        )
+    walk.expected_prev = event.prev_hash
+    walk.checked = checkpoint.count - 1
+    walk.legacy = checkpoint.legacy_count - (event.algorithm == Algorithm.SHA256)
+    problem = walk.problem_with(event)
+    if problem:
+        return last_id, problem
+    walk.accept(event)
+    counted = AuditEvent.objects.filter(id__lte=last_id).count()
+    if counted != checkpoint.count:
+        what = "removed" if counted < checkpoint.count else "added"
+        return None, (
+            f"events up to event {last_id} were {what} (checkpoint {checkpoint.name} counted "
+            f"{checkpoint.count} events up to it, {counted} are there)"
+        )
+    return None
+
+
+def _contradiction(
+    checkpoint: Checkpoint, remain: int, newest_left: int | None, *, removed: bool
+) -> str:
     """A sentence on how the trail disagrees with ``checkpoint``."""
     said = (
         f"checkpoint {checkpoint.name} counted {checkpoint.count} events up to event "
-        f"{checkpoint.last_id}, {walk.checked} remain"
+        f"{checkpoint.last_id}, {remain} remain"
     )
-    if walk.checked == 0:
+    if remain == 0:
         return f"all events were removed ({said})"
-    if removed or walk.checked < checkpoint.count:
-        return f"events were removed, the newest left is event {walk.last_id} ({said})"
+    if removed or remain < checkpoint.count:
+        return f"events were removed, the newest left is event {newest_left} ({said})"
     return f"the trail was rewritten up to event {checkpoint.last_id} ({said})"
 
 
-def _compare_head(walk: _Walk, checkpoints: list[Checkpoint]) -> ChainReport:
+def _compare_head(
+    walk: _Walk, checkpoints: list[Checkpoint], start: Checkpoint | None
+) -> ChainReport:
     """The chain head row must count the events that remain and name the newest one."""
     head = AuditChainHead.objects.filter(pk=1).first() or AuditChainHead()
     if head.last_hash != walk.expected_prev or head.event_count != walk.checked:
         where = "events after it were removed" if walk.last_id else "all events were removed"
         counts = f"the chain head counts {head.event_count} events, {walk.checked} remain"
         problem = f"{where} ({counts})"
-        return _report(walk, checkpoints, walk.last_id, problem)
-    return _report(walk, checkpoints, None, "")
+        return _report(walk, checkpoints, walk.last_id, problem, resumed_from=start)
+    return _report(walk, checkpoints, None, "", resumed_from=start)
 
 
 def _report(
@@ -146,6 +241,7 @@ def _report(
     broken_event_id: int | None,
     problem: str,
     contradicted: Checkpoint | None = None,
+    resumed_from: Checkpoint | None = None,
 ) -> ChainReport:
     return ChainReport(
         checked=walk.checked,
@@ -156,6 +252,8 @@ def _report(
         legacy_count=walk.legacy,
         checkpoints=checkpoints,
         contradicted=contradicted,
+        resumed_from=resumed_from,
+        recomputed=walk.recomputed,
     )
 
 
@@ -172,9 +270,15 @@ class CheckpointResult:
     written: bool = False
 
 
-def write_checkpoint(checkpoint_dir: Path | str | None = None) -> CheckpointResult:
-    """Verify the trail, then sign its count and head into a new checkpoint file."""
-    report = verify_chain(checkpoint_dir)
+def write_checkpoint(
+    checkpoint_dir: Path | str | None = None, *, full: bool = False
+) -> CheckpointResult:
+    """Verify the trail, then sign its count and head into a new checkpoint file.
+
+    The check goes on from the newest checkpoint unless ``full``: a periodic checkpoint
+    reads only what was written since the last one.
+    """
+    report = verify_chain(checkpoint_dir, full=full)
     if not report.ok:
         return CheckpointResult(report)
     newest = report.checkpoints[-1] if report.checkpoints else None

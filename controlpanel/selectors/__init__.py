@@ -4,7 +4,12 @@ Each list the UI and the API both show is answered here once, so the page and th
 answer the same question the same way: the catalog of DAGs, runs, the audit trail.
 """
 
-from controlpanel.selectors.audit import AUDIT_CSV_COLUMNS, audit_csv_lines, audit_events
+from controlpanel.selectors.audit import (
+    AUDIT_CSV_COLUMNS,
+    audit_csv_lines,
+    audit_events,
+    events_before,
+)
 from controlpanel.selectors.catalog import (
     DagFilters,
     catalog_dags,
@@ -25,6 +30,7 @@ __all__ = [
     "catalog_dags",
     "catalog_tags",
     "dag_of",
+    "events_before",
     "last_runs",
     "newest_run",
     "runs_for",

@@ -109,7 +109,12 @@ def keyset_page(qs: QuerySet[M], before: int | None, size: int = PAGE_SIZE) -> K
     """Rows with id below ``before``, by id descending: an index range scan at any depth."""
     if before is not None:
         qs = qs.filter(pk__lt=before)
-    rows = list(qs.order_by("-pk")[: size + 1])
+    return first_page(qs.order_by("-pk"), size)
+
+
+def first_page(qs: QuerySet[M], size: int = PAGE_SIZE) -> KeysetPage:
+    """The first ``size`` rows in the queryset's own order, and the id to continue from."""
+    rows = list(qs[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     return KeysetPage(rows, rows[-1].pk if more and rows else None)

@@ -110,10 +110,13 @@ def test_a_whole_trail_relabelled_as_old_style_contradicts_the_checkpoints() -> 
     events = record_events(3)
     assert audit_checkpoint()[0] == 0
     rewrite_chain(events, key=None, relabel=True)
-    code, _out, err = verify_audit()
+    code, _out, err = verify_audit("--full")
     assert code == 1
     assert f"Audit trail broken at event {events[0].pk}" in err
     assert "the checkpoints recorded only 0 such events" in err
+    code, _out, err = verify_audit()  # from the checkpoint: its event's hash is not the same
+    assert code == 1
+    assert f"Audit trail broken at event {events[2].pk}: its hash is not the one" in err
 
 
 def test_rotation_old_events_verify_while_their_key_stays_listed(settings: Settings) -> None:

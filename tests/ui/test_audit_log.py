@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,6 +19,8 @@ from django.utils import timezone
 
 from controlpanel.audit import Actor, record_event
 from controlpanel.models import AuditEvent
+from controlpanel.selectors import AUDIT_CSV_COLUMNS
+from controlpanel.selectors import audit as audit_selectors
 from tests.world import PERSONAS, World
 
 pytestmark = pytest.mark.django_db
@@ -126,22 +129,72 @@ def test_csv_export_streams_every_matching_event_and_defuses_formulas(
     assert rows[1]["message"] == '\'=HYPERLINK("x")'
 
 
-def test_csv_export_reads_with_an_iterator(
-    events: list[AuditEvent], client_as: ClientAs, monkeypatch: pytest.MonkeyPatch
+def _csv_as_it_was(events: list[AuditEvent]) -> str:
+    """The export as the panel wrote it before it streamed chunks: one model, one line."""
+
+    def cell(event: AuditEvent, column: str) -> Any:
+        value = getattr(event, column)
+        if column == "payload":
+            value = json.dumps(value, sort_keys=True, default=str)
+        elif column == "created_at":
+            value = value.isoformat()
+        if value is None:
+            return ""
+        if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            return "'" + value
+        return value
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_CSV_COLUMNS)
+    for event in sorted(events, key=lambda e: e.pk):
+        writer.writerow([cell(AuditEvent.objects.get(pk=event.pk), c) for c in AUDIT_CSV_COLUMNS])
+    return out.getvalue()
+
+
+def test_csv_export_is_what_it_was_row_for_row(
+    events: list[AuditEvent], client_as: ClientAs
 ) -> None:
-    from django.db.models.query import QuerySet
+    awkward = [
+        record_event(
+            Actor(username="@admin", ip_address="2001:db8::1", token_prefix="+tok"),
+            "dag.trigger",
+            outcome="failed",
+            profile="-prod",
+            dag_id="d",
+            dag_run_id="\trun",
+            payload={"conf": {"z": [1, 2.5, None, "é"], "a": {"=b": "-1"}}, "password": "p"},
+            message='Line one, "quoted"\nline two\r\n=SUM(A1)',
+        ),
+        record_event(Actor.system(), "notification.send", outcome="succeeded", payload={}),
+    ]
+    response = client_as("auditor").get("/audit/export.csv")
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    expected = _csv_as_it_was(list(AuditEvent.objects.all()))
+    assert body == expected
+    ids = [row[0] for row in csv.reader(io.StringIO(body))]
+    assert {str(e.pk) for e in events + awkward} < set(ids)  # the sign-in event too
 
-    used: list[int] = []
-    original = QuerySet.iterator
 
-    def spy(self: Any, chunk_size: int | None = None) -> Any:
-        used.append(chunk_size or 0)
-        return original(self, chunk_size=chunk_size)
-
-    monkeypatch.setattr(QuerySet, "iterator", spy)
-    response = client_as("auditor").get("/audit/export.csv?action=dag.trigger")
-    assert len(b"".join(response.streaming_content).splitlines()) == 3  # type: ignore[attr-defined]
-    assert used == [2000]
+def test_csv_export_streams_many_rows_per_chunk_in_keyset_batches(
+    world: World, client_as: ClientAs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator = Actor(world.users["operator"])
+    for n in range(7):
+        record_event(operator, "dag.trigger", outcome="succeeded", dag_id=f"d{n}")
+    record_event(operator, "dag.pause", outcome="succeeded")
+    monkeypatch.setattr(audit_selectors, "CSV_BATCH_ROWS", 4)
+    monkeypatch.setattr(audit_selectors, "CSV_CHUNK_ROWS", 3)
+    client = client_as("auditor")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/audit/export.csv?action=dag.trigger")
+        chunks = [c.decode() for c in response.streaming_content]  # type: ignore[attr-defined]
+    # Rows 1-4 from the first query in chunks of 3 and 1, rows 5-7 from the second.
+    assert [len(c.splitlines()) for c in chunks] == [1 + 3, 1, 3]
+    rows = list(csv.DictReader(io.StringIO("".join(chunks))))
+    assert [r["dag_id"] for r in rows] == [f"d{n}" for n in range(7)]
+    reads = [q["sql"] for q in queries.captured_queries if '"controlpanel_auditevent"' in q["sql"]]
+    assert len(reads) == 2 and all("LIMIT 4" in sql for sql in reads)
 
 
 def test_pages_go_by_id_without_offset_or_count(
@@ -173,3 +226,13 @@ def test_pages_go_by_id_without_offset_or_count(
         client.get("/audit/?" + older.group(1).replace("&amp;", "&")).content.decode()
     )
     assert len(second) == 10 and max(second) < min(ids)
+    # The keyset goes on after any event shown; an id no event has, typed by hand, means
+    # "below it".
+    beyond = shown_ids(
+        client.get(f"/audit/?action=dag.trigger&before={ids[0] + 1000}").content.decode()
+    )
+    assert beyond == ids
+    assert (
+        shown_ids(client.get(f"/audit/?action=dag.trigger&before={ids[3]}").content.decode())
+        == (ids + second)[4:54]
+    )

@@ -13,22 +13,30 @@ class Command(BaseCommand):
     """Write a signed checkpoint of the audit trail, after verifying it; exit 1 if broken."""
 
     help = (
-        "Verify the audit trail, then write a signed checkpoint (event count, last event id, "
-        "head hash, time) to AUDIT_CHECKPOINT_DIR. A broken trail gets no checkpoint and "
-        "exits with status 1. The Celery beat does this every AUDIT_CHECKPOINT_SECONDS."
+        "Verify the audit trail from the newest checkpoint on (--full: from the first event), "
+        "then write a signed checkpoint (event count, last event id, head hash, time) to "
+        "AUDIT_CHECKPOINT_DIR. A broken trail gets no checkpoint and exits with status 1. "
+        "The Celery beat does this every AUDIT_CHECKPOINT_SECONDS."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        """``--checkpoint-dir`` to write somewhere other than AUDIT_CHECKPOINT_DIR."""
+        """``--full`` to verify from the first event; ``--checkpoint-dir`` to write elsewhere."""
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Verify every link from the first event before writing.",
+        )
         parser.add_argument(
             "--checkpoint-dir",
             default=None,
             help="Write the checkpoint here instead of AUDIT_CHECKPOINT_DIR.",
         )
 
-    def handle(self, *args: Any, checkpoint_dir: str | None = None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, full: bool = False, checkpoint_dir: str | None = None, **options: Any
+    ) -> None:
         """Write the checkpoint, or say the trail has not changed since the newest one."""
-        result = write_checkpoint(checkpoint_dir)
+        result = write_checkpoint(checkpoint_dir, full=full)
         report = result.report
         if result.checkpoint is None:
             raise CommandError(
