@@ -12,7 +12,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("controlpanel", "0008_audit_keyed_chain"),
+        ("controlpanel", "0010_catalog_sync_state"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
