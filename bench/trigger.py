@@ -195,9 +195,8 @@ def clean_up(airflow_url: str) -> None:
     session = requests.Session()
     session.auth = ("admin", PASSWORD)
     runs = f"{airflow_url}/api/v1/dags/{BENCH_DAG}/dagRuns"
-    while batch := session.get(runs, params={"state": "queued", "limit": 100}, timeout=30).json()[
-        "dag_runs"
-    ]:
+    queued: dict[str, str | int] = {"state": "queued", "limit": 100}
+    while batch := session.get(runs, params=queued, timeout=30).json()["dag_runs"]:
         for run in batch:
             session.patch(f"{runs}/{run['dag_run_id']}", json={"state": "failed"}, timeout=30)
 

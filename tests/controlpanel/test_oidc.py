@@ -22,7 +22,7 @@ from joserfc.jwk import RSAKey
 
 from controlpanel import oidc
 from controlpanel.audit import Actor
-from controlpanel.models import AuditEvent, TeamMembership
+from controlpanel.models import AuditEvent, DirectoryAccount, TeamMembership
 from controlpanel.services import users as user_services
 from tests.factories import PASSWORD
 from tests.harness.oidc import OidcProvider, start_oidc_provider
@@ -121,7 +121,7 @@ def test_first_sign_in_creates_the_user_puts_them_in_the_team_and_logs_them_in(
     assert my_teams(client) == ["finance-viewers"]
     dana = get_user_model().objects.get(username="dana")
     assert dana.email == "dana@example.invalid"
-    assert dana.directory_account.subject == "dana-sub"
+    assert DirectoryAccount.objects.get(user=dana).subject == "dana-sub"
     login = last_login_event()
     assert (login.outcome, login.actor) == (AuditEvent.Outcome.SUCCEEDED, dana)
     assert (login.source, login.payload) == (AuditEvent.Source.DIRECTORY, {"provider": "oidc"})
