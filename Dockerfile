@@ -27,4 +27,6 @@ RUN useradd --create-home --uid 10001 panel \
     && chown -R panel /home/panel/.cache
 USER panel
 EXPOSE 8000
-CMD ["gunicorn", "controlpanel.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# gunicorn kills a worker after --timeout seconds even while it streams: the audit CSV of a
+# million events takes 15-30 s, so the default 30 s would cut a bigger trail's download.
+CMD ["gunicorn", "controlpanel.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "300"]
