@@ -164,7 +164,8 @@ def test_an_admin_grants_a_pattern_and_the_member_sees_exactly_those_dags(
 
     member = logged_in(browser, live_server.url, "member")
     links = member.locator("tbody th a").all_inner_texts()
-    granted = Dag.objects.filter(profile=harness, dag_id__in=["cp_params_showcase", "cp_paused"])
+    matching = ["cp_params_showcase", "cp_paused", "cp_paused_wide"]
+    granted = Dag.objects.filter(profile=harness, dag_id__in=matching)
     assert sorted(links) == sorted(dag.label for dag in granted), links
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     phone_page = phone.new_page()
