@@ -97,8 +97,13 @@ def groups_of(ldap_user: _LDAPUser) -> tuple[str, ...]:
     return (*dns, *names)
 
 
-def identity_of(ldap_user: _LDAPUser, username: str) -> DirectoryIdentity:
-    """The directory identity of a user the directory just authenticated."""
+def identity_of(ldap_user: _LDAPUser, typed: str) -> DirectoryIdentity:
+    """The directory identity of a user the directory just authenticated.
+
+    The username is the directory's (``LDAP_USERNAME_ATTRIBUTE``): "DANA" typed at the
+    form still makes the panel user "dana", as the directory spells it.
+    """
+    username = ldap_user.attrs.get(settings.LDAP_USERNAME_ATTRIBUTE, [typed])[0]
     email = ldap_user.attrs.get("mail", [""])[0]
     return DirectoryIdentity(
         provider=PROVIDER,

@@ -255,6 +255,8 @@ LDAP_BIND_DN = env_str("LDAP_BIND_DN", "")
 LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD", "")
 LDAP_USER_SEARCH_BASE = env_str("LDAP_USER_SEARCH_BASE", "")
 LDAP_USER_FILTER = env_str("LDAP_USER_FILTER", "(uid=%(user)s)")
+# The panel username is this attribute's value as the directory spells it, not as typed.
+LDAP_USERNAME_ATTRIBUTE = env_str("LDAP_USERNAME_ATTRIBUTE", "uid")
 LDAP_GROUP_SEARCH_BASE = env_str("LDAP_GROUP_SEARCH_BASE", "")
 LDAP_GROUP_TYPE = env_str("LDAP_GROUP_TYPE", "groupOfNames")
 LDAP_START_TLS = env_bool("LDAP_START_TLS", False)

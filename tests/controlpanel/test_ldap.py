@@ -86,6 +86,17 @@ def test_first_sign_in_creates_the_user_in_the_team_and_shows_its_dags(ldap: Lda
         assert AuditEvent.objects.get(action=action).source == AuditEvent.Source.DIRECTORY
 
 
+def test_the_username_is_spelled_as_in_the_directory_whatever_was_typed(
+    ldap: LdapServer,
+) -> None:
+    """LDAP compares uids without regard to case; the panel user is named as the directory says."""
+    client = Client()
+    typed = {"username": "DANA", "password": LDAP_USERS["dana"]}
+    assert client.post("/accounts/login/", typed).status_code == 302
+    assert client.get("/api/me/").json()["username"] == "dana"
+    assert not get_user_model().objects.filter(username="DANA").exists()
+
+
 def test_someone_removed_from_the_group_loses_the_team_at_the_next_sign_in(
     ldap: LdapServer,
 ) -> None:
