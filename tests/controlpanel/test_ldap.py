@@ -25,7 +25,14 @@ from controlpanel.views.auth import ONLY_SUPERUSERS, LoginForm
 from tests.conftest import LDAP_GROUPS, LDAP_USERS
 from tests.factories import PASSWORD
 from tests.harness.airflow import free_port
-from tests.harness.ldap import LdapServer, group_dn, panel_settings, user_dn
+from tests.harness.ldap import (
+    LdapServer,
+    group_dn,
+    panel_settings,
+    start_slapd,
+    user_dn,
+    write_certificates,
+)
 from tests.world import World
 
 WRONG = html.escape(str(LoginForm.error_messages["invalid_login"]))
@@ -269,3 +276,39 @@ def test_ldap_alone_allows_password_login_off_and_the_bind_password_may_come_fro
     env = {**LDAP, "PASSWORD_LOGIN": "0", "LDAP_GROUP_TYPE": "memberOf"}
     result = load_settings(**env, LDAP_BIND_PASSWORD_FILE=str(secret))
     assert result.returncode == 0, result.stderr
+
+
+# --- TLS -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_server(ldap_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A second slapd offering StartTLS with a certificate from a throwaway CA."""
+    server = start_slapd(tmp_path_factory.mktemp("slapd-tls"), LDAP_USERS, LDAP_GROUPS, tls=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def over_tls(tls_server: LdapServer, settings: Any, world: World) -> LdapServer:
+    """The panel signs in through the TLS slapd with StartTLS."""
+    for name, value in panel_settings(tls_server).items():
+        setattr(settings, name, value)
+    settings.LDAP_START_TLS = True
+    return tls_server
+
+
+def test_start_tls_trusts_the_ca_of_ldap_ca_cert_file(over_tls: LdapServer, settings: Any) -> None:
+    settings.LDAP_CA_CERT_FILE = str(over_tls.workdir / "ca.pem")
+    client = Client()
+    assert sign_in(client, "dana").status_code == 302
+    assert client.get("/api/me/").json()["username"] == "dana"
+
+
+def test_start_tls_refuses_a_certificate_from_another_ca(
+    over_tls: LdapServer, settings: Any, tmp_path: Path
+) -> None:
+    settings.LDAP_CA_CERT_FILE = str(write_certificates(tmp_path))  # a CA that signed nothing
+    response = sign_in(Client(), "dana")
+    assert response.status_code == 200 and WRONG in response.content.decode()
+    assert not get_user_model().objects.filter(username="dana").exists()

@@ -10,12 +10,20 @@ under ``ou=groups``. Tests change it while it runs with ``modify`` (Debian's lda
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import os
 import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.harness.airflow import HarnessError, free_port
 
@@ -143,16 +151,75 @@ class LdapServer:
                 self.process.wait()
 
 
-def start_slapd(workdir: Path, users: dict[str, str], groups: dict[str, list[str]]) -> LdapServer:
+def write_certificates(workdir: Path) -> Path:
+    """A throwaway CA and a certificate it signed for 127.0.0.1; returns the CA's PEM file.
+
+    The server's certificate and key go to ``server.pem`` and ``server-key.pem``.
+    """
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test directory CA")])
+    ca = (
+        _certificate(ca_name, ca_name, ca_key.public_key(), now)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    loopback = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    server = (
+        _certificate(name, ca_name, key.public_key(), now)
+        .add_extension(loopback, critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (workdir / "server.pem").write_bytes(server.public_bytes(pem))
+    plain = serialization.NoEncryption()
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, plain)
+    (workdir / "server-key.pem").write_bytes(key_pem)
+    (workdir / "ca.pem").write_bytes(ca.public_bytes(pem))
+    return workdir / "ca.pem"
+
+
+def _certificate(
+    subject: x509.Name, issuer: x509.Name, key: Any, now: datetime.datetime
+) -> x509.CertificateBuilder:
+    """A certificate valid for a day, before its extensions and signature."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+    )
+
+
+TLS_CONF = """\
+TLSCACertificateFile {dir}/ca.pem
+TLSCertificateFile {dir}/server.pem
+TLSCertificateKeyFile {dir}/server-key.pem
+"""
+
+
+def start_slapd(
+    workdir: Path, users: dict[str, str], groups: dict[str, list[str]], *, tls: bool = False
+) -> LdapServer:
     """Start slapd on a free loopback port with ``users`` (uid -> password) and ``groups``.
 
-    ``groups`` maps each group's cn to its members' uids. Waits until it answers.
+    ``groups`` maps each group's cn to its members' uids. ``tls``: it offers StartTLS with
+    a certificate from a throwaway CA (``workdir/ca.pem``). Waits until it answers.
     """
     ensure_slapd()
     (workdir / "data").mkdir(parents=True, exist_ok=True)
     conf = workdir / "slapd.conf"
+    tls_conf = ""
+    if tls:
+        write_certificates(workdir)
+        tls_conf = TLS_CONF.format(dir=workdir)
     conf.write_text(
-        SLAPD_CONF.format(
+        tls_conf
+        + SLAPD_CONF.format(
             schema=SCHEMA,
             modules=MODULES,
             dir=workdir,
