@@ -5,11 +5,21 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
 
+# python-ldap (LDAP sign-in) is compiled against OpenLDAP and SASL: build tools and headers for
+# the install, the run-time libraries kept; the compiler is removed in the same layer.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY pyproject.toml README.md ./
 COPY requirements/constraints.txt requirements/constraints.txt
 COPY controlpanel controlpanel
 COPY dags_api dags_api
-RUN pip install --no-cache-dir -c requirements/constraints.txt .
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential libldap2-dev libsasl2-dev \
+    && pip install --no-cache-dir -c requirements/constraints.txt . \
+    && apt-get purge -y --auto-remove build-essential libldap2-dev libsasl2-dev \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY manage.py ./
 COPY templates templates

@@ -210,6 +210,9 @@ if LOGIN_FAILURE_LIMIT < 1 or LOGIN_COOLOFF_MINUTES < 1:
 AUTHENTICATION_BACKENDS = [
     # First: refuses a locked-out login before any password is checked.
     "axes.backends.AxesStandaloneBackend",
+    # Then the directory, when LDAP_SERVER_URI is set (it answers None otherwise), then the
+    # panel's own passwords: README "LDAP and Active Directory".
+    "controlpanel.ldap_backend.DirectoryLDAPBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
@@ -243,11 +246,52 @@ OIDC_TIMEOUT_SECONDS = env_float("OIDC_TIMEOUT_SECONDS", 10.0)
 PASSWORD_LOGIN = env_bool("PASSWORD_LOGIN", True)
 
 
+# --- Sign-in through LDAP / Active Directory (README: "LDAP and Active Directory") -----------
+
+# The password form asks the directory first; controlpanel/ldap_backend.py builds
+# django-auth-ldap's configuration from these (nothing happens while LDAP_SERVER_URI is empty).
+LDAP_SERVER_URI = env_str("LDAP_SERVER_URI", "")
+LDAP_BIND_DN = env_str("LDAP_BIND_DN", "")
+LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD", "")
+LDAP_USER_SEARCH_BASE = env_str("LDAP_USER_SEARCH_BASE", "")
+LDAP_USER_FILTER = env_str("LDAP_USER_FILTER", "(uid=%(user)s)")
+# The panel username is this attribute's value as the directory spells it, not as typed.
+LDAP_USERNAME_ATTRIBUTE = env_str("LDAP_USERNAME_ATTRIBUTE", "uid")
+LDAP_GROUP_SEARCH_BASE = env_str("LDAP_GROUP_SEARCH_BASE", "")
+LDAP_GROUP_TYPE = env_str("LDAP_GROUP_TYPE", "groupOfNames")
+LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
+LDAP_CA_CERT_FILE = env_str("LDAP_CA_CERT_FILE", "")
+LDAP_TIMEOUT_SECONDS = env_float("LDAP_TIMEOUT_SECONDS", 5.0)
+
+
+def _ldap_problem() -> str:
+    """What is wrong with the LDAP settings, or ''."""
+    if not LDAP_SERVER_URI:
+        return ""
+    if not LDAP_SERVER_URI.startswith(("ldap://", "ldaps://")):
+        return f"LDAP_SERVER_URI must be an ldap:// or ldaps:// URL, got {LDAP_SERVER_URI!r}."
+    if not LDAP_USER_SEARCH_BASE:
+        return "LDAP_SERVER_URI is set: set LDAP_USER_SEARCH_BASE too (where the users are)."
+    if "%(user)s" not in LDAP_USER_FILTER:
+        return f"LDAP_USER_FILTER must contain %(user)s, got {LDAP_USER_FILTER!r}."
+    if LDAP_GROUP_TYPE not in ("groupOfNames", "memberOf"):
+        return f"LDAP_GROUP_TYPE must be groupOfNames or memberOf, got {LDAP_GROUP_TYPE!r}."
+    if LDAP_GROUP_TYPE == "groupOfNames" and not LDAP_GROUP_SEARCH_BASE:
+        return "LDAP_GROUP_TYPE=groupOfNames needs LDAP_GROUP_SEARCH_BASE (where the groups are)."
+    return ""
+
+
+if _ldap_problem():
+    raise ImproperlyConfigured(_ldap_problem())
+
+
 def _oidc_problem() -> str:
     """What is wrong with the single sign-on settings, or ''."""
     if not OIDC_ISSUER_URL:
         return (
-            "" if PASSWORD_LOGIN else "PASSWORD_LOGIN=0 needs single sign-on: set OIDC_ISSUER_URL."
+            ""
+            if PASSWORD_LOGIN or LDAP_SERVER_URI
+            else "PASSWORD_LOGIN=0 needs a directory: set OIDC_ISSUER_URL or LDAP_SERVER_URI."
         )
     if not (OIDC_CLIENT_ID and OIDC_CLIENT_SECRET):
         return "OIDC_ISSUER_URL is set: set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too."
@@ -281,6 +325,11 @@ DIRECTORY_ROLE_GROUPS: dict[str, dict[str, list[str]]] = {
     "oidc": {
         "admin": env_list("OIDC_ADMIN_GROUPS", []),
         "auditor": env_list("OIDC_AUDITOR_GROUPS", []),
+    },
+    # Group DNs or names (the groups' cn), as the directory spells them (case aside).
+    "ldap": {
+        "admin": env_list("LDAP_ADMIN_GROUPS", []),
+        "auditor": env_list("LDAP_AUDITOR_GROUPS", []),
     },
 }
 

@@ -41,6 +41,8 @@ def _refused_while_locked_out(request: HttpRequest | None) -> bool:
 
 # Set on the request by a directory sign-in (e.g. "oidc") before it logs the user in.
 DIRECTORY_PROVIDER_ATTRIBUTE = "directory_provider"
+# Set on the request when the panel refused someone the directory accepted (a disabled user).
+DIRECTORY_REFUSAL_ATTRIBUTE = "directory_refusal"
 
 
 def record_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
@@ -63,6 +65,8 @@ def record_login_failure(
     The credentials dict is never stored: Django masks the password in it, but a custom
     backend could pass other secrets (tokens, one-time codes) under other keys.
     """
+    if getattr(request, DIRECTORY_REFUSAL_ATTRIBUTE, None):
+        return  # the directory accepted the password; the panel's refusal is recorded already
     username_field = get_user_model().USERNAME_FIELD
     attempted = credentials.get("username") or credentials.get(username_field) or ""
     actor = _anonymous(str(attempted), request)

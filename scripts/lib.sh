@@ -19,6 +19,20 @@ find_python() {
   die "Python 3.11 is needed (set PYTHON=/path/to/python3.11)."
 }
 
+# python-ldap (LDAP sign-in) compiles against OpenLDAP's and Cyrus SASL's headers: install
+# Debian's libldap2-dev and libsasl2-dev when they are missing and we may.
+ensure_ldap_headers() {
+  [ -f /usr/include/ldap.h ] && [ -f /usr/include/sasl/sasl.h ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's libldap2-dev and libsasl2-dev (python-ldap is built against them)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        build-essential libldap2-dev libsasl2-dev) >/dev/null 2>&1 \
+      || die "could not install libldap2-dev and libsasl2-dev"
+  else
+    say "no LDAP headers: python-ldap will not build (install libldap2-dev and libsasl2-dev)"
+  fi
+}
+
 # Create .venv and install the pinned dependencies; reinstall only when they changed.
 ensure_venv() {
   local stamp="$VENV/.panel-installed" want
@@ -28,6 +42,7 @@ ensure_venv() {
     say "creating $VENV"
     "$(find_python)" -m venv "$VENV"
   fi
+  ensure_ldap_headers
   say "installing pinned dependencies (requirements/constraints.txt)"
   mkdir -p var
   if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check \

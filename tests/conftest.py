@@ -225,3 +225,45 @@ def oidc_harness() -> None:
     from tests.harness.oidc import ensure_oidc_provider
 
     ensure_oidc_provider()
+
+
+@pytest.fixture(scope="session")
+def ldap_harness() -> None:
+    """Debian's slapd and ldap-utils for the LDAP sign-in tests (installed once as root).
+
+    When they are missing and cannot be installed the tests are skipped locally and fail
+    in CI (scripts/test installs them).
+    """
+    from tests.harness.airflow import HarnessError
+    from tests.harness.ldap import ensure_slapd
+
+    try:
+        ensure_slapd()
+    except HarnessError as exc:
+        if os.environ.get("CI") or os.environ.get("PANEL_REQUIRE_SERVICES"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+# The LDAP directory of the tests: uid -> password, and group cn -> members' uids.
+LDAP_USERS = {
+    "dana": "dana-password",
+    "rita": "rita-password",
+    "alex": "alex-password",
+    "erin": "erin-password",
+    "viewer": "the-directory-viewer-password",  # the panel has a "viewer" made by hand
+}
+LDAP_GROUPS = {"finance": ["dana"], "auditors": ["rita"], "panel-admins": ["alex"]}
+
+
+@pytest.fixture(scope="session")
+def ldap_server(ldap_harness: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One slapd for the test session (tests/harness/ldap.py), with LDAP_USERS and LDAP_GROUPS.
+
+    Tests that change the groups put them back (the ``ldap`` fixture of test_ldap.py).
+    """
+    from tests.harness.ldap import start_slapd
+
+    server = start_slapd(tmp_path_factory.mktemp("slapd"), LDAP_USERS, LDAP_GROUPS)
+    yield server
+    server.stop()

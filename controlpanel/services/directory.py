@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from controlpanel.audit import Actor, audited, record_event
@@ -68,16 +68,14 @@ def sign_in_from_directory(
     actor = dataclasses.replace(actor, username=identity.username[:150])
     payload = {"provider": identity.provider, "groups": list(identity.groups)}
     with audited(actor, "auth.login", payload=payload, failed=(ValidationError,)) as attempt:
-        account = _account_for(identity)
-        if account is not None:
-            attempt.actor = dataclasses.replace(actor, user=account.user)
-            require(account.user.is_active, DISABLED)
         # Only refusals are recorded here; django.contrib.auth.login records the success.
         attempt.recorded = True
         changes = DirectoryChanges()
+        account = _account_for(identity)
         if account is None:
-            account = _create_account(actor, identity)
-            changes.created = True
+            account, changes.created = _create_account_unless_made_meanwhile(actor, identity)
+        attempt.actor = dataclasses.replace(actor, user=account.user)
+        require(account.user.is_active, DISABLED)
         user_actor = dataclasses.replace(actor, user=account.user)
         reconcile_directory_user(user_actor, account, identity.groups, changes)
     return account.user, changes
@@ -115,11 +113,32 @@ def _account_for(identity: DirectoryIdentity) -> DirectoryAccount | None:
     return account
 
 
+def _create_account_unless_made_meanwhile(
+    actor: Actor, identity: DirectoryIdentity
+) -> tuple[DirectoryAccount, bool]:
+    """The new account, and True; or the one a sign-in at the same moment made, and False.
+
+    Two first sign-ins of one person at once (two tabs, a double click) both find no
+    account; the second one's insert then breaks the unique username or identity and waits
+    for the first to commit. Its savepoint is rolled back and it uses the first one's account.
+    """
+    try:
+        with transaction.atomic():
+            return _create_account(actor, identity), True
+    except IntegrityError:
+        account = _account_for(identity)  # raises ActionDenied if the name went elsewhere
+        if account is None:
+            raise
+        return account, False
+
+
 def _create_account(actor: Actor, identity: DirectoryIdentity) -> DirectoryAccount:
     """Create the panel user and its directory link, audited as ``user.create``."""
     user = get_user_model()(username=identity.username, email=identity.email)
     user.set_unusable_password()  # signs in through the directory only
-    user.full_clean()
+    # Uniqueness is left to the insert: a sign-in at the same moment may take the name
+    # between a check and the insert, and the caller handles the database's refusal.
+    user.full_clean(validate_unique=False)
     user.save()
     account = DirectoryAccount.objects.create(
         user=user, provider=identity.provider, subject=identity.subject

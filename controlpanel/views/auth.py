@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from controlpanel import oidc
+from controlpanel import ldap_backend, oidc
 from controlpanel.audit import Actor, client_ip
 from controlpanel.services import users as user_services
 
@@ -37,6 +37,20 @@ class LoginForm(AuthenticationForm):
         "inactive": "This account is disabled. Ask a panel administrator to enable it.",
     }
 
+    def get_invalid_login_error(self) -> ValidationError:
+        """Why the sign-in failed: the panel's refusal of a directory user, or no match."""
+        refusal = getattr(self.request, ldap_backend.REFUSAL_ATTRIBUTE, None)
+        if refusal:
+            return ValidationError(refusal, code="directory_refused")
+        return super().get_invalid_login_error()
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        """With ``PASSWORD_LOGIN`` off, only directory users and superusers get in here."""
+        super().confirm_login_allowed(user)
+        if settings.PASSWORD_LOGIN or getattr(user, "backend", "") == ldap_backend.BACKEND:
+            return
+        refuse_unless_superuser(self.request, user)
+
 
 PASSWORD_LOGIN_OFF = "Password sign-in is off on this panel: use single sign-on."  # noqa: S105
 ONLY_SUPERUSERS = "Only panel administrators may sign in with a password here."
@@ -50,8 +64,8 @@ class LoginView(auth_views.LoginView):
     break_glass = False
 
     def password_allowed(self) -> bool:
-        """Whether this page takes passwords (``PASSWORD_LOGIN``, or the break-glass page)."""
-        return self.break_glass or bool(settings.PASSWORD_LOGIN)
+        """Whether this page takes passwords (``PASSWORD_LOGIN``, LDAP, the break-glass page)."""
+        return self.break_glass or bool(settings.PASSWORD_LOGIN) or ldap_backend.is_enabled()
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """Refuse a password without checking it when password sign-in is off."""
@@ -87,11 +101,16 @@ class SuperuserLoginForm(LoginForm):
 
     def confirm_login_allowed(self, user: Any) -> None:
         """Refuse anyone but an active superuser, after the password matched."""
-        super().confirm_login_allowed(user)
-        if not user.is_superuser:
-            actor = Actor(user=user, ip_address=client_ip(self.request) if self.request else None)
-            user_services.record_password_login_refused(actor, ONLY_SUPERUSERS)
-            raise ValidationError(ONLY_SUPERUSERS, code="not_superuser")
+        AuthenticationForm.confirm_login_allowed(self, user)
+        refuse_unless_superuser(self.request, user)
+
+
+def refuse_unless_superuser(request: HttpRequest | None, user: Any) -> None:
+    """Refuse (audited) a password sign-in by anyone but a superuser."""
+    if not user.is_superuser:
+        actor = Actor(user=user, ip_address=client_ip(request) if request else None)
+        user_services.record_password_login_refused(actor, ONLY_SUPERUSERS)
+        raise ValidationError(ONLY_SUPERUSERS, code="not_superuser")
 
 
 class BreakGlassLoginView(LoginView):

@@ -341,7 +341,7 @@ SSO = {
         ({"OIDC_CLIENT_SECRET": ""}, "set OIDC_CLIENT_ID and OIDC_CLIENT_SECRET too"),
         ({"OIDC_TOKEN_AUTH_METHOD": "private_key_jwt"}, "OIDC_TOKEN_AUTH_METHOD must be"),
         ({"OIDC_SCOPES": "email groups"}, "OIDC_SCOPES must include openid"),
-        ({"OIDC_ISSUER_URL": "", "PASSWORD_LOGIN": "0"}, "PASSWORD_LOGIN=0 needs single sign-on"),
+        ({"OIDC_ISSUER_URL": "", "PASSWORD_LOGIN": "0"}, "PASSWORD_LOGIN=0 needs a directory"),
     ],
 )
 def test_bad_single_sign_on_settings_stop_the_panel_at_start(

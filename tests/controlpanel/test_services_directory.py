@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection
 from pytest_django import DjangoAssertNumQueries
 
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, DirectoryAccount, TeamMembership
 from controlpanel.permissions import ActionDenied, access_for
+from controlpanel.services import directory
 from controlpanel.services import teams as team_services
 from controlpanel.services import users as user_services
 from controlpanel.services.directory import (
@@ -302,3 +306,53 @@ def test_the_sign_in_query_count_does_not_grow_with_the_number_of_teams(
     UserFactory.create(username="unrelated")
     with django_assert_max_num_queries(16):
         sign_in("group-1")
+
+
+# --- two first sign-ins at the same moment ---------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_sign_ins_at_the_same_moment_make_one_account(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both threads find no account and insert; the later one uses the earlier one's account.
+
+    A barrier lines both up just before the insert, where the race was (the second got a
+    500 from the unique username); transaction=True: each thread commits for real.
+    PostgreSQL only: SQLite's deferred transactions make the second writer fail with
+    "database is locked" before any insert, whatever the service does.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (as in production)")
+    settings.DIRECTORY_ROLE_GROUPS = {"oidc": {"admin": [], "auditor": []}}
+    identity = DirectoryIdentity("oidc", "sub-zoe", "zoe", groups=())
+    both_looked = threading.Barrier(2, timeout=30)
+    real_create = directory._create_account
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def create_after_both_looked(actor: Actor, ident: DirectoryIdentity) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_looked.wait()  # only the first attempt of each thread meets here
+        return real_create(actor, ident)
+
+    def sign_in() -> None:
+        try:
+            results.append(sign_in_from_directory(identity))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            both_looked.abort()
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(directory, "_create_account", create_after_both_looked)
+    threads = [threading.Thread(target=sign_in) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len({user.pk for user, _ in results}) == 1
+    assert sorted(changes.created for _, changes in results) == [False, True]
+    assert DirectoryAccount.objects.filter(subject="sub-zoe").count() == 1
+    assert AuditEvent.objects.filter(action="user.create").count() == 1
