@@ -1,0 +1,158 @@
+"""The official ``apache-airflow-client`` (2.10 on /api/v1, 3.1 on /api/v2) and plain
+``requests`` pointed at a live panel in front of the real harness Airflow 2.11 and 3.1."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+
+from controlpanel.audit import Actor
+from controlpanel.models import AirflowProfile, AuditEvent, Run
+from controlpanel.services import catalog, tokens
+from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.harness.airflow import AirflowInstance, major_version
+from tests.harness.official_client import CLIENT2_VERSION, CLIENT3_VERSION, run_client
+from tests.helpers.profiles import harness_profile
+
+pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
+
+SOURCE = AuditEvent.Source.AIRFLOW_API
+
+
+@dataclass
+class Panel:
+    """A live panel with a harness profile, a team member who may trigger ``cp_quick`` and
+    ``cp_params_showcase`` (and view ``cp_etl``), and two tokens of theirs."""
+
+    url: str
+    profile: AirflowProfile
+    user: Any
+    token: str
+    readonly_token: str
+    major: int
+
+    @property
+    def api(self) -> str:
+        return "v1" if self.major == 2 else "v2"
+
+    def base(self) -> str:
+        return f"{self.url}/airflow/{self.profile.slug}/api/{self.api}"
+
+    def session(self, token: str | None = None) -> requests.Session:
+        """A requests session authenticated as Airflow clients of ``major`` do it."""
+        session = requests.Session()
+        token = token or self.token
+        if self.major == 2:
+            session.auth = (self.user.username, token)
+        else:
+            session.headers["Authorization"] = f"Bearer {token}"
+        return session
+
+
+@pytest.fixture
+def panel(live_server: Any, airflow_any: AirflowInstance) -> Panel:
+    profile = harness_profile(airflow_any, slug="harness")
+    catalog.refresh_catalog(profile)
+    user = UserFactory.create(username="member")
+    team = TeamFactory.create(slug="quick-team")
+    MembershipFactory.create(team=team, user=user)
+    GrantFactory.create(
+        team=team, profile=profile, dag_patterns=["cp_quick", "cp_params_showcase"], level="trigger"
+    )
+    GrantFactory.create(team=team, profile=profile, dag_patterns=["cp_etl"], level="view")
+    _, token = tokens.create_token(Actor(user=user), user, "ci")
+    _, readonly = tokens.create_token(Actor(user=user), user, "reader", read_only=True)
+    major = major_version(airflow_any.version)
+    return Panel(live_server.url, profile, user, token, readonly, major)
+
+
+@pytest.mark.parametrize("client_major", [2, 3])
+def test_the_official_client_goes_through_the_panel_rules(panel: Panel, client_major: int) -> None:
+    """Either client (v1 or v2 shapes) in front of either Airflow, whatever it runs."""
+    run_id = f"compat_{uuid.uuid4().hex[:10]}"
+    answer = run_client(
+        CLIENT2_VERSION if client_major == 2 else CLIENT3_VERSION,
+        {
+            "host": f"{panel.url}/airflow/{panel.profile.slug}",
+            "major": client_major,
+            "username": panel.user.username,
+            "token": panel.token,
+            "readonly_token": panel.readonly_token,
+            "dag_id": "cp_params_showcase",
+            "unseen_dag_id": "cp_mapped",
+            "conf": {"customer": "globex", "batch_size": 7},
+            "bad_conf": {"batch_size": 5000},
+            "run_id": run_id,
+        },
+        timeout=300,
+    )
+    assert answer["dag_ids"] == ["cp_etl", "cp_params_showcase", "cp_quick"]
+    assert "customer" in answer["param_names"]
+    assert answer["unseen"] == 404
+    assert answer["triggered"]["id"] == run_id
+    assert answer["triggered"]["conf"] == {"customer": "globex", "batch_size": 7}
+    assert answer["invalid_conf"] == 400
+    assert answer["duplicate"] == 409
+    assert answer["readonly_trigger"] == 403
+    assert answer["run_state"] == "success"
+    assert answer["task_ids"]
+    assert "globex" in answer["log"]
+    # The run it started is tracked, and every change and refusal is in the audit trail.
+    run = Run.objects.get(profile=panel.profile, dag_id="cp_params_showcase", dag_run_id=run_id)
+    assert run.triggered_by == panel.user and run.source == Run.Source.API
+    events = AuditEvent.objects.filter(source=SOURCE, actor_username="member")
+    outcomes = sorted(events.values_list("action", "outcome"))
+    assert outcomes == [
+        ("api.write", "denied"),
+        ("dag.trigger", "failed"),
+        ("dag.trigger", "failed"),
+        ("dag.trigger", "succeeded"),
+    ]
+
+
+def test_curl_style_requests_with_basic_or_bearer(panel: Panel) -> None:
+    base = panel.base()
+    assert requests.get(f"{base}/version", timeout=30).json()["version"]
+    anonymous = requests.get(f"{base}/dags", timeout=30)
+    assert anonymous.status_code == 401
+    if panel.api == "v1":
+        assert anonymous.json()["title"] == "Unauthorized"
+    listed = panel.session().get(f"{base}/dags", params={"limit": 2, "offset": 1}, timeout=30)
+    assert listed.status_code == 200
+    body = listed.json()
+    assert body["total_entries"] == 3
+    assert [d["dag_id"] for d in body["dags"]] == ["cp_params_showcase", "cp_quick"]
+    # A token of another user, or a wrong username, is refused.
+    wrong = requests.get(f"{base}/dags", auth=("someone", panel.token), timeout=30)
+    assert wrong.status_code == 401 if panel.major == 2 else wrong.status_code in (200, 401)
+    # Operate is needed to pause: a trigger-level member is refused, and it is audited.
+    paused = panel.session().patch(
+        f"{base}/dags/cp_quick",
+        params={"update_mask": "is_paused"},
+        json={"is_paused": True},
+        timeout=30,
+    )
+    assert paused.status_code == 403
+    assert AuditEvent.objects.filter(source=SOURCE, action="dag.pause", outcome="denied").exists()
+    # Anything the panel does not offer is a 404 in Airflow's shape, never passed on.
+    other = panel.session().get(f"{base}/variables", timeout=30)
+    assert other.status_code == 404
+    assert "detail" in other.json()
+
+
+def test_basic_auth_header_by_hand(panel: Panel) -> None:
+    if panel.major != 2:
+        pytest.skip("Airflow 2 clients use basic auth")
+    credentials = base64.b64encode(f"member:{panel.token}".encode()).decode()
+    answer = requests.get(
+        f"{panel.base()}/dags/cp_quick",
+        headers={"Authorization": f"Basic {credentials}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200
+    assert answer.json()["dag_id"] == "cp_quick"
