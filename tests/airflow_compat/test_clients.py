@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -156,3 +158,40 @@ def test_basic_auth_header_by_hand(panel: Panel) -> None:
     )
     assert answer.status_code == 200
     assert answer.json()["dag_id"] == "cp_quick"
+
+
+def test_the_readme_curl_commands(panel: Panel) -> None:
+    """The README's curl lines, as written there (basic on v1, bearer on v2)."""
+    base = f"{panel.url}/airflow/{panel.profile.slug}/api"
+    listed = subprocess.run(
+        ["curl", "-sS", "-u", f"member:{panel.token}", f"{base}/v1/dags?limit=10"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert [d["dag_id"] for d in json.loads(listed.stdout)["dags"]] == [
+        "cp_etl",
+        "cp_params_showcase",
+        "cp_quick",
+    ]
+    triggered = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "-H",
+            f"Authorization: Bearer {panel.token}",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            '{"logical_date": null, "conf": {"name": "curl"}}',
+            f"{base}/v2/dags/cp_quick/dagRuns",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    run = json.loads(triggered.stdout)
+    assert run["conf"] == {"name": "curl"} and run["dag_id"] == "cp_quick"
+    assert Run.objects.filter(dag_run_id=run["dag_run_id"], triggered_by=panel.user).exists()
