@@ -18,7 +18,7 @@ from tests.world import PERSONAS
 
 RUN = "dags/finance_daily/dagRuns/r1"
 SEE_SOME_DAG = ("superuser", "team_admin", "operator", "viewer", "operate_user")
-TRIGGER = {"conf": {}, "logical_date": None}
+TRIGGER: dict[str, Any] = {"conf": {}, "logical_date": None}
 
 CASES = {
     "health": Case("GET", "health", {"anonymous": 503}, 503),
