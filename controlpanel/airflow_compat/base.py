@@ -41,6 +41,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
+    406: "Not Acceptable",
     409: "Conflict",
     422: "Unprocessable Entity",
     429: "Too Many Requests",

@@ -7,10 +7,11 @@ access check, translation in ``shapes``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from rest_framework import serializers
+from rest_framework import renderers, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -266,8 +267,22 @@ class TaskInstanceView(CompatView):
         raise Http404(f"Task instance {task_id} not found in run {run_id}.")
 
 
+class PlainTextRenderer(renderers.BaseRenderer):
+    """Lets a log be asked for with ``Accept: text/plain`` (the view answers the text)."""
+
+    media_type = "text/plain"
+    format = "txt"
+
+    def render(
+        self, data: Any, accepted_media_type: Any = None, renderer_context: Any = None
+    ) -> Any:
+        return data if isinstance(data, bytes | str) else json.dumps(data)
+
+
 class TaskLogView(CompatView):
     """``GET .../taskInstances/{task_id}/logs/{try_number}``: the log as text or JSON."""
+
+    renderer_classes = [renderers.JSONRenderer, PlainTextRenderer]
 
     def get(
         self,
