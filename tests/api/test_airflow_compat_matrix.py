@@ -12,8 +12,11 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
+from controlpanel.audit import Actor
+from controlpanel.services import tokens
 from tests.api.conftest import ApiWorld
 from tests.api.test_permission_matrix import SEES_FINANCE_DAILY, Case, only
+from tests.factories import DagFactory
 from tests.world import PERSONAS
 
 RUN = "dags/finance_daily/dagRuns/r1"
@@ -151,3 +154,70 @@ def test_basic_auth_looks_up_the_token_hash_and_runs_no_password_hasher(
     monkeypatch.setattr(hashers, "identify_hasher", no_hasher)
     client = _client(api_world, "viewer", "v1")
     assert client.get("/airflow/prod/api/v1/dags/finance_daily").status_code == 200
+
+
+def _post(client: Client, path: str, body: Any) -> Any:
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("api", "body", "status"),
+    [
+        ("v1", {"conf": {}, "bogus": 1}, 400),
+        ("v2", {"conf": {}, "logical_date": None, "bogus": 1}, 422),
+        ("v2", {"conf": {}}, 422),  # Airflow 3 requires logical_date (null allowed)
+        ("v2", {"conf": {}, "logical_date": None, "execution_date": None}, 422),
+        ("v1", {"conf": {}, "dag_run_id": "has spaces"}, 400),
+        ("v1", {"conf": {}, "run_after": "2024-01-01T00:00:00Z"}, 400),
+        ("v1", {"conf": "not an object"}, 400),
+    ],
+)
+def test_trigger_bodies_are_checked_as_airflow_checks_them(
+    api_world: ApiWorld, api: str, body: dict[str, Any], status: int
+) -> None:
+    client = _client(api_world, "operator", api)
+    answer = _post(client, f"/airflow/prod/api/{api}/dags/finance_daily/dagRuns", body)
+    assert answer.status_code == status, answer.json()
+
+
+def test_a_read_only_token_cannot_change_anything_and_the_refusal_is_audited(
+    api_world: ApiWorld,
+) -> None:
+    from controlpanel.models import AuditEvent
+
+    user = api_world.users["superuser"]
+    _, plaintext = tokens.create_token(Actor(user=user), user, "reader", read_only=True)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    assert client.get("/airflow/prod/api/v2/dags/finance_daily").status_code == 200
+    answer = client.patch(
+        "/airflow/prod/api/v2/dags/finance_daily",
+        data=json.dumps({"is_paused": True}),
+        content_type="application/json",
+    )
+    assert answer.status_code == 403
+    event = AuditEvent.objects.get(action="api.write")
+    assert (event.outcome, event.source) == ("denied", AuditEvent.Source.AIRFLOW_API)
+
+
+def test_dag_list_paging_filters_and_a_constant_number_of_queries(
+    api_world: ApiWorld, django_assert_max_num_queries: Any
+) -> None:
+    client = _client(api_world, "superuser", "v1")
+    every = client.get("/airflow/prod/api/v1/dags").json()
+    ids = [d["dag_id"] for d in every["dags"]]
+    assert ids == sorted(ids) and every["total_entries"] == len(ids) >= 2
+    page = client.get("/airflow/prod/api/v1/dags", {"limit": 1, "offset": 1}).json()
+    assert [d["dag_id"] for d in page["dags"]] == ids[1:2]
+    assert page["total_entries"] == len(ids)
+    newest_first = client.get("/airflow/prod/api/v1/dags", {"order_by": "-dag_id"}).json()
+    assert [d["dag_id"] for d in newest_first["dags"]] == ids[::-1]
+    assert client.get("/airflow/prod/api/v1/dags", {"order_by": "fileloc"}).status_code == 400
+    for number in range(120):
+        DagFactory.create(profile=api_world.world.prod, dag_id=f"bulk_{number:03}")
+    capped = client.get("/airflow/prod/api/v1/dags", {"limit": 500}).json()
+    assert len(capped["dags"]) == 100  # at most 100 a page, as Airflow
+    assert capped["total_entries"] == len(ids) + 120
+    finance = client.get("/airflow/prod/api/v1/dags", {"dag_id_pattern": "finance"}).json()
+    assert [d["dag_id"] for d in finance["dags"]] == [i for i in ids if "finance" in i]
+    with django_assert_max_num_queries(8):
+        client.get("/airflow/prod/api/v1/dags")
