@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from controlpanel.models import Dag
+from controlpanel.models import Dag, Run
 from dags_api import DagRun, HealthStatus, TaskInstance, VersionInfo
 
 V1 = "v1"
@@ -136,6 +136,27 @@ def dag_run(api: str, run: DagRun, display_name: str = "") -> dict[str, Any]:
         "bundle_version": None,
         "dag_display_name": display_name or run.dag_id,
     }
+
+
+def as_dag_run(run: Run) -> DagRun:
+    """The panel's record of a run it just started, as Airflow described it then.
+
+    Saves a second request to Airflow after a trigger: the record holds Airflow's answer.
+    """
+    return DagRun(
+        dag_id=run.dag_id,
+        dag_run_id=run.dag_run_id,
+        state=run.state,
+        logical_date=run.logical_date,
+        queued_at=run.queued_at,
+        start_date=run.start_date,
+        end_date=run.end_date,
+        conf=run.conf or {},
+        note=run.note or None,
+        run_type="manual",
+        external_trigger=True,
+        run_after=run.logical_date or run.queued_at,
+    )
 
 
 def task_instance(

@@ -140,8 +140,7 @@ class RunsView(CompatView):
             dag_run_id=given.dag_run_id,
             existing_is_conflict=True,
         )
-        run = client_for(dag.profile).get_dag_run(dag.dag_id, result.run.dag_run_id)
-        return Response(shapes.dag_run(self.api, run, dag.label))
+        return Response(shapes.dag_run(self.api, shapes.as_dag_run(result.run), dag.label))
 
     def _dag_ids(self, profile: str, dag_id: str) -> list[str]:
         if dag_id != "~":
