@@ -178,10 +178,10 @@ class RunView(CompatView):
         return Response(shapes.dag_run(self.api, run, dag.label))
 
     def patch(self, request: Request, profile: str, api: str, dag_id: str, run_id: str) -> Response:
-        body = RunPatchBody(data=request.data)
-        body.is_valid(raise_exception=True)
         actor = self.actor()
         dag = dags.find_dag(actor, profile, dag_id, DagAction.SET_RUN_STATE, "run.set_state")
+        body = RunPatchBody(data=request.data)
+        body.is_valid(raise_exception=True)
         dags.set_run_state(actor, _panel_run(dag, run_id), body.validated_data["state"])
         run = client_for(dag.profile).get_dag_run(dag.dag_id, run_id)
         return Response(shapes.dag_run(self.api, run, dag.label))
@@ -194,10 +194,10 @@ class RunClearView(CompatView):
     """
 
     def post(self, request: Request, profile: str, api: str, dag_id: str, run_id: str) -> Response:
-        body = ClearBody(data=request.data)
-        body.is_valid(raise_exception=True)
         actor = self.actor()
         dag = dags.find_dag(actor, profile, dag_id, DagAction.RETRY, "run.retry")
+        body = ClearBody(data=request.data)
+        body.is_valid(raise_exception=True)
         client = client_for(dag.profile)
         if body.validated_data["dry_run"]:
             failed = [

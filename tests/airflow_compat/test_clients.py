@@ -142,3 +142,14 @@ def test_the_readme_curl_commands(panel: Panel) -> None:
     run = json.loads(triggered.stdout)
     assert run["conf"] == {"name": "curl"} and run["dag_id"] == "cp_quick"
     assert Run.objects.filter(dag_run_id=run["dag_run_id"], triggered_by=panel.user).exists()
+
+
+def test_an_idempotency_key_makes_a_resubmission_return_the_same_run(panel: Panel) -> None:
+    path = f"{panel.base()}/dags/cp_quick/dagRuns"
+    body = {"conf": {"name": "once"}, "logical_date": None}
+    headers = {"Idempotency-Key": f"job-{uuid.uuid4().hex}"}
+    first = panel.session().post(path, json=body, headers=headers, timeout=60)
+    again = panel.session().post(path, json=body, headers=headers, timeout=60)
+    assert first.status_code == again.status_code == 200
+    assert first.json()["dag_run_id"] == again.json()["dag_run_id"]
+    assert Run.objects.filter(dag_id="cp_quick", conf={"name": "once"}).count() == 1
