@@ -4,5 +4,6 @@
 whatever version the profile's Airflow runs, so existing Airflow clients (the official
 ``apache-airflow-client``, scripts, tools) can be pointed at the panel unchanged. It is a
 thin layer: access from ``controlpanel.permissions``, changes through ``services`` (audited
-with the source "Airflow-compatible API"), reads through ``dags_api``; ``shapes`` translates.
+with the source "Airflow-compatible API"), reads through ``selectors`` (Airflow's own
+answers in ``selectors.airflow_reads``); ``shapes`` translates.
 """

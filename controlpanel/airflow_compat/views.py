@@ -1,8 +1,8 @@
 """The Airflow REST API endpoints the panel answers, in v1 or v2 shapes.
 
 Thin: access from ``controlpanel.permissions`` (unseen DAGs are 404), changes through the
-services (audited as the Airflow-compatible API), reads through ``dags_api`` after the
-access check, translation in ``shapes``.
+services (audited as the Airflow-compatible API), reads through ``selectors.airflow_reads``
+after the access check, translation in ``shapes``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controlpanel import limits
-from controlpanel.airflow_clients import client_for
 from controlpanel.airflow_compat import shapes
 from controlpanel.airflow_compat.base import CompatView
 from controlpanel.airflow_compat.bodies import (
@@ -31,6 +30,7 @@ from controlpanel.airflow_compat.bodies import (
 from controlpanel.airflow_compat.paging import Paging
 from controlpanel.models import AirflowProfile, Dag, Run
 from controlpanel.permissions import DagAction
+from controlpanel.selectors import airflow_reads
 from controlpanel.services import catalog, dags, triggers
 from dags_api import DagRun
 
@@ -49,7 +49,7 @@ class HealthView(CompatView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, profile: str, api: str) -> Response:
-        status = client_for(_profile(profile)).health()
+        status = airflow_reads.airflow_health(_profile(profile))
         return Response(shapes.health(self.api, status))
 
 
@@ -60,7 +60,7 @@ class VersionView(CompatView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, profile: str, api: str) -> Response:
-        return Response(shapes.version(client_for(_profile(profile)).version()))
+        return Response(shapes.version(airflow_reads.airflow_version(_profile(profile))))
 
 
 class DagsView(CompatView):
@@ -118,7 +118,7 @@ class RunsView(CompatView):
         paging = Paging.of(request)
         dag_ids = self._dag_ids(profile, dag_id)
         states = request.query_params.getlist("state") or None
-        runs = _runs_of(_profile(profile), dag_ids, states)
+        runs = airflow_reads.dag_runs(_profile(profile), dag_ids, states)
         return Response(self._page(runs, paging))
 
     def post(self, request: Request, profile: str, api: str, dag_id: str) -> Response:
@@ -165,7 +165,9 @@ class RunsBatchView(RunsView):
         dag_ids = self._dag_ids(profile, "~")
         if wanted:
             dag_ids = [d for d in dag_ids if d in set(wanted)]
-        runs = _runs_of(_profile(profile), dag_ids, body.validated_data.get("states") or None)
+        runs = airflow_reads.dag_runs(
+            _profile(profile), dag_ids, body.validated_data.get("states") or None
+        )
         return Response(self._page(runs, Paging.of_body(body.validated_data)))
 
 
@@ -174,7 +176,7 @@ class RunView(CompatView):
 
     def get(self, request: Request, profile: str, api: str, dag_id: str, run_id: str) -> Response:
         dag = self.access.get_dag(profile, dag_id)
-        run = client_for(dag.profile).get_dag_run(dag.dag_id, run_id)
+        run = airflow_reads.dag_run(dag, run_id)
         return Response(shapes.dag_run(self.api, run, dag.label))
 
     def patch(self, request: Request, profile: str, api: str, dag_id: str, run_id: str) -> Response:
@@ -183,7 +185,7 @@ class RunView(CompatView):
         body = RunPatchBody(data=request.data)
         body.is_valid(raise_exception=True)
         dags.set_run_state(actor, _panel_run(dag, run_id), body.validated_data["state"])
-        run = client_for(dag.profile).get_dag_run(dag.dag_id, run_id)
+        run = airflow_reads.dag_run(dag, run_id)
         return Response(shapes.dag_run(self.api, run, dag.label))
 
 
@@ -198,17 +200,16 @@ class RunClearView(CompatView):
         dag = dags.find_dag(actor, profile, dag_id, DagAction.RETRY, "run.retry")
         body = ClearBody(data=request.data)
         body.is_valid(raise_exception=True)
-        client = client_for(dag.profile)
         if body.validated_data["dry_run"]:
             failed = [
                 ti
-                for ti in client.list_task_instances(dag.dag_id, run_id)
+                for ti in airflow_reads.task_instances(dag, run_id)
                 if ti.state in ("failed", "upstream_failed")
             ]
             items = [shapes.task_instance(self.api, ti) for ti in failed]
             return Response(shapes.collection(self.api, "task_instances", items, len(items)))
         dags.retry_failed_tasks(actor, _panel_run(dag, run_id))
-        return Response(shapes.dag_run(self.api, client.get_dag_run(dag.dag_id, run_id)))
+        return Response(shapes.dag_run(self.api, airflow_reads.dag_run(dag, run_id)))
 
 
 class TaskInstancesView(CompatView):
@@ -217,9 +218,8 @@ class TaskInstancesView(CompatView):
     def get(self, request: Request, profile: str, api: str, dag_id: str, run_id: str) -> Response:
         paging = Paging.of(request)
         dag = self.access.get_dag(profile, dag_id)
-        client = client_for(dag.profile)
-        run = client.get_dag_run(dag.dag_id, run_id)
-        tis = client.list_task_instances(dag.dag_id, run_id)
+        run = airflow_reads.dag_run(dag, run_id)
+        tis = airflow_reads.task_instances(dag, run_id)
         page = tis[paging.offset : paging.offset + paging.limit]
         items = [shapes.task_instance(self.api, ti, run, dag.label) for ti in page]
         return Response(shapes.collection(self.api, "task_instances", items, len(tis)))
@@ -236,13 +236,9 @@ class TaskInstancesBatchView(CompatView):
         dag_ids = list(seen.values_list("dag_id", flat=True))
         if data.get("dag_ids"):
             dag_ids = [d for d in dag_ids if d in set(data["dag_ids"])]
-        tis = []
-        if dag_ids:
-            tis = client_for(_profile(profile)).list_task_instances_batch(
-                dag_ids=dag_ids,
-                dag_run_ids=data.get("dag_run_ids") or None,
-                states=data.get("state") or None,
-            )
+        tis = airflow_reads.task_instances_of(
+            _profile(profile), dag_ids, data.get("dag_run_ids") or None, data.get("state") or None
+        )
         if data.get("task_ids"):
             tis = [ti for ti in tis if ti.task_id in set(data["task_ids"])]
         paging = Paging.of_body(data)
@@ -258,9 +254,8 @@ class TaskInstanceView(CompatView):
         self, request: Request, profile: str, api: str, dag_id: str, run_id: str, task_id: str
     ) -> Response:
         dag = self.access.get_dag(profile, dag_id)
-        client = client_for(dag.profile)
-        run = client.get_dag_run(dag.dag_id, run_id)
-        for ti in client.list_task_instances(dag.dag_id, run_id):
+        run = airflow_reads.dag_run(dag, run_id)
+        for ti in airflow_reads.task_instances(dag, run_id):
             if ti.task_id == task_id and ti.map_index == -1:
                 return Response(shapes.task_instance(self.api, ti, run, dag.label))
         raise Http404(f"Task instance {task_id} not found in run {run_id}.")
@@ -300,9 +295,7 @@ class TaskLogView(CompatView):
         map_index = limits.whole_number(
             "map_index", raw_index, limits.MAP_INDEX_MIN, limits.MAP_INDEX_MAX
         )
-        text = client_for(dag.profile).get_task_log(
-            dag.dag_id, run_id, task_id, number, map_index=map_index
-        )
+        text = airflow_reads.task_log(dag, run_id, task_id, number, map_index)
         if "text/plain" in request.headers.get("Accept", ""):
             return HttpResponse(text, content_type="text/plain; charset=utf-8")
         if self.api == shapes.V1:
@@ -310,16 +303,9 @@ class TaskLogView(CompatView):
         return Response({"content": text.splitlines(), "continuation_token": None})
 
 
-def _runs_of(profile: AirflowProfile, dag_ids: list[str], states: list[str] | None) -> list[DagRun]:
-    """The runs of ``dag_ids`` (already checked visible) read from the profile's Airflow."""
-    if not dag_ids:
-        return []
-    return client_for(profile).list_dag_runs(dag_ids=dag_ids, states=states)
-
-
 def _panel_run(dag: Dag, run_id: str) -> Run:
     """The panel's record of a run (a stand-in when the poller has not seen it yet)."""
-    client_for(dag.profile).get_dag_run(dag.dag_id, run_id)  # 404 when Airflow has none
+    airflow_reads.dag_run(dag, run_id)  # 404 when Airflow has none
     found = Run.objects.select_related("profile").filter(
         profile=dag.profile, dag_id=dag.dag_id, dag_run_id=run_id
     )
