@@ -78,6 +78,7 @@ CASES = {
     "task log": Case(
         "GET", RUN + "/taskInstances/t/logs/1", only(503, "superuser", *SEES_FINANCE_DAILY), 404
     ),
+    "method not offered": Case("DELETE", "dags/finance_daily", {}, 405),
     "not offered": Case("GET", "variables", {"anonymous": 404}, 404),
     "not offered write": Case("POST", "connections", {"anonymous": 404}, 404, {}),
 }
