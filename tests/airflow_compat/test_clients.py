@@ -153,3 +153,16 @@ def test_an_idempotency_key_makes_a_resubmission_return_the_same_run(panel: Pane
     assert first.status_code == again.status_code == 200
     assert first.json()["dag_run_id"] == again.json()["dag_run_id"]
     assert Run.objects.filter(dag_id="cp_quick", conf={"name": "once"}).count() == 1
+
+
+def test_a_run_id_used_before_is_409_even_with_the_same_conf(panel: Panel) -> None:
+    """Airflow's answer to a duplicate ``dag_run_id``: the panel's own retry-safety (same id,
+    same conf: the same run) does not turn a client's duplicate into a success."""
+    path = f"{panel.base()}/dags/cp_quick/dagRuns"
+    body = {"dag_run_id": f"dup_{uuid.uuid4().hex[:8]}", "conf": {}, "logical_date": None}
+    assert panel.session().post(path, json=body, timeout=60).status_code == 200
+    again = panel.session().post(path, json=body, timeout=60)
+    assert again.status_code == 409
+    assert "already has a run" in str(again.json()["detail"])
+    refused = AuditEvent.objects.get(action="dag.trigger", outcome="failed", source=SOURCE)
+    assert refused.dag_run_id == body["dag_run_id"]
