@@ -7,6 +7,7 @@ import base64
 import json
 import subprocess
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -159,7 +160,11 @@ def test_a_run_id_used_before_is_409_even_with_the_same_conf(panel: Panel) -> No
     """Airflow's answer to a duplicate ``dag_run_id``: the panel's own retry-safety (same id,
     same conf: the same run) does not turn a client's duplicate into a success."""
     path = f"{panel.base()}/dags/cp_quick/dagRuns"
-    body = {"dag_run_id": f"dup_{uuid.uuid4().hex[:8]}", "conf": {}, "logical_date": None}
+    body: dict[str, Any] = {
+        "dag_run_id": f"dup_{uuid.uuid4().hex[:8]}",
+        "conf": {},
+        "logical_date": None,
+    }
     assert panel.session().post(path, json=body, timeout=60).status_code == 200
     again = panel.session().post(path, json=body, timeout=60)
     assert again.status_code == 409
