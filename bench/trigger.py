@@ -9,7 +9,9 @@ medians are compared. Also counts the SQL queries of one trigger through the API
     .venv/bin/python bench/trigger.py --airflow-url http://127.0.0.1:18080 --samples 60
     .venv/bin/python bench/trigger.py --show-queries                   # list them
 
-Target (issue 15): panel median <= 1.15 x the direct Airflow POST's median.
+Target (issue 15): panel median <= 1.15 x the direct Airflow POST's median. The
+Airflow-compatible API (issue 17) is sampled too: v1 with basic auth (username and panel
+token: one token hash lookup, no password hasher) and v2 with a bearer token.
 """
 
 from __future__ import annotations
@@ -169,9 +171,22 @@ def sample(samples: int, airflow_url: str, panel_url: str, token: str) -> dict[s
     panel.headers["Authorization"] = f"Bearer {token}"
     direct_path = f"{airflow_url}/api/v1/dags/{BENCH_DAG}/dagRuns"
     panel_path = f"{panel_url}/api/dags/bench/{BENCH_DAG}/runs/"
+    compat_basic = requests.Session()
+    compat_basic.auth = ("bench-operator", token)  # an Airflow 2 client's credentials
+    compat = f"{panel_url}/airflow/bench/api"
     senders = {
         "Airflow direct (basic auth)": (basic, direct_path, 200),
         "panel API (bearer token)": (panel, panel_path, 201),
+        "panel Airflow-compatible v1 (basic, token)": (
+            compat_basic,
+            f"{compat}/v1/dags/{BENCH_DAG}/dagRuns",
+            200,
+        ),
+        "panel Airflow-compatible v2 (bearer token)": (
+            panel,
+            f"{compat}/v2/dags/{BENCH_DAG}/dagRuns",
+            200,
+        ),
     }
     if signed_in is not None:
         senders["Airflow direct (session cookie)"] = (signed_in, direct_path, 200)
@@ -179,7 +194,9 @@ def sample(samples: int, airflow_url: str, panel_url: str, token: str) -> dict[s
     for index in range(samples + 3):
         for name, (session, path, expected) in senders.items():
             body: dict[str, object] = {"conf": {}}
-            if "Airflow" in name:
+            if "v2" in name:
+                body["logical_date"] = None
+            if "Airflow direct" in name:
                 body["dag_run_id"] = f"bench__{uuid.uuid4().hex}"
             started = time.perf_counter()
             answer = session.post(path, json=body, timeout=30)
@@ -211,6 +228,9 @@ def report(times: dict[str, list[float]], queries: int) -> None:
         p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
         median = statistics.median(values)
         ratio = "" if name.startswith("panel") else f"{panel / median:.2f} (target <= {TARGET})"
+        if name.startswith("panel Airflow-compatible"):
+            direct = statistics.median(times["Airflow direct (basic auth)"])
+            ratio = f"this / direct basic: {median / direct:.2f}"
         print(f"| {name} | {median * 1000:.0f} | {p95 * 1000:.0f} | {ratio} |")
 
 

@@ -1,7 +1,7 @@
 """URL routes of the control panel."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from controlpanel.views import audit_log, auth, catalog, core, dag, health, metrics, runs, sso
 
@@ -17,6 +17,10 @@ urlpatterns = [
     path("oidc/callback/", sso.oidc_callback, name="oidc_callback"),
     path("manage/", include("controlpanel.urls_manage")),
     path("api/", include("controlpanel.api.urls")),
+    re_path(
+        r"^airflow/(?P<profile>[-a-zA-Z0-9_]+)/api/(?P<api>v[12])/",
+        include("controlpanel.airflow_compat.urls"),
+    ),
     path("dags/<slug:profile>/<str:dag_id>/", dag.dag_detail, name="dag"),
     path("dags/<slug:profile>/<str:dag_id>/refresh/", dag.dag_refresh, name="dag_refresh"),
     path("dags/<slug:profile>/<str:dag_id>/preview/", dag.dag_form_preview, name="dag_preview"),

@@ -37,7 +37,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         token = find_token(plaintext)
         if token is None:
             raise AuthenticationFailed(UNUSABLE_KEY_MESSAGE)
-        _note_use(token)
+        note_use(token)
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:
@@ -45,7 +45,7 @@ class BearerTokenAuthentication(BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
-def _note_use(token: ApiToken) -> None:
+def note_use(token: ApiToken) -> None:
     """Record when the token was last used (at most once a minute)."""
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:

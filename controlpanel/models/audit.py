@@ -45,6 +45,7 @@ class AuditEvent(models.Model):
         WORKER = "worker", "Worker"
         CLI = "cli", "Command line"
         DIRECTORY = "directory", "Directory sign-in"
+        AIRFLOW_API = "airflow", "Airflow-compatible API"
 
     class Outcome(models.TextChoices):
         SUCCEEDED = "succeeded", "Succeeded"

@@ -14,11 +14,13 @@ from django.db import transaction
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor, audited
-from controlpanel.models import Dag, Run, StateChange
+from controlpanel.models import AuditEvent, Dag, Run, StateChange
 from controlpanel.permissions import DagAction, access_for, require
-from dags_api import AirflowError, DagRun, TriggerResult, new_dag_run_id
+from dags_api import AirflowConflict, AirflowError, DagRun, TriggerResult, new_dag_run_id
 
 RUN_STATES_PEOPLE_MAY_SET = ("success", "failed")
+# Audit sources whose runs count as started through an API (the panel's or Airflow's).
+API_SOURCES = (AuditEvent.Source.API, AuditEvent.Source.AIRFLOW_API)
 
 
 def find_dag(
@@ -73,11 +75,14 @@ def trigger_run(
     note: str = "",
     dag_run_id: str | None = None,
     unpause: bool = False,
+    existing_is_conflict: bool = False,
 ) -> Run:
     """Start a run with ``conf`` (needs trigger; ``unpause`` first needs operate).
 
     The panel always sends its own run id, so a retried or resubmitted trigger with the
-    same id returns the same run instead of starting a second one.
+    same id returns the same run instead of starting a second one. With
+    ``existing_is_conflict`` (a run id the caller chose, as Airflow's API takes it) a run
+    that already exists raises AirflowConflict instead, as Airflow answers.
     """
     dag_run_id = dag_run_id or new_dag_run_id()
     conf = dict(conf or {})
@@ -108,6 +113,13 @@ def trigger_run(
             logical_date=logical_date,
             note=note or None,
         )
+        if existing_is_conflict and result.already_existed:
+            raise AirflowConflict(
+                f"DAG '{dag.dag_id}' already has a run with the id '{dag_run_id}'.",
+                detail=f"DAGRun with DAG ID: '{dag.dag_id}' and DAGRun ID: '{dag_run_id}' "
+                "already exists",
+                clash="dag_run_id",
+            )
         with transaction.atomic():
             run = _save_triggered_run(actor, dag, result)
             event.dag_run_id = run.dag_run_id
@@ -146,7 +158,7 @@ def _run_fields(run: DagRun, actor: Actor) -> dict[str, Any]:
         "start_date": run.start_date,
         "end_date": run.end_date,
         "triggered_by": actor.user,
-        "source": Run.Source.API if actor.source == "api" else Run.Source.WEB,
+        "source": Run.Source.API if actor.source in API_SOURCES else Run.Source.WEB,
     }
 
 

@@ -112,8 +112,12 @@ def trigger_with_conf(
     idempotency_key: str | None = None,
     dag_run_id: str | None = None,
     unpause: bool = False,
+    existing_is_conflict: bool = False,
 ) -> Triggered:
     """Check the conf, then start the run (once per Idempotency-Key when one is given).
+
+    ``existing_is_conflict``: a ``dag_run_id`` that already exists is a conflict (Airflow's
+    answer) rather than the same run found again (see ``dags.trigger_run``).
 
     Raises LimitError (a conf or note past the panel's limits), ConfRefused or
     IdempotencyKeyReused (all audited), or what ``dags.trigger_run`` raises.
@@ -142,6 +146,9 @@ def trigger_with_conf(
             note=note or "",
             dag_run_id=run_id,
             unpause=unpause,
+            existing_is_conflict=existing_is_conflict
+            and run_id is not None
+            and run_id == dag_run_id,
         )
 
     if not idempotency_key:
