@@ -14,11 +14,13 @@ from django.db import transaction
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor, audited
-from controlpanel.models import Dag, Run, StateChange
+from controlpanel.models import ApprovalRequest, Dag, Run, StateChange
 from controlpanel.permissions import DagAction, access_for, require
 from dags_api import AirflowError, DagRun, TriggerResult, new_dag_run_id
 
 RUN_STATES_PEOPLE_MAY_SET = ("success", "failed")
+# What a run the poller saw first takes over from the panel's trigger.
+CLAIMED_FIELDS = ("triggered_by", "source", "approved_by", "approval_request")
 
 
 def find_dag(
@@ -73,11 +75,13 @@ def trigger_run(
     note: str = "",
     dag_run_id: str | None = None,
     unpause: bool = False,
+    approval: ApprovalRequest | None = None,
 ) -> Run:
     """Start a run with ``conf`` (needs trigger; ``unpause`` first needs operate).
 
     The panel always sends its own run id, so a retried or resubmitted trigger with the
-    same id returns the same run instead of starting a second one.
+    same id returns the same run instead of starting a second one. Where the user's grants
+    require approval, only an approved request (``approval``) starts the run.
     """
     dag_run_id = dag_run_id or new_dag_run_id()
     conf = dict(conf or {})
@@ -87,7 +91,11 @@ def trigger_run(
         "note": note,
         "unpause": unpause,
     }
-    allowed = access_for(actor.user).can(DagAction.TRIGGER, dag)
+    access = access_for(actor.user)
+    allowed = access.can(DagAction.TRIGGER, dag)
+    if approval is not None:
+        payload["approval_request"] = approval.pk
+        payload["approved_by"] = approval.decided_by.get_username() if approval.decided_by else ""
     if allowed and unpause and dag.is_paused:
         set_paused(actor, dag, False)  # audited on its own: it happened even if the trigger fails
     with audited(
@@ -101,6 +109,11 @@ def trigger_run(
         atomic=False,
     ) as event:
         require(allowed, _denied_message(DagAction.TRIGGER, dag))
+        require(
+            approval is not None or not access.needs_approval(dag, DagAction.TRIGGER),
+            f"Runs of {dag.dag_id} need a second person's approval: request approval instead.",
+            code="approval_required",
+        )
         result: TriggerResult = client_for(dag.profile).trigger_dag_run(
             dag.dag_id,
             conf=conf,
@@ -109,16 +122,20 @@ def trigger_run(
             note=note or None,
         )
         with transaction.atomic():
-            run = _save_triggered_run(actor, dag, result)
+            run = _save_triggered_run(actor, dag, result, approval)
             event.dag_run_id = run.dag_run_id
             event.payload.update(already_existed=result.already_existed, state=result.run.state)
             event.record()
     return run
 
 
-def _save_triggered_run(actor: Actor, dag: Dag, result: TriggerResult) -> Run:
+def _save_triggered_run(
+    actor: Actor, dag: Dag, result: TriggerResult, approval: ApprovalRequest | None = None
+) -> Run:
     """The run Airflow started, stored (or claimed from the poller, who may have seen it)."""
     fields = _run_fields(result.run, actor)
+    if approval is not None:
+        fields.update(approved_by=approval.decided_by, approval_request=approval)
     run, created = Run.objects.select_related("profile", "triggered_by").get_or_create(
         profile=dag.profile,
         dag_id=dag.dag_id,
@@ -129,10 +146,10 @@ def _save_triggered_run(actor: Actor, dag: Dag, result: TriggerResult) -> Run:
         StateChange.objects.create(run=run, to_state=run.state, observed_at=run.created_at)
     elif run.source == Run.Source.AIRFLOW:
         # The poller saw the run before this commit: it is ours, say who started it.
-        Run.objects.filter(pk=run.pk).update(
-            triggered_by=fields["triggered_by"], source=fields["source"]
-        )
-        run.triggered_by, run.source = fields["triggered_by"], fields["source"]
+        claimed = {k: v for k, v in fields.items() if k in CLAIMED_FIELDS}
+        Run.objects.filter(pk=run.pk).update(**claimed)
+        for name, value in claimed.items():
+            setattr(run, name, value)
     return run
 
 
