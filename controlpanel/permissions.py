@@ -210,7 +210,7 @@ class Access:
 
     def visible_runs(self) -> QuerySet[Run]:
         """Runs the user may see: of visible DAGs, or every run for audit reviewers."""
-        runs = Run.objects.select_related("profile", "triggered_by")
+        runs = Run.objects.select_related("profile", "triggered_by", "approved_by")
         if self.can_review_audit:
             return runs
         same_dag = self.visible_dags().filter(

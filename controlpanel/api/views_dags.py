@@ -19,7 +19,7 @@ from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
 from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, DagAction
-from controlpanel.services import catalog, dags, task_logs, triggers
+from controlpanel.services import approvals, catalog, dags, task_logs, triggers
 from dags_api import AirflowError
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -124,13 +124,17 @@ class DagView(ApiView):
 
 
 class DagRunsView(ApiView):
-    """Start a run; an ``Idempotency-Key`` header makes resubmissions return the same run."""
+    """Start a run; an ``Idempotency-Key`` header makes resubmissions return the same run.
+
+    Where the caller's grants require approval, the run is requested instead (202, with
+    the ``approval_request``; ``reason`` is then required).
+    """
 
     serializer_class = s.RunSerializer
 
     @extend_schema(
         request=s.TriggerSerializer,
-        responses={201: s.RunSerializer, 200: s.RunSerializer},
+        responses={201: s.RunSerializer, 200: s.RunSerializer, 202: s.ApprovalCreatedSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request, profile: str, dag_id: str) -> Response:
@@ -141,6 +145,18 @@ class DagRunsView(ApiView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise serializers.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        if self.access.needs_approval(dag, DagAction.TRIGGER):
+            approval, _created = approvals.request_approval(
+                actor,
+                dag,
+                conf=body.validated_data["conf"],
+                logical_date=body.validated_data["logical_date"],
+                note=body.validated_data["note"],
+                reason=body.validated_data["reason"],
+                idempotency_key=key or None,
+            )
+            data = {"approval_request": s.ApprovalRequestSerializer(approval).data}
+            return Response(data, status=status.HTTP_202_ACCEPTED)
         result = triggers.trigger_with_conf(
             actor,
             dag,
