@@ -292,12 +292,21 @@ class Access:
         return requests.filter(theirs | approving)
 
     def approvals_to_decide(self) -> QuerySet[ApprovalRequest]:
-        """Pending requests the user may approve or reject (the navigation's badge)."""
-        pending = self.visible_approvals().filter(state=ApprovalRequest.State.PENDING)
-        pending = pending.exclude(requested_by=self.user)
+        """Pending requests the user may approve or reject (the navigation's badge).
+
+        One query: the approver teams are joined, not read first.
+        """
+        if not self.is_authenticated:
+            return ApprovalRequest.objects.none()
+        pending = ApprovalRequest.objects.filter(state=ApprovalRequest.State.PENDING).exclude(
+            requested_by=self.user
+        )
         if self.is_superuser:
             return pending
-        return pending.filter(approver_teams__in=list(self.approves_for())).distinct()
+        approving = Exists(
+            TeamMembership.objects.filter(user=self.user, team__approval_requests=OuterRef("pk"))
+        )
+        return pending.filter(approving)
 
     def get_approval(self, approval_id: int) -> ApprovalRequest:
         """The approval request if the user may see it, else 404."""

@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "controlpanel.live_updates.panel_status",
+                "controlpanel.views.approvals.approvals_badge",
             ],
         },
     },

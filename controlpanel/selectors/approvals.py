@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from rest_framework.exceptions import ValidationError
 
-from controlpanel.models import ApprovalRequest
+from controlpanel import paramforms
+from controlpanel.models import ApprovalRequest, Dag
 from controlpanel.permissions import Access
 
 STATES = tuple(ApprovalRequest.State.values)
@@ -27,3 +32,37 @@ def approval_list(access: Access, state: str = "") -> QuerySet[ApprovalRequest]:
         output_field=IntegerField(),
     )
     return requests.order_by(pending_first, "-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class ConfRow:
+    """One value of a requested conf as the trigger form labels it, and whether it differs
+    from the DAG's default (approvers look at what changed)."""
+
+    name: str
+    label: str
+    value: str
+    default: str
+    changed: bool
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def conf_rows(approval: ApprovalRequest, dag: Dag | None) -> list[ConfRow]:
+    """The request's conf in the form's order and labels; keys that are not params last.
+
+    A param the request leaves out is shown with its default (Airflow fills it in).
+    """
+    conf = approval.conf if isinstance(approval.conf, dict) else {}
+    fields = paramforms.build_fields(dag.ordered_params if dag else {})
+    rows = []
+    for f in fields:
+        if f.widget == "hidden" and f.name not in conf:
+            continue
+        value = conf.get(f.name, f.default)
+        rows.append(ConfRow(f.name, f.label, _shown(value), _shown(f.default), value != f.default))
+    named = {f.name for f in fields}
+    rows += [ConfRow(k, k, _shown(v), "", True) for k, v in conf.items() if k not in named]
+    return rows

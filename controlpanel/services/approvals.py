@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -211,7 +212,8 @@ def _start_run(actor: Actor, approval: ApprovalRequest) -> None:
             conf=approval.conf,
             logical_date=approval.logical_date,
             note=approval.note,
-            dag_run_id=f"approved__{approval.pk}",
+            # Unique in Airflow even when another panel database counted the same id.
+            dag_run_id=f"approved__{approval.pk}_{secrets.token_hex(4)}",
             approval=approval,
         )
     except (AirflowError, triggers.ConfRefused, limits.LimitError, ActionDenied) as exc:
