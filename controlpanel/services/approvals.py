@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from controlpanel import limits
 from controlpanel.audit import Actor, Outcome, audited, record_event
-from controlpanel.models import ApprovalRequest, Dag
+from controlpanel.models import ApprovalRequest, Dag, Delivery
 from controlpanel.permissions import ActionDenied, DagAction, access_for, require
-from controlpanel.services import catalog, lock_row, triggers
+from controlpanel.services import catalog, lock_row, notifications, triggers
 from dags_api import AirflowError
 
 State = ApprovalRequest.State
@@ -123,6 +123,7 @@ def _create_request(
                 request_hash=fingerprint,
             )
         approval.approver_teams.set({g.approver_team_id for g in grants if g.approver_team_id})
+        notifications.notify_approval(approval, Delivery.Event.APPROVAL_REQUESTED)
         event.payload = approval.as_payload() | {"expires_at": approval.expires_at.isoformat()}
     return approval
 
@@ -140,6 +141,8 @@ def approve(actor: Actor, approval: ApprovalRequest, comment: str = "") -> Appro
     """
     approval = _decide(actor, approval, State.APPROVED, "approval.approve", comment)
     _start_run(actor, approval)
+    with transaction.atomic():  # the requester hears of the decision and of the run's start
+        notifications.notify_approval(approval, Delivery.Event.APPROVAL_DECIDED)
     return approval
 
 
@@ -181,6 +184,8 @@ def _decide(
         if not changed:
             locked.refresh_from_db()
             raise ApprovalConflict(locked)
+        if state == State.REJECTED:
+            notifications.notify_approval(locked, Delivery.Event.APPROVAL_DECIDED)
     return ApprovalRequest.objects.select_related("profile", "requested_by", "decided_by").get(
         pk=approval.pk
     )

@@ -7,6 +7,7 @@ The requester may trigger ``cp_quick`` only through a grant that requires approv
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import current_app
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
 from controlpanel.audit import Actor
-from controlpanel.models import AirflowProfile, ApprovalRequest, AuditEvent, Dag, Run
+from controlpanel.models import AirflowProfile, ApprovalRequest, AuditEvent, Dag, Run, Team
 from controlpanel.permissions import ActionDenied, access_for
-from controlpanel.services import approvals, catalog, dags
+from controlpanel.services import approvals, catalog, dags, notifications
 from dags_api import AirflowClient
+from tests.controlpanel.notify_helpers import LOOPBACK, WebhookReceiver
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
 from tests.helpers.celery import CeleryProcesses, wait_for
@@ -277,3 +280,43 @@ def test_the_worker_expires_pending_requests(
     finally:
         processes.stop_all()
     assert [(e.outcome, e.source) for e in events("approval.expire")] == [("succeeded", "worker")]
+
+
+@pytest.mark.celery
+def test_approvers_hear_of_requests_and_requesters_of_decisions(
+    live: Live,
+    tmp_path: Path,
+    reachable_redis_url: str,
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    processes = CeleryProcesses(reachable_redis_url, tmp_path)
+    processes.env["NOTIFY_WEBHOOK_ALLOWED_NETWORKS"] = LOOPBACK
+    monkeypatch.setitem(current_app.conf, "task_default_queue", processes.env["CELERY_QUEUE"])
+    root = live.actor("root")
+    for team in ("managers", "analysts"):
+        notifications.subscribe(
+            root, Team.objects.get(slug=team), channel="webhook", url=receiver.url, secret="s"
+        )
+    processes.start("worker")
+    try:
+        request = live.ask(conf={"name": "approvals"})
+        wait_for(lambda: len(receiver.requests) == 1, processes, what="the request notification")
+        approvals.approve(live.actor("boss"), request, "fine")
+        wait_for(lambda: len(receiver.requests) == 2, processes, what="the decision notification")
+    finally:
+        processes.stop_all()
+    asked, decided = (json.loads(r.body) for r in receiver.requests)
+    assert (asked["event"], asked["team"], asked["requested_by"]) == (
+        "approval.requested",
+        "managers",
+        "requester",
+    )
+    assert (decided["event"], decided["team"], decided["state"], decided["decided_by"]) == (
+        "approval.decided",
+        "analysts",
+        "approved",
+        "boss",
+    )
+    sent = AuditEvent.objects.filter(action="notification.send", outcome="succeeded")
+    assert sorted(e.payload["event"] for e in sent) == ["approval.decided", "approval.requested"]
