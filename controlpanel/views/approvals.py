@@ -81,7 +81,8 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Approved, but the run did not start: {approval.trigger_error}")
     elif run is not None:
         messages.success(request, f"Approved: run {run.dag_run_id} started.")
-        return redirect("run", pk=run.pk)
+        if access_for(request.user).visible_runs().filter(pk=run.pk).exists():
+            return redirect("run", pk=run.pk)
     else:
         messages.success(request, f"Request {approval.get_state_display().lower()}.")
     return redirect("approval", pk=pk)

@@ -76,7 +76,9 @@ def test_request_on_the_dag_page_then_approve_shows_both_people_on_the_run(
     decided = max_.post(f"/approvals/{approval.pk}/decide/", {"decision": "approve"})
     assert ApprovalRequest.objects.get().trigger_error == ""
     run = Run.objects.get()
-    assert decided["Location"] == f"/runs/{run.pk}/"
+    # max approves but may not view the DAG: back to the request, which names the run
+    assert decided["Location"] == f"/approvals/{approval.pk}/"
+    assert run.dag_run_id in max_.get(decided["Location"]).content.decode()
     run_page = ann.get(f"/runs/{run.pk}/").content.decode()
     assert re.search(r'id="approved-by">max ', run_page)
     assert admin_client.get_dag_run("cp_params_showcase", run.dag_run_id).conf["batch_size"] == 250
