@@ -34,6 +34,18 @@ def approval_list(access: Access, state: str = "") -> QuerySet[ApprovalRequest]:
     return requests.order_by(pending_first, "-created_at", "-id")
 
 
+def pending_requests_of(access: Access, dag: Dag | None = None) -> list[ApprovalRequest]:
+    """The user's own requests still waiting for an approver (of one DAG, or of all)."""
+    if not access.is_authenticated:
+        return []
+    mine = ApprovalRequest.objects.select_related("profile").filter(
+        requested_by=access.user, state=ApprovalRequest.State.PENDING
+    )
+    if dag is not None:
+        mine = mine.filter(profile_id=dag.profile_id, dag_id=dag.dag_id)
+    return list(mine.order_by("-created_at", "-id")[:20])
+
+
 @dataclass(frozen=True)
 class ConfRow:
     """One value of a requested conf as the trigger form labels it, and whether it differs

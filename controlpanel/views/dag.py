@@ -22,8 +22,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from controlpanel import limits, paramforms
 from controlpanel.audit import Actor
 from controlpanel.markdown import render_markdown
-from controlpanel.models import ApprovalRequest, Dag, Run
+from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, DagAction, access_for, require
+from controlpanel.selectors.approvals import pending_requests_of
 from controlpanel.services import approvals, triggers
 from controlpanel.services import catalog as catalog_services
 from controlpanel.services import dags as dag_services
@@ -133,7 +134,7 @@ def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: A
         "api_call": api_call(request, dag, _conf_of(form), form) if form else "",
         "can_trigger": access.can(DagAction.TRIGGER, dag),
         "needs_approval": access.needs_approval(dag, DagAction.TRIGGER),
-        "my_pending_approvals": my_pending_approvals(access, dag),
+        "my_pending_approvals": pending_requests_of(access, dag),
         "can_operate": access.can(DagAction.PAUSE, dag),
         "permissions": access.dag_permissions(dag),
         "time_zone": timezone.get_current_timezone_name(),
@@ -141,16 +142,6 @@ def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: A
         **extra,
     }
     return render(request, "dags/dag.html", context)
-
-
-def my_pending_approvals(access: Access, dag: Dag) -> list[ApprovalRequest]:
-    """The user's own requests to run this DAG still waiting for an approver."""
-    if not access.is_authenticated:
-        return []
-    mine = access.visible_approvals().filter(
-        profile=dag.profile, dag_id=dag.dag_id, requested_by=access.user, state="pending"
-    )
-    return list(mine.order_by("-created_at")[:20])
 
 
 @login_required

@@ -18,6 +18,7 @@ from controlpanel import limits, selectors
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
 from controlpanel.permissions import DagAction, access_for
+from controlpanel.selectors.approvals import pending_requests_of
 from controlpanel.services import dags as dag_services
 from controlpanel.services import task_logs
 from controlpanel.views.listing import (
@@ -231,5 +232,6 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "states": RUN_STATES,
         "profiles": access.visible_profiles(),
         "paged": "before" in get,
+        "my_pending_approvals": pending_requests_of(access),
     }
     return render(request, "runs/list.html", context)

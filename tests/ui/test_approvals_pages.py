@@ -62,6 +62,8 @@ def test_request_on_the_dag_page_then_approve_shows_both_people_on_the_run(
     approval = ApprovalRequest.objects.get()
     assert asked["Location"] == f"/approvals/{approval.pk}/"
     assert f"/approvals/{approval.pk}/" in ann.get(URL).content.decode()  # pending, on the DAG page
+    assert f"/approvals/{approval.pk}/" in ann.get("/runs/").content.decode()  # and the runs list
+    assert "pending-approvals" not in max_.get("/runs/").content.decode()
     assert 'id="nav-approvals"' in ann.get("/").content.decode()
     assert "nav-badge" not in ann.get("/").content.decode()  # nobody approves their own
     assert 'class="nav-badge"' in max_.get("/").content.decode()
