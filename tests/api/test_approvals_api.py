@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from controlpanel.models import AirflowProfile, ApprovalRequest, Run
@@ -120,3 +122,21 @@ def test_grants_take_and_show_the_approval_fields(profile: AirflowProfile) -> No
     made = post(client, grants, {**body, "requires_approval": True, "approver_team": "managers"})
     assert made.status_code == 201, made.content
     assert (made.json()["requires_approval"], made.json()["approver_team"]) == (True, "managers")
+
+
+def test_the_list_reads_a_page_in_the_same_queries_however_many_requests(
+    profile: AirflowProfile,
+) -> None:
+    ann, max_ = as_user("ann"), as_user("max")
+
+    def queries_for(path: str) -> int:
+        max_.get(path)  # warm the session
+        with CaptureQueriesContext(connection) as seen:
+            assert max_.get(path).status_code == 200
+        return len(seen.captured_queries)
+
+    post(ann, RUNS, {"conf": {}, "reason": "first"})
+    one = (queries_for("/api/approvals/"), queries_for("/approvals/"))
+    for n in range(5):
+        post(ann, RUNS, {"conf": {}, "reason": f"again {n}"})
+    assert (queries_for("/api/approvals/"), queries_for("/approvals/")) == one
