@@ -143,12 +143,18 @@ class GrantForm(forms.Form):
         to_field_name="slug",
         empty_label="(none)",
     )
+    approval_for_operate = forms.BooleanField(
+        label="Approval for pause and retry too",
+        required=False,
+        help_text="With 'Requires approval': pausing, unpausing and retries wait for it as well",
+    )
 
     def approval(self) -> dict[str, Any]:
         """The approval fields, as ``teams.add_grant`` takes them."""
         return {
             "requires_approval": bool(self.cleaned_data.get("requires_approval")),
             "approver_team": self.cleaned_data.get("approver_team"),
+            "approval_for_operate": bool(self.cleaned_data.get("approval_for_operate")),
         }
 
     def selector(self) -> dict[str, Any]:

@@ -52,6 +52,8 @@ ACTION_LEVEL: dict[DagAction, Level] = {
     DagAction.SET_RUN_STATE: Level.OPERATE,
 }
 LEVELS_BY_RANK = sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)
+# What a grant can put behind a second person's approval.
+APPROVABLE = (DagAction.TRIGGER, DagAction.PAUSE, DagAction.RETRY)
 
 
 class ActionDenied(PermissionDenied):
@@ -225,29 +227,33 @@ class Access:
 
         Rights stay the union of grants: one grant letting the user act without approval
         is enough. Panel admins need approval when any grant on the DAG requires it, unless
-        APPROVAL_ADMINS_EXEMPT. Only triggering can require approval.
+        APPROVAL_ADMINS_EXEMPT. Triggering needs approval through ``requires_approval``;
+        pausing and retrying only where the grant also has ``approval_for_operate``.
         """
-        if action != DagAction.TRIGGER:
+        if action not in APPROVABLE:
             return []
         needed = LEVEL_RANK[ACTION_LEVEL[action]]
-        mine = [
-            g
-            for g in self.grants()
-            if g.profile_id == dag.profile_id
-            and g.matches(dag.dag_id, dag.tags)
-            and LEVEL_RANK[Level(g.level)] >= needed
-        ]
-        if any(not g.requires_approval for g in mine):
+
+        def gated(grant: DagGrant) -> bool:
+            return grant.requires_approval and (
+                action == DagAction.TRIGGER or grant.approval_for_operate
+            )
+
+        def selects(grant: DagGrant) -> bool:
+            return (
+                grant.profile_id == dag.profile_id
+                and grant.matches(dag.dag_id, dag.tags)
+                and LEVEL_RANK[Level(grant.level)] >= needed
+            )
+
+        mine = [g for g in self.grants() if selects(g)]
+        if any(not gated(g) for g in mine):
             return []
         if self.is_superuser:
             if settings.APPROVAL_ADMINS_EXEMPT:
                 return []
             requiring = DagGrant.objects.filter(profile_id=dag.profile_id, requires_approval=True)
-            mine = [
-                g
-                for g in requiring
-                if g.matches(dag.dag_id, dag.tags) and LEVEL_RANK[Level(g.level)] >= needed
-            ]
+            mine = [g for g in requiring if selects(g) and gated(g)]
         return mine
 
     def needs_approval(self, dag: Dag, action: DagAction = DagAction.TRIGGER) -> bool:

@@ -201,6 +201,7 @@ class GrantSerializer(serializers.ModelSerializer[DagGrant]):
     tags = serializers.ListField(child=serializers.CharField(max_length=250), default=list)
     level = serializers.ChoiceField(choices=Level.choices, default="view")
     requires_approval = serializers.BooleanField(default=False)
+    approval_for_operate = serializers.BooleanField(default=False)
     approver_team = serializers.SlugRelatedField(
         slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
     )
@@ -216,6 +217,7 @@ class GrantSerializer(serializers.ModelSerializer[DagGrant]):
             "level",
             "requires_approval",
             "approver_team",
+            "approval_for_operate",
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
@@ -309,6 +311,12 @@ class DagDetailSerializer(DagSerializer):
 
 class DagPatchSerializer(serializers.Serializer[Any]):
     is_paused = serializers.BooleanField()
+    # Where grants put pausing behind approval: why (the request is made instead).
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RetryRequestSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class TriggerSerializer(serializers.Serializer[Any]):
@@ -446,6 +454,8 @@ class ApprovalRequestSerializer(serializers.ModelSerializer[ApprovalRequest]):
             "id",
             "profile",
             "dag_id",
+            "action",
+            "target_run",
             "state",
             "requested_by",
             "conf",

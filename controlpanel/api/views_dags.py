@@ -111,7 +111,10 @@ class DagView(ApiView):
                 dag = catalog.refresh_dag(dag.profile, dag.dag_id)
         return Response(dag_data(dag, self.access, selectors.newest_run(dag), detail=True))
 
-    @extend_schema(request=s.DagPatchSerializer, responses=s.DagDetailSerializer)
+    @extend_schema(
+        request=s.DagPatchSerializer,
+        responses={200: s.DagDetailSerializer, 202: s.ApprovalCreatedSerializer},
+    )
     def patch(self, request: Request, profile: str, dag_id: str) -> Response:
         body = s.DagPatchSerializer(data=request.data)
         actor = self.actor()
@@ -119,8 +122,18 @@ class DagView(ApiView):
         audit_action = "dag.pause" if paused else "dag.unpause"
         dag = dags.find_dag(actor, profile, dag_id, DagAction.PAUSE, audit_action)
         body.is_valid(raise_exception=True)
+        if self.access.needs_approval(dag, DagAction.PAUSE):
+            action = "pause" if body.validated_data["is_paused"] else "unpause"
+            reason = body.validated_data["reason"]
+            return _approval_response(approvals.request_operation(actor, dag, action, reason))
         dag = dags.set_paused(actor, dag, body.validated_data["is_paused"])
         return Response(dag_data(dag, self.access, selectors.newest_run(dag), detail=True))
+
+
+def _approval_response(approval: Any) -> Response:
+    """202 with the approval request made instead of acting."""
+    data = {"approval_request": s.ApprovalRequestSerializer(approval).data}
+    return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
 class DagRunsView(ApiView):
@@ -254,9 +267,21 @@ class RunRetryView(ApiView):
 
     serializer_class = s.RetryResultSerializer
 
-    @extend_schema(request=None, responses=s.RetryResultSerializer)
+    @extend_schema(
+        request=s.RetryRequestSerializer,
+        responses={200: s.RetryResultSerializer, 202: s.ApprovalCreatedSerializer},
+    )
     def post(self, request: Request, run_id: int) -> Response:
         run = selectors.visible_run(self.access, run_id)
+        dag = dags.dag_of(run)
+        if self.access.can(DagAction.RETRY, dag) and self.access.needs_approval(
+            dag, DagAction.RETRY
+        ):
+            body = s.RetryRequestSerializer(data=request.data or {})
+            body.is_valid(raise_exception=True)
+            reason = body.validated_data["reason"]
+            approval = approvals.request_operation(self.actor(), dag, "retry", reason, run)
+            return _approval_response(approval)
         cleared = dags.retry_failed_tasks(self.actor(), run)
         run = Run.objects.select_related("profile", "triggered_by").get(pk=run.pk)
         return Response({"cleared_tasks": cleared, "run": s.RunSerializer(run).data})

@@ -26,8 +26,23 @@ class ApprovalRequest(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
 
+    class Action(models.TextChoices):
+        TRIGGER = "trigger", "Trigger a run"
+        PAUSE = "pause", "Pause the DAG"
+        UNPAUSE = "unpause", "Unpause the DAG"
+        RETRY = "retry", "Retry a run's failed tasks"
+
     profile = models.ForeignKey(
         AirflowProfile, on_delete=models.CASCADE, related_name="approval_requests"
+    )
+    action = models.CharField(max_length=10, choices=Action.choices, default=Action.TRIGGER)
+    # The run to retry (a retry request only).
+    target_run = models.ForeignKey(
+        "controlpanel.Run",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="retry_approvals",
     )
     dag_id = models.CharField(max_length=250)
     requested_by = models.ForeignKey(
@@ -74,6 +89,7 @@ class ApprovalRequest(models.Model):
         """The request as audit payload."""
         return {
             "approval_request": self.pk,
+            "action": self.action,
             "requested_by": self.requested_by.get_username(),
             "conf": self.conf,
             "logical_date": self.logical_date.isoformat() if self.logical_date else None,

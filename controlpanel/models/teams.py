@@ -132,6 +132,8 @@ class DagGrant(models.Model):
         on_delete=models.SET_NULL,
         related_name="approval_grants",
     )
+    # With requires_approval: pausing, unpausing and retrying through this grant need it too.
+    approval_for_operate = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -186,4 +188,5 @@ class DagGrant(models.Model):
             "tags": self.tags,
             "requires_approval": self.requires_approval,
             "approver_team": self.approver_team.slug if self.approver_team else None,
+            "approval_for_operate": self.approval_for_operate,
         }

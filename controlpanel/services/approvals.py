@@ -23,12 +23,19 @@ from django.utils import timezone
 
 from controlpanel import limits
 from controlpanel.audit import Actor, Outcome, audited, record_event
-from controlpanel.models import ApprovalRequest, Dag, Delivery
+from controlpanel.models import ApprovalRequest, Dag, Delivery, Run
 from controlpanel.permissions import ActionDenied, DagAction, access_for, require
-from controlpanel.services import catalog, lock_row, notifications, triggers
+from controlpanel.services import catalog, dags, lock_row, notifications, triggers
 from dags_api import AirflowError
 
 State = ApprovalRequest.State
+Action = ApprovalRequest.Action
+DAG_ACTION: dict[str, DagAction] = {
+    Action.TRIGGER: DagAction.TRIGGER,
+    Action.PAUSE: DagAction.PAUSE,
+    Action.UNPAUSE: DagAction.PAUSE,
+    Action.RETRY: DagAction.RETRY,
+}
 GONE = "No such approval request."
 REASON_MAX_CHARS = 2000
 
@@ -89,10 +96,31 @@ def _request_for_key(
     return found
 
 
-def _create_request(
-    actor: Actor, dag: Dag, body: dict[str, Any], key: str, fingerprint: str
+def request_operation(
+    actor: Actor, dag: Dag, action: str, reason: str, run: Run | None = None
 ) -> ApprovalRequest:
-    """Write the request and its audit event (needs trigger, through grants needing approval)."""
+    """Ask the approvers to let a pause, unpause or retry (of ``run``) happen.
+
+    Only where the grants say so (``approval_for_operate``); carried out as the requester
+    once approved.
+    """
+    body: dict[str, Any] = {"conf": {}, "logical_date": None, "note": "", "reason": reason}
+    body["reason"] = (reason or "").strip()
+    return _create_request(actor, dag, body, "", "", action=action, target_run=run)
+
+
+def _create_request(
+    actor: Actor,
+    dag: Dag,
+    body: dict[str, Any],
+    key: str,
+    fingerprint: str,
+    action: str = Action.TRIGGER,
+    target_run: Run | None = None,
+) -> ApprovalRequest:
+    """Write the request and its audit event (the right to act, through grants needing
+    approval)."""
+    dag_action = DAG_ACTION[action]
     with audited(
         actor,
         "approval.request",
@@ -102,9 +130,9 @@ def _create_request(
         failed=(ValidationError,),
     ) as event:
         access = access_for(actor.user)
-        require(access.can(DagAction.TRIGGER, dag), f"You may not trigger {dag.dag_id}.")
-        grants = access.approval_grants(dag, DagAction.TRIGGER)
-        require(bool(grants), f"{dag.dag_id} needs no approval: trigger it directly.")
+        require(access.can(dag_action, dag), f"You may not {action} {dag.dag_id}.")
+        grants = access.approval_grants(dag, dag_action)
+        require(bool(grants), f"This needs no approval: {action} {dag.dag_id} directly.")
         if not body["reason"]:
             raise ValidationError({"reason": ["Say why this run is needed."]})
         if len(body["reason"]) > REASON_MAX_CHARS:
@@ -113,6 +141,8 @@ def _create_request(
             approval = ApprovalRequest.objects.create(
                 profile=dag.profile,
                 dag_id=dag.dag_id,
+                action=action,
+                target_run=target_run,
                 requested_by=actor.user,
                 conf=body["conf"],
                 logical_date=_parse(body["logical_date"]),
@@ -207,10 +237,16 @@ def _check_may_decide(actor: Actor, approval: ApprovalRequest, state: str) -> No
 
 
 def _start_run(actor: Actor, approval: ApprovalRequest) -> None:
-    """Trigger the approved run as the requester; a refusal is kept on the request."""
+    """Carry out the approved action as the requester; a refusal is kept on the request."""
     requester = Actor(user=approval.requested_by, source=actor.source, ip_address=actor.ip_address)
     try:
         dag = catalog.refresh_dag(approval.profile, approval.dag_id)  # the DAG may have changed
+        if approval.action in (Action.PAUSE, Action.UNPAUSE):
+            dags.set_paused(requester, dag, approval.action == Action.PAUSE, approval)
+            return
+        if approval.action == Action.RETRY and approval.target_run is not None:
+            dags.retry_failed_tasks(requester, approval.target_run, approval)
+            return
         triggers.trigger_with_conf(
             requester,
             dag,
@@ -221,7 +257,13 @@ def _start_run(actor: Actor, approval: ApprovalRequest) -> None:
             dag_run_id=f"approved__{approval.pk}_{secrets.token_hex(4)}",
             approval=approval,
         )
-    except (AirflowError, triggers.ConfRefused, limits.LimitError, ActionDenied) as exc:
+    except (
+        AirflowError,
+        triggers.ConfRefused,
+        limits.LimitError,
+        ActionDenied,
+        ValueError,
+    ) as exc:
         message = getattr(exc, "user_message", None) or str(exc)
         if isinstance(exc, triggers.ConfRefused):
             message += " " + "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())

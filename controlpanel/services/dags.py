@@ -43,8 +43,24 @@ def _denied_message(action: DagAction, dag: Dag) -> str:
     return f"You may not {action.value.replace('_', ' ')} {dag.dag_id}."
 
 
-def set_paused(actor: Actor, dag: Dag, paused: bool) -> Dag:
-    """Pause or unpause a DAG in Airflow and in the catalog (needs the operate level)."""
+def _require_approval_if_needed(
+    actor: Actor, action: DagAction, dag: Dag, approval: ApprovalRequest | None
+) -> None:
+    """Refuse an action the user's grants put behind approval, unless it carries one out."""
+    require(
+        approval is not None or not access_for(actor.user).needs_approval(dag, action),
+        f"This needs a second person's approval on {dag.dag_id}: request approval instead.",
+        code="approval_required",
+    )
+
+
+def set_paused(
+    actor: Actor, dag: Dag, paused: bool, approval: ApprovalRequest | None = None
+) -> Dag:
+    """Pause or unpause a DAG in Airflow and in the catalog (needs the operate level).
+
+    ``approval``: the approved request this carries out, where grants require one.
+    """
     action = "dag.pause" if paused else "dag.unpause"
     payload = {"is_paused": paused, "was_paused": dag.is_paused}
     with audited(
@@ -58,6 +74,9 @@ def set_paused(actor: Actor, dag: Dag, paused: bool) -> Dag:
     ) as event:
         allowed = access_for(actor.user).can(DagAction.PAUSE, dag)
         require(allowed, _denied_message(DagAction.PAUSE, dag))
+        _require_approval_if_needed(actor, DagAction.PAUSE, dag, approval)
+        if approval is not None:
+            event.payload["approval_request"] = approval.pk
         result = client_for(dag.profile).set_paused(dag.dag_id, paused)
         with transaction.atomic():
             Dag.objects.filter(pk=dag.pk).update(is_paused=result.is_paused)
@@ -167,7 +186,7 @@ def _run_fields(run: DagRun, actor: Actor) -> dict[str, Any]:
     }
 
 
-def _dag_of(run: Run) -> Dag:
+def dag_of(run: Run) -> Dag:
     """The catalog DAG of a run (a stand-in with no tags if the catalog lost it)."""
     dag = Dag.objects.filter(profile=run.profile, dag_id=run.dag_id).first()
     return dag or Dag(profile=run.profile, dag_id=run.dag_id, tags=[])
@@ -187,17 +206,23 @@ def _audited_on_run(actor: Actor, action: str, run: Run, payload: dict[str, Any]
     )
 
 
-def retry_failed_tasks(actor: Actor, run: Run) -> list[str]:
+def retry_failed_tasks(
+    actor: Actor, run: Run, approval: ApprovalRequest | None = None
+) -> list[str]:
     """Clear the run's failed and upstream-failed tasks so they run again (operate).
 
-    Returns the task ids Airflow reset; the run goes back to queued.
+    Returns the task ids Airflow reset; the run goes back to queued. ``approval``: the
+    approved request this carries out, where grants require one.
     """
-    dag = _dag_of(run)
+    dag = dag_of(run)
     payload: dict[str, Any] = {"state_before": run.state}
     with _audited_on_run(actor, "run.retry", run, payload) as event:
         require(
             access_for(actor.user).can(DagAction.RETRY, dag), _denied_message(DagAction.RETRY, dag)
         )
+        _require_approval_if_needed(actor, DagAction.RETRY, dag, approval)
+        if approval is not None:
+            event.payload["approval_request"] = approval.pk
         cleared = client_for(run.profile).clear_failed_task_instances(run.dag_id, run.dag_run_id)
         task_ids = sorted({c.task_id for c in cleared})
         with transaction.atomic():
@@ -215,7 +240,7 @@ def retry_failed_tasks(actor: Actor, run: Run) -> list[str]:
 
 def set_run_state(actor: Actor, run: Run, state: str) -> Run:
     """Mark a run success or failed in Airflow (operate)."""
-    dag = _dag_of(run)
+    dag = dag_of(run)
     payload: dict[str, Any] = {"state_before": run.state, "state": state}
     with _audited_on_run(actor, "run.set_state", run, payload) as event:
         allowed = access_for(actor.user).can(DagAction.SET_RUN_STATE, dag)

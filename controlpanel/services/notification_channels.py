@@ -136,9 +136,10 @@ def approval_message(delivery: Delivery) -> Message:
     asker = approval.requested_by.get_username()
     decider = approval.decided_by.get_username() if approval.decided_by else None
     if delivery.event == Delivery.Event.APPROVAL_REQUESTED:
-        what = f"{asker} asks to run {approval.dag_id} on {approval.profile.name}"
+        doing = approval.get_action_display().lower()
+        what = f"{asker} asks: {doing}, {approval.dag_id} on {approval.profile.name}"
     else:
-        what = f"The request to run {approval.dag_id} was {approval.state} by {decider}"
+        what = f"The request for {approval.dag_id} was {approval.state} by {decider}"
     lines = [
         f"{what}.",
         "",
@@ -157,6 +158,7 @@ def approval_message(delivery: Delivery) -> Message:
         "approval_request": approval.pk,
         "profile": approval.profile.slug,
         "dag_id": approval.dag_id,
+        "action": approval.action,
         "state": approval.state,
         "requested_by": asker,
         "decided_by": decider,

@@ -242,11 +242,13 @@ def add_grant(
     level: str,
     requires_approval: bool = False,
     approver_team: Team | None = None,
+    approval_for_operate: bool = False,
 ) -> DagGrant:
     """Give a team a level of access to the DAGs of a profile chosen by id, pattern or tag.
 
     ``requires_approval``: triggering through this grant needs a member of
-    ``approver_team`` to approve first (README: Approvals).
+    ``approver_team`` to approve first, and pausing and retrying too with
+    ``approval_for_operate`` (README: Approvals).
     """
     grant = DagGrant(
         team=team,
@@ -257,6 +259,7 @@ def add_grant(
         level=level,
         requires_approval=requires_approval,
         approver_team=approver_team,
+        approval_for_operate=approval_for_operate,
         created_by=actor.user,
     )
     payload = grant.as_payload()

@@ -18,16 +18,22 @@ from typing import Any
 import pytest
 from celery import current_app
 from django.db import connection
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, ApprovalRequest, AuditEvent, Dag, Run, Team
-from controlpanel.permissions import ActionDenied, access_for
+from controlpanel.permissions import ActionDenied, DagAction, access_for
 from controlpanel.services import approvals, catalog, dags, notifications
 from dags_api import AirflowClient
 from tests.controlpanel.notify_helpers import LOOPBACK, WebhookReceiver
-from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
+from tests.factories import (
+    GrantFactory,
+    MembershipFactory,
+    RunFactory,
+    TeamFactory,
+    UserFactory,
+)
 from tests.harness.airflow import AirflowInstance
 from tests.helpers.celery import CeleryProcesses, wait_for
 from tests.helpers.profiles import harness_profile
@@ -320,3 +326,81 @@ def test_approvers_hear_of_requests_and_requesters_of_decisions(
     )
     sent = AuditEvent.objects.filter(action="notification.send", outcome="succeeded")
     assert sorted(e.payload["event"] for e in sent) == ["approval.decided", "approval.requested"]
+
+
+def test_with_approval_for_operate_a_pause_waits_for_an_approver(
+    live: Live, admin_client: AirflowClient
+) -> None:
+    ops = TeamFactory.create(slug="ops")
+    MembershipFactory.create(team=ops, user=live.users["outsider"])
+    grant = GrantFactory.create(
+        team=ops,
+        profile=live.profile,
+        dag_ids=["cp_mapped"],
+        level="operate",
+        requires_approval=True,
+        approver_team=Team.objects.get(slug="managers"),
+    )
+    dag = live.dag("cp_mapped")
+    assert not fresh_access(live.users["outsider"]).needs_approval(dag, DagAction.PAUSE)
+    grant.approval_for_operate = True
+    grant.save()
+    assert fresh_access(live.users["outsider"]).needs_approval(dag, DagAction.PAUSE)
+    assert fresh_access(live.users["outsider"]).needs_approval(dag, DagAction.RETRY)
+    with pytest.raises(ActionDenied) as refused:
+        dags.set_paused(live.actor("outsider"), dag, True)
+    assert refused.value.code == "approval_required"
+
+    client = Client()
+    client.force_login(live.users["outsider"])
+    asked = client.patch(
+        "/api/dags/harness/cp_mapped/",
+        json.dumps({"is_paused": True, "reason": "maintenance window"}),
+        content_type="application/json",
+    )
+    assert asked.status_code == 202, asked.content
+    request = ApprovalRequest.objects.get(pk=asked.json()["approval_request"]["id"])
+    assert (request.action, request.reason) == ("pause", "maintenance window")
+    try:
+        approvals.approve(live.actor("boss"), request)
+        assert admin_client.get_dag("cp_mapped").is_paused is True
+    finally:
+        admin_client.set_paused("cp_mapped", False)
+    request.refresh_from_db()
+    assert request.trigger_error == ""
+    [pause] = [e for e in events("dag.pause") if e.outcome == "succeeded"]
+    assert (pause.actor_username, pause.payload["approval_request"]) == ("outsider", request.pk)
+
+
+def test_a_retry_request_is_kept_with_its_run_and_airflows_refusal_is_shown(
+    live: Live,
+) -> None:
+    ops = TeamFactory.create(slug="ops")
+    MembershipFactory.create(team=ops, user=live.users["outsider"])
+    GrantFactory.create(
+        team=ops,
+        profile=live.profile,
+        dag_ids=["cp_mapped"],
+        level="operate",
+        requires_approval=True,
+        approval_for_operate=True,
+        approver_team=Team.objects.get(slug="managers"),
+    )
+    run = RunFactory.create(
+        profile=live.profile, dag_id="cp_mapped", dag_run_id="never_in_airflow", state="failed"
+    )
+    client = Client()
+    client.force_login(live.users["outsider"])
+    asked = client.post(
+        f"/api/runs/{run.pk}/retry/",
+        json.dumps({"reason": "the source is fixed"}),
+        content_type="application/json",
+    )
+    assert asked.status_code == 202, asked.content
+    body = asked.json()["approval_request"]
+    assert (body["action"], body["target_run"]) == ("retry", run.pk)
+    request = ApprovalRequest.objects.get(pk=body["id"])
+    approvals.approve(live.actor("boss"), request)
+    request.refresh_from_db()
+    assert request.state == "approved" and request.trigger_error  # Airflow has no such run
+    assert [e.outcome for e in events("run.retry")] == ["failed"]

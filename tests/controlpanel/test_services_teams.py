@@ -243,6 +243,7 @@ def test_add_grant_cleans_the_selector_and_gives_access(world: World) -> None:
         "tags": ["reporting"],
         "requires_approval": False,
         "approver_team": None,
+        "approval_for_operate": False,
     }
     visible = {d.dag_id for d in access_for(fresh(world.users["operate_user"])).visible_dags()}
     assert visible == {"orders_etl", "marketing_sync", "finance_monthly"}
@@ -285,6 +286,7 @@ def test_remove_grant_takes_the_access_away_and_is_audited(world: World) -> None
         "tags": ["etl"],
         "requires_approval": False,
         "approver_team": None,
+        "approval_for_operate": False,
     }
     assert list(access_for(fresh(world.users["operate_user"])).visible_dags()) == []
 
