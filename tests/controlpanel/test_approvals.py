@@ -404,3 +404,32 @@ def test_a_retry_request_is_kept_with_its_run_and_airflows_refusal_is_shown(
     request.refresh_from_db()
     assert request.state == "approved" and request.trigger_error  # Airflow has no such run
     assert [e.outcome for e in events("run.retry")] == ["failed"]
+
+
+def test_the_pause_page_and_the_retry_button_ask_for_approval(live: Live) -> None:
+    ops = TeamFactory.create(slug="ops")
+    MembershipFactory.create(team=ops, user=live.users["outsider"])
+    GrantFactory.create(
+        team=ops,
+        profile=live.profile,
+        dag_ids=["cp_mapped"],
+        level="operate",
+        requires_approval=True,
+        approval_for_operate=True,
+        approver_team=Team.objects.get(slug="managers"),
+    )
+    client = Client()
+    client.force_login(live.users["outsider"])
+    pause = "/dags/harness/cp_mapped/pause/"
+    assert "Request approval" in client.get(pause).content.decode()
+    assert client.post(pause, {"paused": "1"})["Location"] == pause  # a reason is required
+    assert not ApprovalRequest.objects.exists()
+    asked = client.post(pause, {"paused": "1", "reason": "maintenance"})
+    request = ApprovalRequest.objects.get()
+    assert asked["Location"] == f"/approvals/{request.pk}/" and request.action == "pause"
+    assert live.dag("cp_mapped").is_paused is False  # nothing happened in Airflow yet
+
+    run = RunFactory.create(profile=live.profile, dag_id="cp_mapped", state="failed")
+    retried = client.post(f"/runs/{run.pk}/retry/", {"reason": "fixed upstream"})
+    retry = ApprovalRequest.objects.get(action="retry")
+    assert retried["Location"] == f"/approvals/{retry.pk}/" and retry.target_run_id == run.pk
