@@ -131,8 +131,33 @@ class GrantForm(forms.Form):
         help_text="Comma-separated; a DAG carrying any of these tags is included (exact case)",
     )
     level = forms.ChoiceField(label="Level", choices=Level.choices, initial=Level.VIEW)
+    requires_approval = forms.BooleanField(
+        label="Requires approval",
+        required=False,
+        help_text="Triggers through this grant wait until a member of the approver team approves",
+    )
+    approver_team = forms.ModelChoiceField(
+        label="Approver team",
+        queryset=Team.objects.all(),
+        required=False,
+        to_field_name="slug",
+        empty_label="(none)",
+    )
+    approval_for_operate = forms.BooleanField(
+        label="Approval for pause and retry too",
+        required=False,
+        help_text="With 'Requires approval': pausing, unpausing and retries wait for it as well",
+    )
 
-    def selector(self) -> dict[str, list[str]]:
+    def approval(self) -> dict[str, Any]:
+        """The approval fields, as ``teams.add_grant`` takes them."""
+        return {
+            "requires_approval": bool(self.cleaned_data.get("requires_approval")),
+            "approver_team": self.cleaned_data.get("approver_team"),
+            "approval_for_operate": bool(self.cleaned_data.get("approval_for_operate")),
+        }
+
+    def selector(self) -> dict[str, Any]:
         """The cleaned ids, patterns and tags as lists."""
         return {
             name: split_list(self.cleaned_data[name])

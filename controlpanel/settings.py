@@ -109,6 +109,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "controlpanel.live_updates.panel_status",
+                "controlpanel.views.approvals.approvals_badge",
             ],
         },
     },
@@ -399,6 +400,17 @@ if DATA_UPLOAD_MAX_MEMORY_SIZE < 1024:
         f"MAX_REQUEST_BYTES must be at least 1024, got {DATA_UPLOAD_MAX_MEMORY_SIZE}."
     )
 
+# --- Approvals (README: Approvals) -----------------------------------------------------------
+
+# A pending approval request expires this many hours after it was made.
+APPROVAL_TTL_HOURS = env_int("APPROVAL_TTL_HOURS", 24)
+if APPROVAL_TTL_HOURS < 1:
+    raise ImproperlyConfigured(f"APPROVAL_TTL_HOURS must be at least 1, got {APPROVAL_TTL_HOURS}.")
+# Panel admins trigger without approval only when this is set.
+APPROVAL_ADMINS_EXEMPT = env_bool("APPROVAL_ADMINS_EXEMPT", False)
+# How often the worker looks for pending requests past their expiry.
+APPROVAL_EXPIRY_CHECK_SECONDS = env_float("APPROVAL_EXPIRY_CHECK_SECONDS", 300.0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so requests without credentials get 401 with a Bearer challenge.
@@ -521,6 +533,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "controlpanel.tasks.send_overdue_notifications",
         "schedule": 60.0,
         "options": {"expires": 60.0},
+    },
+    "expire-approval-requests": {
+        "task": "controlpanel.tasks.expire_approval_requests",
+        "schedule": APPROVAL_EXPIRY_CHECK_SECONDS,
+        "options": {"expires": APPROVAL_EXPIRY_CHECK_SECONDS},
     },
     "write-audit-checkpoint": {
         "task": "controlpanel.tasks.write_audit_checkpoint",

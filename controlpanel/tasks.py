@@ -22,7 +22,7 @@ from controlpanel.audit_chain import write_checkpoint
 from controlpanel.live_updates import record_worker_heartbeat
 from controlpanel.locks import held_lock
 from controlpanel.models import AirflowProfile
-from controlpanel.services import catalog, notifications, tracking
+from controlpanel.services import approvals, catalog, notifications, tracking
 from dags_api import AirflowError
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,15 @@ def send_overdue_notifications() -> None:
     _queue_sending(delivery_ids)
     if delivery_ids:
         log.info("queued %s overdue notifications again", len(delivery_ids))
+
+
+@shared_task(ignore_result=True)
+def expire_approval_requests() -> int:
+    """Expire pending approval requests past APPROVAL_TTL_HOURS (each audited once)."""
+    expired = approvals.expire_due_requests()
+    if expired:
+        log.info("expired %s approval requests", expired)
+    return expired
 
 
 @shared_task(ignore_result=True)

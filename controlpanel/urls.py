@@ -3,7 +3,18 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from controlpanel.views import audit_log, auth, catalog, core, dag, health, metrics, runs, sso
+from controlpanel.views import (
+    approvals,
+    audit_log,
+    auth,
+    catalog,
+    core,
+    dag,
+    health,
+    metrics,
+    runs,
+    sso,
+)
 
 urlpatterns = [
     path("", catalog.catalog, name="home"),
@@ -30,6 +41,9 @@ urlpatterns = [
     path("runs/<int:pk>/live/", runs.run_live, name="run_live"),
     path("runs/<int:pk>/log/", runs.run_log, name="run_log"),
     path("runs/<int:pk>/retry/", runs.run_retry, name="run_retry"),
+    path("approvals/", approvals.approval_list_page, name="approvals"),
+    path("approvals/<int:pk>/", approvals.approval_detail, name="approval"),
+    path("approvals/<int:pk>/decide/", approvals.approval_decide, name="approval_decide"),
     path("audit/", audit_log.audit_list, name="audit"),
     path("audit/export.csv", audit_log.audit_export, name="audit_export"),
     path("audit/<int:pk>/", audit_log.audit_detail, name="audit_event"),

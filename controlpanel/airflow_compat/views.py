@@ -8,9 +8,13 @@ after the access check, translation in ``shapes``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from rest_framework import renderers, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -29,7 +33,7 @@ from controlpanel.airflow_compat.bodies import (
 )
 from controlpanel.airflow_compat.paging import Paging
 from controlpanel.models import AirflowProfile, Dag, Run
-from controlpanel.permissions import DagAction
+from controlpanel.permissions import ActionDenied, DagAction
 from controlpanel.selectors import airflow_reads
 from controlpanel.services import catalog, dags, triggers
 from dags_api import DagRun
@@ -125,21 +129,20 @@ class RunsView(CompatView):
         actor = self.actor()
         dag = dags.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
         given = trigger_input(self.api, request.data)
-        # APPROVALS (issue 16): when a grant requires approval for this trigger, refuse here
-        # with 403 and a sentence pointing to the panel (Airflow has no "202 pending").
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise serializers.ValidationError("An Idempotency-Key has at most 200 characters.")
-        result = triggers.trigger_with_conf(
-            actor,
-            dag,
-            conf=given.conf,
-            logical_date=given.logical_date,
-            note=given.note,
-            idempotency_key=key or None,
-            dag_run_id=given.dag_run_id,
-            existing_is_conflict=True,
-        )
+        with _approval_points_to_the_panel(dag):
+            result = triggers.trigger_with_conf(
+                actor,
+                dag,
+                conf=given.conf,
+                logical_date=given.logical_date,
+                note=given.note,
+                idempotency_key=key or None,
+                dag_run_id=given.dag_run_id,
+                existing_is_conflict=True,
+            )
         return Response(shapes.dag_run(self.api, shapes.as_dag_run(result.run), dag.label))
 
     def _dag_ids(self, profile: str, dag_id: str) -> list[str]:
@@ -319,3 +322,21 @@ def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     body = shapes.problem(api, 404, "Not Found", detail)
     content_type = "application/problem+json" if api == shapes.V1 else "application/json"
     return JsonResponse(body, status=404, content_type=content_type)
+
+
+@contextmanager
+def _approval_points_to_the_panel(dag: Dag) -> Iterator[None]:
+    """A trigger the caller's grants put behind approval: Airflow's API has no "pending"
+    answer, so the refusal (403, audited as denied by the trigger) says where to ask."""
+    try:
+        yield
+    except ActionDenied as exc:
+        if exc.code != "approval_required":
+            raise
+        page = settings.PANEL_BASE_URL + reverse("dag", args=[dag.profile.slug, dag.dag_id])
+        raise ActionDenied(
+            f"Runs of {dag.dag_id} need a second person's approval, which Airflow's API cannot "
+            f"ask for: request it in the panel ({page}) or with its own API "
+            f"(POST /api/dags/{dag.profile.slug}/{dag.dag_id}/runs/ with a reason).",
+            code=exc.code,
+        ) from exc

@@ -21,6 +21,7 @@ from rest_framework.views import exception_handler
 from controlpanel.crypto import SecretUnreadable
 from controlpanel.limits import LimitError
 from controlpanel.permissions import ActionDenied
+from controlpanel.services.approvals import ApprovalConflict
 from controlpanel.services.triggers import ConfRefused, IdempotencyKeyReused
 from dags_api import (
     AirflowAuthError,
@@ -109,6 +110,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             f"{name}: {' '.join(msgs)}" for name, msgs in exc.errors.items()
         )
         return Response(error_body("invalid_conf", message, None, exc.errors), status=400)
+    if isinstance(exc, ApprovalConflict):
+        body = error_body("approval_decided", str(exc), {"state": exc.state})
+        return Response(body, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, IdempotencyKeyReused):
         body = error_body("idempotency_key_reused", str(exc))
         return Response(body, status=status.HTTP_422_UNPROCESSABLE_ENTITY)

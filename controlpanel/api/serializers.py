@@ -10,6 +10,7 @@ from rest_framework import serializers
 from controlpanel.models import (
     AirflowProfile,
     ApiToken,
+    ApprovalRequest,
     AuditEvent,
     DagGrant,
     Level,
@@ -199,10 +200,26 @@ class GrantSerializer(serializers.ModelSerializer[DagGrant]):
     dag_patterns = serializers.ListField(child=serializers.CharField(max_length=250), default=list)
     tags = serializers.ListField(child=serializers.CharField(max_length=250), default=list)
     level = serializers.ChoiceField(choices=Level.choices, default="view")
+    requires_approval = serializers.BooleanField(default=False)
+    approval_for_operate = serializers.BooleanField(default=False)
+    approver_team = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
+    )
 
     class Meta:
         model = DagGrant
-        fields = ["id", "profile", "dag_ids", "dag_patterns", "tags", "level", "created_at"]
+        fields = [
+            "id",
+            "profile",
+            "dag_ids",
+            "dag_patterns",
+            "tags",
+            "level",
+            "requires_approval",
+            "approver_team",
+            "approval_for_operate",
+            "created_at",
+        ]
         read_only_fields = ["id", "created_at"]
 
 
@@ -294,12 +311,21 @@ class DagDetailSerializer(DagSerializer):
 
 class DagPatchSerializer(serializers.Serializer[Any]):
     is_paused = serializers.BooleanField()
+    # Where grants put pausing behind approval: why (the request is made instead).
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RetryRequestSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class TriggerSerializer(serializers.Serializer[Any]):
     conf = serializers.DictField(required=False, default=dict)
     logical_date = serializers.DateTimeField(required=False, allow_null=True, default=None)
     note = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000, trim_whitespace=True
+    )
 
     def validate_logical_date(self, value: Any) -> Any:
         raw = self.initial_data.get("logical_date") if isinstance(self.initial_data, dict) else None
@@ -331,6 +357,7 @@ class TaskInstanceSerializer(serializers.ModelSerializer[TaskInstance]):
 class RunSerializer(serializers.ModelSerializer[Run]):
     profile = serializers.CharField(source="profile.slug", read_only=True)
     triggered_by = serializers.SerializerMethodField()
+    approved_by = serializers.SerializerMethodField()
     stale = serializers.SerializerMethodField()
     task_instances = TaskInstanceSerializer(many=True, read_only=True)
 
@@ -346,6 +373,8 @@ class RunSerializer(serializers.ModelSerializer[Run]):
             "note",
             "logical_date",
             "triggered_by",
+            "approved_by",
+            "approval_request",
             "source",
             "created_at",
             "start_date",
@@ -357,6 +386,10 @@ class RunSerializer(serializers.ModelSerializer[Run]):
 
     def get_triggered_by(self, run: Run) -> str | None:
         return run.triggered_by.get_username() if run.triggered_by else None
+
+    def get_approved_by(self, run: Run) -> str | None:
+        """Who approved the request this run carries out (null without approval)."""
+        return run.approved_by.get_username() if run.approved_by else None
 
     def get_stale(self, run: Run) -> str | None:
         """Why the run looks stuck (e.g. the DAG is paused), or null."""
@@ -406,3 +439,55 @@ class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
         model = AuditEvent
         fields = AUDIT_FIELDS
         read_only_fields = fields
+
+
+class ApprovalRequestSerializer(serializers.ModelSerializer[ApprovalRequest]):
+    profile = serializers.CharField(source="profile.slug", read_only=True)
+    requested_by = serializers.CharField(source="requested_by.username", read_only=True)
+    decided_by = serializers.SerializerMethodField()
+    approver_teams = serializers.SerializerMethodField()
+    run = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApprovalRequest
+        fields = [
+            "id",
+            "profile",
+            "dag_id",
+            "action",
+            "target_run",
+            "state",
+            "requested_by",
+            "conf",
+            "logical_date",
+            "note",
+            "reason",
+            "created_at",
+            "expires_at",
+            "approver_teams",
+            "decided_by",
+            "decided_at",
+            "comment",
+            "trigger_error",
+            "run",
+        ]
+        read_only_fields = fields
+
+    def get_decided_by(self, approval: ApprovalRequest) -> str | None:
+        return approval.decided_by.get_username() if approval.decided_by else None
+
+    def get_approver_teams(self, approval: ApprovalRequest) -> list[str]:
+        return [team.slug for team in approval.approver_teams.all()]
+
+    def get_run(self, approval: ApprovalRequest) -> int | None:
+        """The id of the run the approval started (``/api/runs/{id}/``), or null."""
+        run = getattr(approval, "run", None)
+        return run.pk if run is not None else None
+
+
+class ApprovalCreatedSerializer(serializers.Serializer[Any]):
+    approval_request = ApprovalRequestSerializer()
+
+
+class DecisionSerializer(serializers.Serializer[Any]):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from controlpanel.api import views_accounts as accounts
 from controlpanel.api import views_admin as admin
+from controlpanel.api import views_approvals as approvals
 from controlpanel.api import views_audit as audit
 from controlpanel.api import views_dags as dags
 from controlpanel.api.errors import error_body
@@ -70,6 +71,23 @@ urlpatterns = [
         name="task-log",
     ),
     path("runs/<int:run_id>/retry/", dags.RunRetryView.as_view(), name="run-retry"),
+    path("approvals/", approvals.ApprovalsView.as_view(), name="approvals"),
+    path("approvals/<int:approval_id>/", approvals.ApprovalView.as_view(), name="approval"),
+    path(
+        "approvals/<int:approval_id>/approve/",
+        approvals.ApprovalDecisionView.as_view(decision="approve"),
+        name="approval-approve",
+    ),
+    path(
+        "approvals/<int:approval_id>/reject/",
+        approvals.ApprovalDecisionView.as_view(decision="reject"),
+        name="approval-reject",
+    ),
+    path(
+        "approvals/<int:approval_id>/cancel/",
+        approvals.ApprovalCancelView.as_view(),
+        name="approval-cancel",
+    ),
     path("audit/", audit.AuditView.as_view(), name="audit"),
     re_path(r"^.*$", no_such_endpoint),
 ]

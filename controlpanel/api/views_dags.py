@@ -19,7 +19,7 @@ from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
 from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, DagAction
-from controlpanel.services import catalog, dags, task_logs, triggers
+from controlpanel.services import approvals, catalog, dags, task_logs, triggers
 from dags_api import AirflowError
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -111,7 +111,10 @@ class DagView(ApiView):
                 dag = catalog.refresh_dag(dag.profile, dag.dag_id)
         return Response(dag_data(dag, self.access, selectors.newest_run(dag), detail=True))
 
-    @extend_schema(request=s.DagPatchSerializer, responses=s.DagDetailSerializer)
+    @extend_schema(
+        request=s.DagPatchSerializer,
+        responses={200: s.DagDetailSerializer, 202: s.ApprovalCreatedSerializer},
+    )
     def patch(self, request: Request, profile: str, dag_id: str) -> Response:
         body = s.DagPatchSerializer(data=request.data)
         actor = self.actor()
@@ -119,18 +122,32 @@ class DagView(ApiView):
         audit_action = "dag.pause" if paused else "dag.unpause"
         dag = dags.find_dag(actor, profile, dag_id, DagAction.PAUSE, audit_action)
         body.is_valid(raise_exception=True)
+        if self.access.needs_approval(dag, DagAction.PAUSE):
+            action = "pause" if body.validated_data["is_paused"] else "unpause"
+            reason = body.validated_data["reason"]
+            return _approval_response(approvals.request_operation(actor, dag, action, reason))
         dag = dags.set_paused(actor, dag, body.validated_data["is_paused"])
         return Response(dag_data(dag, self.access, selectors.newest_run(dag), detail=True))
 
 
+def _approval_response(approval: Any) -> Response:
+    """202 with the approval request made instead of acting."""
+    data = {"approval_request": s.ApprovalRequestSerializer(approval).data}
+    return Response(data, status=status.HTTP_202_ACCEPTED)
+
+
 class DagRunsView(ApiView):
-    """Start a run; an ``Idempotency-Key`` header makes resubmissions return the same run."""
+    """Start a run; an ``Idempotency-Key`` header makes resubmissions return the same run.
+
+    Where the caller's grants require approval, the run is requested instead (202, with
+    the ``approval_request``; ``reason`` is then required).
+    """
 
     serializer_class = s.RunSerializer
 
     @extend_schema(
         request=s.TriggerSerializer,
-        responses={201: s.RunSerializer, 200: s.RunSerializer},
+        responses={201: s.RunSerializer, 200: s.RunSerializer, 202: s.ApprovalCreatedSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
     )
     def post(self, request: Request, profile: str, dag_id: str) -> Response:
@@ -141,6 +158,18 @@ class DagRunsView(ApiView):
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise serializers.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
+        if self.access.needs_approval(dag, DagAction.TRIGGER):
+            approval, _created = approvals.request_approval(
+                actor,
+                dag,
+                conf=body.validated_data["conf"],
+                logical_date=body.validated_data["logical_date"],
+                note=body.validated_data["note"],
+                reason=body.validated_data["reason"],
+                idempotency_key=key or None,
+            )
+            data = {"approval_request": s.ApprovalRequestSerializer(approval).data}
+            return Response(data, status=status.HTTP_202_ACCEPTED)
         result = triggers.trigger_with_conf(
             actor,
             dag,
@@ -238,9 +267,21 @@ class RunRetryView(ApiView):
 
     serializer_class = s.RetryResultSerializer
 
-    @extend_schema(request=None, responses=s.RetryResultSerializer)
+    @extend_schema(
+        request=s.RetryRequestSerializer,
+        responses={200: s.RetryResultSerializer, 202: s.ApprovalCreatedSerializer},
+    )
     def post(self, request: Request, run_id: int) -> Response:
         run = selectors.visible_run(self.access, run_id)
+        dag = dags.dag_of(run)
+        if self.access.can(DagAction.RETRY, dag) and self.access.needs_approval(
+            dag, DagAction.RETRY
+        ):
+            body = s.RetryRequestSerializer(data=request.data or {})
+            body.is_valid(raise_exception=True)
+            reason = body.validated_data["reason"]
+            approval = approvals.request_operation(self.actor(), dag, "retry", reason, run)
+            return _approval_response(approval)
         cleared = dags.retry_failed_tasks(self.actor(), run)
         run = Run.objects.select_related("profile", "triggered_by").get(pk=run.pk)
         return Response({"cleared_tasks": cleared, "run": s.RunSerializer(run).data})

@@ -1,5 +1,6 @@
 """The panel's models, one module per area."""
 
+from .approvals import ApprovalRequest
 from .audit import AUDITORS_GROUP, AuditChainHead, AuditEvent
 from .catalog import Dag, Run, tag_index_for
 from .directory import DirectoryAccount
@@ -15,6 +16,7 @@ __all__ = [
     "PLAIN_HTTP_WARNING",
     "AirflowProfile",
     "ApiToken",
+    "ApprovalRequest",
     "AuditChainHead",
     "AuditEvent",
     "Dag",

@@ -98,6 +98,21 @@ class Run(models.Model):
         related_name="triggered_runs",
     )
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    # A run started once someone approved the request (the two-person rule).
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approved_runs",
+    )
+    approval_request = models.OneToOneField(
+        "controlpanel.ApprovalRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="run",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     start_date = models.DateTimeField(null=True, blank=True)

@@ -106,6 +106,8 @@ class Delivery(models.Model):
     class Event(models.TextChoices):
         RUN_FAILED = "run.failed", "Run failed"
         RUN_SUCCEEDED = "run.succeeded", "Run succeeded"
+        APPROVAL_REQUESTED = "approval.requested", "Approval requested"
+        APPROVAL_DECIDED = "approval.decided", "Approval decided"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -115,9 +117,19 @@ class Delivery(models.Model):
     subscription = models.ForeignKey(
         Subscription, on_delete=models.CASCADE, related_name="deliveries"
     )
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="deliveries")
+    # A run's ending, or an approval request asked for or decided.
+    run = models.ForeignKey(
+        Run, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    approval = models.ForeignKey(
+        "controlpanel.ApprovalRequest",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
     event = models.CharField(max_length=20, choices=Event.choices)
-    run_ended_at = models.CharField(max_length=40)  # the run's end date, ISO 8601
+    run_ended_at = models.CharField(max_length=40, blank=True)  # the run's end, ISO 8601
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
     )
@@ -135,7 +147,13 @@ class Delivery(models.Model):
                 fields=["subscription", "run", "event", "run_ended_at"],
                 name="one_delivery_per_run_ending",
             ),
+            models.UniqueConstraint(
+                fields=["subscription", "approval", "event"],
+                condition=models.Q(approval__isnull=False),
+                name="one_delivery_per_approval_event",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} of {self.run} to {self.subscription}: {self.status}"
+        about = self.run if self.run_id else self.approval
+        return f"{self.event} of {about} to {self.subscription}: {self.status}"

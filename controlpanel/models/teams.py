@@ -123,6 +123,17 @@ class DagGrant(models.Model):
     dag_patterns = models.JSONField(default=list, blank=True)
     tags = models.JSONField(default=list, blank=True)
     level = models.CharField(max_length=10, choices=Level.choices, default=Level.VIEW)
+    # Two-person rule: triggering through this grant needs a member of approver_team to agree.
+    requires_approval = models.BooleanField(default=False)
+    approver_team = models.ForeignKey(
+        Team,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="approval_grants",
+    )
+    # With requires_approval: pausing, unpausing and retrying through this grant need it too.
+    approval_for_operate = models.BooleanField(default=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -175,4 +186,7 @@ class DagGrant(models.Model):
             "dag_ids": self.dag_ids,
             "dag_patterns": self.dag_patterns,
             "tags": self.tags,
+            "requires_approval": self.requires_approval,
+            "approver_team": self.approver_team.slug if self.approver_team else None,
+            "approval_for_operate": self.approval_for_operate,
         }

@@ -14,13 +14,15 @@ from django.db import transaction
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor, audited
-from controlpanel.models import AuditEvent, Dag, Run, StateChange
+from controlpanel.models import ApprovalRequest, AuditEvent, Dag, Run, StateChange
 from controlpanel.permissions import DagAction, access_for, require
 from dags_api import AirflowConflict, AirflowError, DagRun, TriggerResult, new_dag_run_id
 
 RUN_STATES_PEOPLE_MAY_SET = ("success", "failed")
 # Audit sources whose runs count as started through an API (the panel's or Airflow's).
 API_SOURCES = (AuditEvent.Source.API, AuditEvent.Source.AIRFLOW_API)
+# What a run the poller saw first takes over from the panel's trigger.
+CLAIMED_FIELDS = ("triggered_by", "source", "approved_by", "approval_request")
 
 
 def find_dag(
@@ -43,8 +45,24 @@ def _denied_message(action: DagAction, dag: Dag) -> str:
     return f"You may not {action.value.replace('_', ' ')} {dag.dag_id}."
 
 
-def set_paused(actor: Actor, dag: Dag, paused: bool) -> Dag:
-    """Pause or unpause a DAG in Airflow and in the catalog (needs the operate level)."""
+def _require_approval_if_needed(
+    actor: Actor, action: DagAction, dag: Dag, approval: ApprovalRequest | None
+) -> None:
+    """Refuse an action the user's grants put behind approval, unless it carries one out."""
+    require(
+        approval is not None or not access_for(actor.user).needs_approval(dag, action),
+        f"This needs a second person's approval on {dag.dag_id}: request approval instead.",
+        code="approval_required",
+    )
+
+
+def set_paused(
+    actor: Actor, dag: Dag, paused: bool, approval: ApprovalRequest | None = None
+) -> Dag:
+    """Pause or unpause a DAG in Airflow and in the catalog (needs the operate level).
+
+    ``approval``: the approved request this carries out, where grants require one.
+    """
     action = "dag.pause" if paused else "dag.unpause"
     payload = {"is_paused": paused, "was_paused": dag.is_paused}
     with audited(
@@ -58,6 +76,9 @@ def set_paused(actor: Actor, dag: Dag, paused: bool) -> Dag:
     ) as event:
         allowed = access_for(actor.user).can(DagAction.PAUSE, dag)
         require(allowed, _denied_message(DagAction.PAUSE, dag))
+        _require_approval_if_needed(actor, DagAction.PAUSE, dag, approval)
+        if approval is not None:
+            event.payload["approval_request"] = approval.pk
         result = client_for(dag.profile).set_paused(dag.dag_id, paused)
         with transaction.atomic():
             Dag.objects.filter(pk=dag.pk).update(is_paused=result.is_paused)
@@ -76,13 +97,15 @@ def trigger_run(
     dag_run_id: str | None = None,
     unpause: bool = False,
     existing_is_conflict: bool = False,
+    approval: ApprovalRequest | None = None,
 ) -> Run:
     """Start a run with ``conf`` (needs trigger; ``unpause`` first needs operate).
 
     The panel always sends its own run id, so a retried or resubmitted trigger with the
     same id returns the same run instead of starting a second one. With
     ``existing_is_conflict`` (a run id the caller chose, as Airflow's API takes it) a run
-    that already exists raises AirflowConflict instead, as Airflow answers.
+    that already exists raises AirflowConflict instead, as Airflow answers. Where the
+    user's grants require approval, only an approved request (``approval``) starts the run.
     """
     dag_run_id = dag_run_id or new_dag_run_id()
     conf = dict(conf or {})
@@ -92,7 +115,11 @@ def trigger_run(
         "note": note,
         "unpause": unpause,
     }
-    allowed = access_for(actor.user).can(DagAction.TRIGGER, dag)
+    access = access_for(actor.user)
+    allowed = access.can(DagAction.TRIGGER, dag)
+    if approval is not None:
+        payload["approval_request"] = approval.pk
+        payload["approved_by"] = approval.decided_by.get_username() if approval.decided_by else ""
     if allowed and unpause and dag.is_paused:
         set_paused(actor, dag, False)  # audited on its own: it happened even if the trigger fails
     with audited(
@@ -106,6 +133,11 @@ def trigger_run(
         atomic=False,
     ) as event:
         require(allowed, _denied_message(DagAction.TRIGGER, dag))
+        require(
+            approval is not None or not access.needs_approval(dag, DagAction.TRIGGER),
+            f"Runs of {dag.dag_id} need a second person's approval: request approval instead.",
+            code="approval_required",
+        )
         result: TriggerResult = client_for(dag.profile).trigger_dag_run(
             dag.dag_id,
             conf=conf,
@@ -121,16 +153,20 @@ def trigger_run(
                 clash="dag_run_id",
             )
         with transaction.atomic():
-            run = _save_triggered_run(actor, dag, result)
+            run = _save_triggered_run(actor, dag, result, approval)
             event.dag_run_id = run.dag_run_id
             event.payload.update(already_existed=result.already_existed, state=result.run.state)
             event.record()
     return run
 
 
-def _save_triggered_run(actor: Actor, dag: Dag, result: TriggerResult) -> Run:
+def _save_triggered_run(
+    actor: Actor, dag: Dag, result: TriggerResult, approval: ApprovalRequest | None = None
+) -> Run:
     """The run Airflow started, stored (or claimed from the poller, who may have seen it)."""
     fields = _run_fields(result.run, actor)
+    if approval is not None:
+        fields.update(approved_by=approval.decided_by, approval_request=approval)
     run, created = Run.objects.select_related("profile", "triggered_by").get_or_create(
         profile=dag.profile,
         dag_id=dag.dag_id,
@@ -141,10 +177,10 @@ def _save_triggered_run(actor: Actor, dag: Dag, result: TriggerResult) -> Run:
         StateChange.objects.create(run=run, to_state=run.state, observed_at=run.created_at)
     elif run.source == Run.Source.AIRFLOW:
         # The poller saw the run before this commit: it is ours, say who started it.
-        Run.objects.filter(pk=run.pk).update(
-            triggered_by=fields["triggered_by"], source=fields["source"]
-        )
-        run.triggered_by, run.source = fields["triggered_by"], fields["source"]
+        claimed = {k: v for k, v in fields.items() if k in CLAIMED_FIELDS}
+        Run.objects.filter(pk=run.pk).update(**claimed)
+        for name, value in claimed.items():
+            setattr(run, name, value)
     return run
 
 
@@ -162,7 +198,7 @@ def _run_fields(run: DagRun, actor: Actor) -> dict[str, Any]:
     }
 
 
-def _dag_of(run: Run) -> Dag:
+def dag_of(run: Run) -> Dag:
     """The catalog DAG of a run (a stand-in with no tags if the catalog lost it)."""
     dag = Dag.objects.filter(profile=run.profile, dag_id=run.dag_id).first()
     return dag or Dag(profile=run.profile, dag_id=run.dag_id, tags=[])
@@ -182,17 +218,23 @@ def _audited_on_run(actor: Actor, action: str, run: Run, payload: dict[str, Any]
     )
 
 
-def retry_failed_tasks(actor: Actor, run: Run) -> list[str]:
+def retry_failed_tasks(
+    actor: Actor, run: Run, approval: ApprovalRequest | None = None
+) -> list[str]:
     """Clear the run's failed and upstream-failed tasks so they run again (operate).
 
-    Returns the task ids Airflow reset; the run goes back to queued.
+    Returns the task ids Airflow reset; the run goes back to queued. ``approval``: the
+    approved request this carries out, where grants require one.
     """
-    dag = _dag_of(run)
+    dag = dag_of(run)
     payload: dict[str, Any] = {"state_before": run.state}
     with _audited_on_run(actor, "run.retry", run, payload) as event:
         require(
             access_for(actor.user).can(DagAction.RETRY, dag), _denied_message(DagAction.RETRY, dag)
         )
+        _require_approval_if_needed(actor, DagAction.RETRY, dag, approval)
+        if approval is not None:
+            event.payload["approval_request"] = approval.pk
         cleared = client_for(run.profile).clear_failed_task_instances(run.dag_id, run.dag_run_id)
         task_ids = sorted({c.task_id for c in cleared})
         with transaction.atomic():
@@ -210,7 +252,7 @@ def retry_failed_tasks(actor: Actor, run: Run) -> list[str]:
 
 def set_run_state(actor: Actor, run: Run, state: str) -> Run:
     """Mark a run success or failed in Airflow (operate)."""
-    dag = _dag_of(run)
+    dag = dag_of(run)
     payload: dict[str, Any] = {"state_before": run.state, "state": state}
     with _audited_on_run(actor, "run.set_state", run, payload) as event:
         allowed = access_for(actor.user).can(DagAction.SET_RUN_STATE, dag)

@@ -79,7 +79,10 @@ class Message:
 
 def delivery_message(delivery: Delivery) -> Message:
     """The words and JSON of one delivery, read from the run as the poller stored it."""
+    if delivery.approval is not None:
+        return approval_message(delivery)
     run, sub = delivery.run, delivery.subscription
+    assert run is not None  # a delivery is about a run or an approval request
     failed = sorted(
         set(TaskInstance.objects.filter(run=run, state="failed").values_list("task_id", flat=True))
     )
@@ -122,6 +125,50 @@ def delivery_message(delivery: Delivery) -> Message:
     }
     # One line: a newline in a (profile) name must not become a mail header.
     subject = " ".join(f"[Airflow panel] {run.dag_id} {word} on {run.profile.name}".split())
+    return Message(delivery.event, subject, "\n".join(lines) + "\n", body, delivery.pk)
+
+
+def approval_message(delivery: Delivery) -> Message:
+    """The words and JSON of an approval request asked for (to approvers) or decided."""
+    approval, sub = delivery.approval, delivery.subscription
+    assert approval is not None
+    url = settings.PANEL_BASE_URL + reverse("approval", args=[approval.pk])
+    asker = approval.requested_by.get_username()
+    decider = approval.decided_by.get_username() if approval.decided_by else None
+    if delivery.event == Delivery.Event.APPROVAL_REQUESTED:
+        doing = approval.get_action_display().lower()
+        what = f"{asker} asks: {doing}, {approval.dag_id} on {approval.profile.name}"
+    else:
+        what = f"The request for {approval.dag_id} was {approval.state} by {decider}"
+    lines = [
+        f"{what}.",
+        "",
+        f"Reason: {approval.reason}",
+        f"State: {approval.state}",
+        f"Expires: {_when(approval.expires_at)}",
+    ]
+    if approval.comment:
+        lines.append(f"Comment: {approval.comment}")
+    if approval.trigger_error:
+        lines.append(f"The run did not start: {approval.trigger_error}")
+    lines += ["", f"Open the request in the panel: {url}", ""]
+    lines.append(f"You get this through the team {sub.team.name}'s notifications.")
+    body = {
+        "event": delivery.event,
+        "approval_request": approval.pk,
+        "profile": approval.profile.slug,
+        "dag_id": approval.dag_id,
+        "action": approval.action,
+        "state": approval.state,
+        "requested_by": asker,
+        "decided_by": decider,
+        "reason": approval.reason,
+        "comment": approval.comment,
+        "approval_url": url,
+        "team": sub.team.slug,
+        "delivery_id": delivery.pk,
+    }
+    subject = " ".join(f"[Airflow panel] {what}".split())
     return Message(delivery.event, subject, "\n".join(lines) + "\n", body, delivery.pk)
 
 

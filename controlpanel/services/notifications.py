@@ -17,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -26,11 +27,13 @@ from django.utils import timezone
 from controlpanel.audit import Actor, Outcome, audited, record_event
 from controlpanel.models import (
     AirflowProfile,
+    ApprovalRequest,
     DagGrant,
     Delivery,
     Run,
     Subscription,
     Team,
+    TeamMembership,
 )
 from controlpanel.permissions import access_for, require, teams_seeing_dags
 from controlpanel.services import lock_row
@@ -249,6 +252,62 @@ def notify_run_endings(
     return created
 
 
+# --- approvals ---------------------------------------------------------------------------------
+
+SEND_TASK = "controlpanel.tasks.send_notification"
+
+
+def notify_approval(approval: ApprovalRequest, event: str) -> list[int]:
+    """One delivery per active subscription that hears of this approval event.
+
+    ``approval.requested`` goes to the approver teams, ``approval.decided`` to the
+    requester's teams that may view the DAG. Call inside the transaction of the change;
+    the sending is queued once it commits (``queue_after_commit``).
+    """
+    if event == Delivery.Event.APPROVAL_REQUESTED:
+        teams = {team.pk for team in approval.approver_teams.all()}
+    else:
+        theirs = set(
+            TeamMembership.objects.filter(user_id=approval.requested_by_id).values_list(
+                "team_id", flat=True
+            )
+        )
+        teams = theirs & teams_seeing_dags(approval.profile, [approval.dag_id])[approval.dag_id]
+    subs = Subscription.objects.filter(is_active=True, team_id__in=teams)
+    created = []
+    for sub in subs:
+        if sub.profile_id not in (None, approval.profile_id) or not _in_scope(sub, approval.dag_id):
+            continue
+        delivery, new = Delivery.objects.get_or_create(
+            subscription=sub, approval=approval, event=event
+        )
+        if new:
+            created.append(delivery.pk)
+    queue_after_commit(created)
+    return created
+
+
+def _in_scope(sub: Subscription, dag_id: str) -> bool:
+    if not (sub.dag_ids or sub.dag_patterns):
+        return True
+    return DagGrant(dag_ids=sub.dag_ids, dag_patterns=sub.dag_patterns).matches(dag_id, [])
+
+
+def queue_after_commit(delivery_ids: list[int]) -> None:
+    """Queue the sending of deliveries by the task's name once the transaction commits.
+
+    A broker that is down is logged, not raised: the overdue sweep sends them later.
+    """
+    ids = list(delivery_ids)
+
+    def queue() -> None:
+        for delivery_id in ids:
+            current_app.send_task(SEND_TASK, (delivery_id,))
+
+    if ids:
+        transaction.on_commit(queue, robust=True)
+
+
 def _active_subscriptions(profile: AirflowProfile) -> list[Subscription]:
     """Active subscriptions of teams with a grant on the profile, scoped to it or to all."""
     teams = DagGrant.objects.filter(profile=profile).values("team_id")
@@ -308,7 +367,14 @@ def send_delivery(delivery_id: int) -> float | None:
     or a second worker never sends the same attempt twice.
     """
     delivery = (
-        Delivery.objects.select_related("subscription__team", "run__profile", "run__triggered_by")
+        Delivery.objects.select_related(
+            "subscription__team",
+            "run__profile",
+            "run__triggered_by",
+            "approval__profile",
+            "approval__requested_by",
+            "approval__decided_by",
+        )
         .filter(pk=delivery_id, status=Delivery.Status.PENDING)
         .first()
     )
@@ -350,7 +416,8 @@ def _attempt(delivery: Delivery) -> Attempt:
 
 def _finish(delivery: Delivery, result: Attempt) -> None:
     """Record the final outcome on the delivery and in the audit trail, together."""
-    sub, run, now = delivery.subscription, delivery.run, timezone.now()
+    sub, now = delivery.subscription, timezone.now()
+    about: Run | ApprovalRequest = delivery.run or delivery.approval  # type: ignore[assignment]
     status = Delivery.Status.SENT if result.ok else Delivery.Status.FAILED
     message = result.error
     if not result.ok and delivery.attempts > 1:
@@ -367,10 +434,11 @@ def _finish(delivery: Delivery, result: Attempt) -> None:
             Actor.system(),
             "notification.send",
             outcome=Outcome.SUCCEEDED if result.ok else Outcome.FAILED,
-            profile=run.profile,
-            dag_id=run.dag_id,
-            dag_run_id=run.dag_run_id,
+            profile=about.profile,
+            dag_id=about.dag_id,
+            dag_run_id=delivery.run.dag_run_id if delivery.run else "",
             payload={
+                **({"approval_request": delivery.approval_id} if delivery.approval_id else {}),
                 "team": sub.team.slug,
                 "subscription": sub.pk,
                 "delivery": delivery.pk,

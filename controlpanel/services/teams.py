@@ -240,8 +240,16 @@ def add_grant(
     dag_patterns: Iterable[str],
     tags: Iterable[str],
     level: str,
+    requires_approval: bool = False,
+    approver_team: Team | None = None,
+    approval_for_operate: bool = False,
 ) -> DagGrant:
-    """Give a team a level of access to the DAGs of a profile chosen by id, pattern or tag."""
+    """Give a team a level of access to the DAGs of a profile chosen by id, pattern or tag.
+
+    ``requires_approval``: triggering through this grant needs a member of
+    ``approver_team`` to approve first, and pausing and retrying too with
+    ``approval_for_operate`` (README: Approvals).
+    """
     grant = DagGrant(
         team=team,
         profile=profile,
@@ -249,6 +257,9 @@ def add_grant(
         dag_patterns=clean_selector(dag_patterns),
         tags=clean_selector(tags),
         level=level,
+        requires_approval=requires_approval,
+        approver_team=approver_team,
+        approval_for_operate=approval_for_operate,
         created_by=actor.user,
     )
     payload = grant.as_payload()
@@ -258,6 +269,8 @@ def add_grant(
         problem = _selector_problem(grant.dag_ids, grant.dag_patterns, grant.tags)
         if not problem and level not in Level.values:
             problem = "Choose a level: view, trigger or operate."
+        if not problem and requires_approval and approver_team is None:
+            problem = "A grant that requires approval needs an approver team."
         if problem:
             raise ValidationError(problem)
         grant.save()

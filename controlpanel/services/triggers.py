@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 
 from controlpanel import limits, paramforms
 from controlpanel.audit import Actor, audited
-from controlpanel.models import Dag, IdempotentRequest, Run
+from controlpanel.models import ApprovalRequest, Dag, IdempotentRequest, Run
 from controlpanel.services import catalog, dags
 from dags_api import AirflowError
 
@@ -102,25 +102,18 @@ def record_conf_refusal(
         _refused(actor, dag, body, ConfRefused(errors))
 
 
-def trigger_with_conf(
+def checked_body(
     actor: Actor,
     dag: Dag,
     *,
     conf: dict[str, Any],
     logical_date: datetime | None,
     note: str | None,
-    idempotency_key: str | None = None,
-    dag_run_id: str | None = None,
-    unpause: bool = False,
-    existing_is_conflict: bool = False,
-) -> Triggered:
-    """Check the conf, then start the run (once per Idempotency-Key when one is given).
+) -> dict[str, Any]:
+    """The request body once the conf and note passed the panel's limits and the DAG's params.
 
-    ``existing_is_conflict``: a ``dag_run_id`` that already exists is a conflict (Airflow's
-    answer) rather than the same run found again (see ``dags.trigger_run``).
-
-    Raises LimitError (a conf or note past the panel's limits), ConfRefused or
-    IdempotencyKeyReused (all audited), or what ``dags.trigger_run`` raises.
+    The one check before a trigger and before an approval request alike. Raises LimitError
+    or ConfRefused, audited as a failed ``dag.trigger``.
     """
     try:
         limits.check_trigger_input(conf, note)
@@ -136,6 +129,31 @@ def trigger_with_conf(
     errors = conf_errors(dag, conf)
     if errors:
         _refused(actor, dag, body, ConfRefused(errors))
+    return body
+
+
+def trigger_with_conf(
+    actor: Actor,
+    dag: Dag,
+    *,
+    conf: dict[str, Any],
+    logical_date: datetime | None,
+    note: str | None,
+    idempotency_key: str | None = None,
+    dag_run_id: str | None = None,
+    unpause: bool = False,
+    existing_is_conflict: bool = False,
+    approval: ApprovalRequest | None = None,
+) -> Triggered:
+    """Check the conf, then start the run (once per Idempotency-Key when one is given).
+
+    ``existing_is_conflict``: a ``dag_run_id`` that already exists is a conflict (Airflow's
+    answer) rather than the same run found again (see ``dags.trigger_run``).
+    ``approval``: the approved request this run carries out (``services.approvals``).
+    Raises LimitError (a conf or note past the panel's limits), ConfRefused or
+    IdempotencyKeyReused (all audited), or what ``dags.trigger_run`` raises.
+    """
+    body = checked_body(actor, dag, conf=conf, logical_date=logical_date, note=note)
 
     def start(run_id: str | None) -> Run:
         return dags.trigger_run(
@@ -149,6 +167,7 @@ def trigger_with_conf(
             existing_is_conflict=existing_is_conflict
             and run_id is not None
             and run_id == dag_run_id,
+            approval=approval,
         )
 
     if not idempotency_key:
@@ -192,6 +211,11 @@ def _claim_key(
         if found.run_id is not None or time.monotonic() > deadline:
             return found, False
         time.sleep(0.1)
+
+
+def refuse_key_reuse(actor: Actor, dag: Dag, body: dict[str, Any], key: str) -> None:
+    """Raise IdempotencyKeyReused, audited as a failed ``dag.trigger``."""
+    _refused(actor, dag, body, IdempotencyKeyReused(), key)
 
 
 def _refused(

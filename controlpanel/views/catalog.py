@@ -19,6 +19,7 @@ from controlpanel.audit import Actor
 from controlpanel.models import Dag
 from controlpanel.permissions import Access, DagAction, access_for
 from controlpanel.services import dags as dag_services
+from controlpanel.views.approvals import ask_approval
 from controlpanel.views.listing import PAGE_SIZE, Badge, badge
 from dags_api import AirflowError
 
@@ -100,14 +101,23 @@ def _back(request: HttpRequest, default: str) -> str:
 def dag_pause(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     """Confirm, then pause or unpause a DAG (operate level; the service audits it)."""
     if request.method != "POST":
-        dag = access_for(request.user).get_dag(profile, dag_id, DagAction.PAUSE)
-        context = {"dag": dag, "next": _back(request, reverse("home"))}
+        access = access_for(request.user)
+        dag = access.get_dag(profile, dag_id, DagAction.PAUSE)
+        context = {
+            "dag": dag,
+            "next": _back(request, reverse("home")),
+            "needs_approval": access.needs_approval(dag, DagAction.PAUSE),
+        }
         return render(request, "catalog/pause_confirm.html", context)
     paused = request.POST.get("paused") == "1"
     actor = Actor.from_request(request)
     action = "dag.pause" if paused else "dag.unpause"
+    dag = dag_services.find_dag(actor, profile, dag_id, DagAction.PAUSE, action)
+    if access_for(request.user).needs_approval(dag, DagAction.PAUSE):
+        back = redirect(reverse("dag_pause", args=[profile, dag_id]))
+        word = "pause" if paused else "unpause"
+        return ask_approval(request, back, dag, word, request.POST.get("reason", ""))
     try:
-        dag = dag_services.find_dag(actor, profile, dag_id, DagAction.PAUSE, action)
         dag_services.set_paused(actor, dag, paused)
     except AirflowError as exc:
         messages.error(request, exc.user_message)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -23,9 +24,10 @@ from controlpanel.audit import Actor
 from controlpanel.markdown import render_markdown
 from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, DagAction, access_for, require
+from controlpanel.selectors.approvals import pending_requests_of
+from controlpanel.services import approvals, triggers
 from controlpanel.services import catalog as catalog_services
 from controlpanel.services import dags as dag_services
-from controlpanel.services import triggers
 from controlpanel.views.listing import badge
 from dags_api import AirflowConflict, AirflowError, AirflowValidationError, new_dag_run_id
 from dags_api.client import DAG_RUN_ID_PATTERN
@@ -44,6 +46,7 @@ class TriggerForm:
     use_json: bool = False
     conf_json: str = ""
     unpause: bool = False
+    reason: str = ""
     errors: list[str] = field(default_factory=list)
     field_errors: dict[str, list[str]] = field(default_factory=dict)
 
@@ -130,6 +133,8 @@ def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: A
         "doc_html": render_markdown(dag.doc_md),
         "api_call": api_call(request, dag, _conf_of(form), form) if form else "",
         "can_trigger": access.can(DagAction.TRIGGER, dag),
+        "needs_approval": access.needs_approval(dag, DagAction.TRIGGER),
+        "my_pending_approvals": pending_requests_of(access, dag),
         "can_operate": access.can(DagAction.PAUSE, dag),
         "permissions": access.dag_permissions(dag),
         "time_zone": timezone.get_current_timezone_name(),
@@ -171,6 +176,7 @@ def _posted_form(request: HttpRequest, dag: Dag) -> TriggerForm:
         use_json=bool(post.get("use_conf_json")),
         conf_json=post.get("conf_json", ""),
         unpause=bool(post.get("unpause")),
+        reason=post.get("reason", "").strip(),
     )
 
 
@@ -326,6 +332,8 @@ def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
         body = {"conf": conf, "logical_date": form.logical_date or None, "note": form.note}
         triggers.record_conf_refusal(actor, dag, body, form.field_errors)
         return _render(request, dag, form)
+    if access_for(request.user).needs_approval(dag, DagAction.TRIGGER):
+        return _request_approval(request, actor, dag, form, conf, logical_date)
     try:
         run = triggers.trigger_with_conf(
             actor,
@@ -347,6 +355,31 @@ def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
         return _render(request, dag, form)
     messages.success(request, f"Run {run.dag_run_id} of {dag.label} started.")
     return redirect("run", pk=run.pk)
+
+
+def _request_approval(
+    request: HttpRequest,
+    actor: Actor,
+    dag: Dag,
+    form: TriggerForm,
+    conf: dict[str, Any],
+    logical_date: datetime | None,
+) -> HttpResponse:
+    """The form of a DAG whose runs need approval: ask the approvers instead of triggering."""
+    try:
+        approval, _created = approvals.request_approval(
+            actor, dag, conf=conf, logical_date=logical_date, note=form.note, reason=form.reason
+        )
+    except triggers.ConfRefused as exc:
+        _conf_rejection(form, exc.errors)
+        return _render(request, dag, form)
+    except (limits.LimitError, ValidationError) as exc:
+        errors = exc.errors if isinstance(exc, limits.LimitError) else exc.message_dict
+        form.field_errors.update(errors)
+        form.errors.extend(m for messages_ in errors.values() for m in messages_)
+        return _render(request, dag, form)
+    messages.success(request, f"Approval requested: {dag.label} runs once an approver agrees.")
+    return redirect("approval", pk=approval.pk)
 
 
 def _conf_rejection(form: TriggerForm, errors: dict[str, list[str]]) -> None:

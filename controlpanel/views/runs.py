@@ -18,8 +18,10 @@ from controlpanel import limits, selectors
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
 from controlpanel.permissions import DagAction, access_for
+from controlpanel.selectors.approvals import pending_requests_of
 from controlpanel.services import dags as dag_services
 from controlpanel.services import task_logs
+from controlpanel.views.approvals import ask_approval
 from controlpanel.views.listing import (
     FINISHED_RUN_STATES,
     RUN_STATE_EXPLANATIONS,
@@ -86,6 +88,7 @@ def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
         "failed_rows": [r for r in rows if r.failed],
         "timeline": timeline,
         "can_retry": access_for(request.user).can(DagAction.RETRY, dag),
+        "retry_needs_approval": access_for(request.user).needs_approval(dag, DagAction.RETRY),
         "dag": dag,
     }
 
@@ -186,6 +189,11 @@ def _log_number(request: HttpRequest, name: str, default: int) -> int:
 def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
     """Clear the failed tasks so Airflow runs them again (operate; the service audits)."""
     run = _visible_run(request, pk)
+    dag = dag_services.dag_of(run)
+    access = access_for(request.user)
+    if access.can(DagAction.RETRY, dag) and access.needs_approval(dag, DagAction.RETRY):
+        reason = request.POST.get("reason", "")
+        return ask_approval(request, redirect("run", pk=run.pk), dag, "retry", reason, run)
     try:
         cleared = dag_services.retry_failed_tasks(Actor.from_request(request), run)
     except AirflowError as exc:
@@ -231,5 +239,6 @@ def run_list(request: HttpRequest) -> HttpResponse:
         "states": RUN_STATES,
         "profiles": access.visible_profiles(),
         "paged": "before" in get,
+        "my_pending_approvals": pending_requests_of(access),
     }
     return render(request, "runs/list.html", context)

@@ -70,3 +70,26 @@ def test_operate_a_failed_run_through_the_airflow_api(panel: Panel) -> None:
         ).values_list("action", flat=True)
     )
     assert actions >= {"dag.pause", "dag.unpause", "dag.trigger", "run.retry", "run.set_state"}
+
+
+def test_a_trigger_that_needs_approval_is_refused_with_a_pointer_to_the_panel(
+    panel: Panel,
+) -> None:
+    """Airflow's API has no "pending" answer: 403, saying where to ask, audited as denied."""
+    team = Team.objects.get(slug="quick-team")
+    approvers = Team.objects.create(name="Approvers", slug="approvers")
+    GrantFactory.create(
+        team=team,
+        profile=panel.profile,
+        dag_ids=["cp_etl"],
+        level="trigger",
+        requires_approval=True,
+        approver_team=approvers,
+    )
+    body = {"conf": {}, "logical_date": None}
+    refused = panel.session().post(f"{panel.base()}/dags/cp_etl/dagRuns", json=body)
+    assert refused.status_code == 403, refused.text
+    assert "approval" in refused.json()["detail"]
+    assert f"/dags/{panel.profile.slug}/cp_etl/" in refused.json()["detail"]
+    event = AuditEvent.objects.filter(action="dag.trigger", dag_id="cp_etl").latest("pk")
+    assert (event.outcome, event.source) == ("denied", AuditEvent.Source.AIRFLOW_API)

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,10 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from controlpanel.audit import Actor
-from controlpanel.models import AirflowProfile, Dag, Run, Subscription
+from controlpanel.models import AirflowProfile, ApprovalRequest, Dag, Run, Subscription
 from controlpanel.services import tokens
 from dags_api import ConnectionSettings
-from tests.factories import RunFactory
+from tests.factories import GrantFactory, RunFactory
 from tests.harness.airflow import free_port
 from tests.world import World
 
@@ -73,6 +74,30 @@ def api_world(world: World, no_airflow_retries: None) -> ApiWorld:
         if user is not None:
             _, plaintexts[persona] = tokens.create_token(Actor(user=user), user, f"{persona} key")
     return ApiWorld(world, runs, plaintexts)
+
+
+@pytest.fixture
+def approval_world(api_world: ApiWorld) -> ApiWorld:
+    """``api_world`` where operator triggers finance_monthly only with the approval of
+    etl-ops (operate_user); one request of theirs is pending."""
+    world = api_world.world
+    GrantFactory.create(
+        team=world.teams["finance-triggerers"],
+        profile=world.prod,
+        dag_ids=["finance_monthly"],
+        level="trigger",
+        requires_approval=True,
+        approver_team=world.teams["etl-ops"],
+    )
+    approval = ApprovalRequest.objects.create(
+        profile=world.prod,
+        dag_id="finance_monthly",
+        requested_by=world.users["operator"],
+        reason="month-end close",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    approval.approver_teams.set([world.teams["etl-ops"]])
+    return api_world
 
 
 def _client_for(api_world: ApiWorld, persona: str, via: str) -> Client:

@@ -259,6 +259,8 @@ def test_runs_list_filters_and_run_detail_shape(api_world: ApiWorld, call: Calle
         "conf",
         "note",
         "logical_date",
+        "approved_by",
+        "approval_request",
         "triggered_by",
         "source",
         "created_at",

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from controlpanel.models import ApiToken, DagGrant, Subscription
+from controlpanel.models import ApiToken, ApprovalRequest, DagGrant, Subscription
 from tests.api.conftest import ApiWorld, Caller
 from tests.world import PERSONAS
 
@@ -59,6 +59,7 @@ NEW_PROFILE = {
 
 SUBSCRIPTIONS = "/api/teams/finance-viewers/subscriptions/"
 SUBSCRIPTION = SUBSCRIPTIONS + "{subscription}/"
+APPROVAL = "/api/approvals/{approval}/"
 
 CASES = {
     "me": Case("GET", "/api/me/", {}, 200),
@@ -210,6 +211,37 @@ CASES = {
         404,
         {"conf": {}},
     ),
+    "trigger needing approval": Case(
+        "POST",
+        "/api/dags/prod/finance_monthly/runs/",
+        only(202, "superuser", "operator", **only(403, *FINANCE_VIEWERS)),
+        404,
+        {"conf": {}, "reason": "month-end close"},
+    ),
+    "approvals list": Case("GET", "/api/approvals/", {}, 200),
+    "approval detail": Case(
+        "GET", APPROVAL, only(200, "superuser", "auditor", "operator", "operate_user"), 404
+    ),
+    "approval approve": Case(
+        "POST",
+        APPROVAL + "approve/",
+        only(200, "superuser", "operate_user", operator=403, auditor=403),
+        404,
+        {"comment": "fine"},
+    ),
+    "approval reject": Case(
+        "POST",
+        APPROVAL + "reject/",
+        only(200, "superuser", "operate_user", operator=403, auditor=403),
+        404,
+        {"comment": "not now"},
+    ),
+    "approval cancel": Case(
+        "POST",
+        APPROVAL + "cancel/",
+        only(200, "operator", **only(403, "superuser", "operate_user", "auditor")),
+        404,
+    ),
     "runs list": Case("GET", "/api/runs/", {}, 200),
     "run detail": Case(
         "GET", "/api/runs/{finance}/", only(200, "superuser", "auditor", *SEES_FINANCE_DAILY), 404
@@ -246,14 +278,16 @@ def _path(case: Case, api_world: ApiWorld) -> str:
         grant=grant.pk,
         viewer_token=viewer_token.pk,
         subscription=Subscription.objects.get().pk,
+        approval=ApprovalRequest.objects.get().pk,
     )
 
 
 @pytest.mark.parametrize("via", ["session", "token"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_persona_gets_the_expected_status(
-    name: str, via: str, api_world: ApiWorld, call: Caller
+    name: str, via: str, approval_world: ApiWorld, call: Caller
 ) -> None:
+    api_world = approval_world
     case = CASES[name]
     path = _path(case, api_world)
     got = {}

@@ -241,6 +241,9 @@ def test_add_grant_cleans_the_selector_and_gives_access(world: World) -> None:
         "dag_ids": ["marketing_sync"],
         "dag_patterns": ["finance_m*"],
         "tags": ["reporting"],
+        "requires_approval": False,
+        "approver_team": None,
+        "approval_for_operate": False,
     }
     visible = {d.dag_id for d in access_for(fresh(world.users["operate_user"])).visible_dags()}
     assert visible == {"orders_etl", "marketing_sync", "finance_monthly"}
@@ -256,7 +259,7 @@ def test_add_grant_cleans_the_selector_and_gives_access(world: World) -> None:
     ],
 )
 def test_bad_grants_are_refused_and_recorded(
-    world: World, selector: dict[str, list[str]], level: str, message: str
+    world: World, selector: dict[str, Any], level: str, message: str
 ) -> None:
     team = world.teams["etl-ops"]
     with pytest.raises(ValidationError, match=message):
@@ -281,6 +284,9 @@ def test_remove_grant_takes_the_access_away_and_is_audited(world: World) -> None
         "dag_ids": [],
         "dag_patterns": [],
         "tags": ["etl"],
+        "requires_approval": False,
+        "approver_team": None,
+        "approval_for_operate": False,
     }
     assert list(access_for(fresh(world.users["operate_user"])).visible_dags()) == []
 

@@ -36,6 +36,7 @@ def grant_add(request: HttpRequest, slug: str) -> HttpResponse:
             team,
             profile=form.cleaned_data["profile"],
             level=form.cleaned_data["level"],
+            **form.approval(),
             **form.selector(),
         )
     except ValidationError as exc:

@@ -109,7 +109,9 @@ def render_team_page(
     context = {
         "team": team,
         "memberships": team.memberships.select_related("user").order_by("user__username"),
-        "grants": team.grants.select_related("profile").order_by("profile__name", "id"),
+        "grants": team.grants.select_related("profile", "approver_team").order_by(
+            "profile__name", "id"
+        ),
         "can_change_team": access_for(request.user).can_manage_teams(),
         "member_form": member_form or MemberAddForm(),
         "grant_form": grant_form or GrantForm(),
