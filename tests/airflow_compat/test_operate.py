@@ -86,7 +86,7 @@ def test_a_trigger_that_needs_approval_is_refused_with_a_pointer_to_the_panel(
         requires_approval=True,
         approver_team=approvers,
     )
-    body = {"conf": {}, "logical_date": None}
+    body: dict[str, object] = {"conf": {}, "logical_date": None}
     refused = panel.session().post(f"{panel.base()}/dags/cp_etl/dagRuns", json=body)
     assert refused.status_code == 403, refused.text
     assert "approval" in refused.json()["detail"]
