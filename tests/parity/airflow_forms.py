@@ -543,8 +543,14 @@ class _Airflow3Form(_Form):
         unpause = dialog.locator("label[data-scope=checkbox]").filter(has_text="Unpause")
         if unpause.count():
             box = unpause.locator("input[type=checkbox]")
-            if box.is_checked():
+            # React re-renders the dialog as it settles: a click can land on the old node.
+            for _ in range(3):
+                if not box.is_checked():
+                    break
                 unpause.click()
+                settled = time.monotonic() + 2
+                while box.is_checked() and time.monotonic() < settled:
+                    time.sleep(0.1)
             if box.is_checked():
                 raise AirflowFormError("could not untick 'Unpause ... on trigger'")
         editors = dialog.locator(".cm-content")
