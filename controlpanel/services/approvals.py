@@ -10,8 +10,6 @@ Every step is audited: ``approval.request``, ``.approve``, ``.reject``, ``.cance
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,13 +46,6 @@ class ApprovalConflict(Exception):
         self.state = approval.state
 
 
-def _fingerprint(dag: Dag, body: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        {"profile": dag.profile.slug, "dag_id": dag.dag_id, **body}, sort_keys=True, default=str
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
 def request_approval(
     actor: Actor,
     dag: Dag,
@@ -72,7 +63,7 @@ def request_approval(
     """
     body = triggers.checked_body(actor, dag, conf=conf, logical_date=logical_date, note=note)
     body["reason"] = reason = (reason or "").strip()
-    fingerprint = _fingerprint(dag, body) if idempotency_key else ""
+    fingerprint = triggers.request_fingerprint(dag, body) if idempotency_key else ""
     if idempotency_key:
         found = _request_for_key(actor, dag, body, idempotency_key, fingerprint)
         if found is not None:
