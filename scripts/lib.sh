@@ -33,6 +33,21 @@ ensure_ldap_headers() {
   fi
 }
 
+# Install the pinned dependencies into $VENV. uv (pinned too, fetched by pip) does it several
+# times faster than pip: parallel downloads, no bytecode compiled up front. pip does it alone
+# when uv cannot be had or fails.
+install_pinned() {
+  if "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+        -c requirements/constraints.txt uv &&
+     "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" \
+        -c requirements/constraints.txt -e '.[dev]'; then
+    return 0
+  fi
+  echo "uv could not install the dependencies; installing them with pip"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+      -c requirements/constraints.txt -e '.[dev]'
+}
+
 # Create .venv and install the pinned dependencies; reinstall only when they changed.
 ensure_venv() {
   local stamp="$VENV/.panel-installed" want
@@ -45,8 +60,7 @@ ensure_venv() {
   ensure_ldap_headers
   say "installing pinned dependencies (requirements/constraints.txt)"
   mkdir -p var
-  if ! "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-      -c requirements/constraints.txt -e '.[dev]' > var/pip-install.log 2>&1; then
+  if ! install_pinned > var/pip-install.log 2>&1; then
     grep -v "^WARNING: Location" var/pip-install.log | tail -30 >&2
     die "the dependency install failed (full output in var/pip-install.log)"
   fi
