@@ -37,6 +37,12 @@
     }
   }
 
+  // A page that shows a secret once answers a POST: turn its history entry into a plain GET,
+  // so reloading it or coming back to it never sends the form (and makes a new secret) again.
+  if (document.querySelector("[data-shown-once]") && window.history.replaceState) {
+    window.history.replaceState(null, "", window.location.href);
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-target]");
     if (button) {
