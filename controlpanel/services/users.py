@@ -120,6 +120,7 @@ def update_user(
             user.is_active = is_active
         try:
             if password:
+                _refuse_directory_password(user)
                 validate_password(password, user)
                 user.set_password(password)
         except ValidationError as exc:
@@ -159,16 +160,21 @@ def reset_password(actor: Actor, user: Any, password: str | None = None) -> str:
     payload = {"user": user.get_username(), "generated": not password}
     with audited(actor, "user.password_reset", payload=payload, failed=(ValidationError,)):
         _require_admin(actor)
-        if directory_provider(user):
-            raise ValidationError(DIRECTORY_OWNS_SIGN_IN.format(username=user.get_username()))
         new_password = password or generate_password()
         try:
+            _refuse_directory_password(user)
             validate_password(new_password, user)
         except ValidationError as exc:
             raise ValidationError({"password": exc.messages}) from None
         user.set_password(new_password)
         user.save(update_fields=["password"])
     return new_password
+
+
+def _refuse_directory_password(user: Any) -> None:
+    """The directory owns its users' sign-in: a panel password would be a way in it cannot close."""
+    if directory_provider(user):
+        raise ValidationError(DIRECTORY_OWNS_SIGN_IN.format(username=user.get_username()))
 
 
 def directory_provider(user: Any) -> str:

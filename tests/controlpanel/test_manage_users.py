@@ -16,7 +16,9 @@ from django.urls import reverse
 
 from controlpanel.audit import Actor
 from controlpanel.models import ApiToken, AuditEvent, DirectoryAccount
+from controlpanel.permissions import ActionDenied
 from controlpanel.services import tokens as token_services
+from controlpanel.services import users as user_services
 from tests.factories import PASSWORD, MembershipFactory, TeamFactory, UserFactory
 from tests.world import PERSONAS, World
 
@@ -289,6 +291,63 @@ def test_the_directory_keeps_the_password_of_its_users(world: World, client_as: 
     assert not alice.has_usable_password()
     [refused] = events("user.password_reset")
     assert (refused.outcome, refused.payload["user"]) == ("failed", "alice")
+
+
+def directory_user(username: str, **flags: bool) -> Any:
+    """A user who signs in through OpenID Connect (no panel password)."""
+    user = UserFactory.create(username=username)
+    user.set_unusable_password()
+    user.save()
+    DirectoryAccount.objects.create(user=user, provider="oidc", subject=f"sub-{username}", **flags)
+    return user
+
+
+def test_the_api_refuses_a_password_for_a_directory_user_too(
+    world: World, client_as: ClientAs
+) -> None:
+    directory_user("alice")
+    response = client_as("superuser").patch(
+        "/api/users/alice/", {"password": "A-good-pass-4821"}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "the directory" in response.json()["errors"]["password"][0]
+    assert not User.objects.get(username="alice").has_usable_password()
+    [refused] = events("user.update")
+    assert (refused.outcome, refused.actor_username) == ("failed", "superuser")
+
+
+def test_the_edit_page_says_which_roles_the_directory_gave(
+    world: World, client_as: ClientAs
+) -> None:
+    admin = client_as("superuser")
+    given = directory_user("alice", auditor_from_directory=True)
+    page = admin.get(reverse("manage:user_edit", args=[given.pk])).content.decode()
+    assert "The directory gave the audit reviewer role" in page
+    by_hand = directory_user("bob")
+    page = admin.get(reverse("manage:user_edit", args=[by_hand.pk])).content.decode()
+    assert "the directory only takes back the roles it gave" in page
+    plain = admin.get(reverse("manage:user_edit", args=[viewer_pk(world)])).content.decode()
+    assert "directory" not in plain
+
+
+def test_only_panel_admins_reset_passwords_and_a_refusal_is_audited(world: World) -> None:
+    viewer = world.users["viewer"]
+    with pytest.raises(ActionDenied):
+        user_services.reset_password(Actor(user=world.users["team_admin"]), viewer)
+    [denied] = events("user.password_reset")
+    assert (denied.outcome, denied.actor_username) == ("denied", "team_admin")
+    assert denied.payload["user"] == "viewer"
+    assert User.objects.get(pk=viewer.pk).check_password(PASSWORD)
+
+
+def test_generated_passwords_pass_the_password_rules_and_differ() -> None:
+    from django.contrib.auth.password_validation import validate_password
+
+    made = {user_services.generate_password() for _ in range(20)}
+    assert len(made) == 20
+    for password in made:
+        validate_password(password)
+        assert len(password) >= 20
 
 
 # --- the list: search, filter, teams and roles, pages, queries --------------------------------
