@@ -131,5 +131,9 @@ def test_an_admin_sets_up_a_user_who_signs_in_and_manages_a_token(
     dana.get_by_role("button", name="Revoke nightly report").click()
     expect(dana.get_by_text(re.compile(r"The token nightly report .* was revoked"))).to_be_visible()
     assert requests.get(api, headers=bearer, timeout=10).status_code == 401
+    for page, path in [(dana, "/accounts/tokens/"), (admin, "/manage/users/")]:
+        page.set_viewport_size({"width": 390, "height": 800})
+        page.goto(f"{live_server.url}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     revoked = AuditEvent.objects.get(action="token.revoke")
     assert (revoked.actor_username, revoked.payload["user"]) == ("dana", "dana")
