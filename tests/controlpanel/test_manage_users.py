@@ -494,3 +494,27 @@ def test_navigation_links_the_tokens_page_and_the_api_docs(
     assert f'href="{reverse("manage:users")}"' in index
     team_admins = client_as("team_admin").get(reverse("manage:index")).content.decode()
     assert reverse("manage:users") not in team_admins
+
+
+def test_the_pages_carry_no_inline_script_or_style(world: World, client_as: ClientAs) -> None:
+    admin = client_as("superuser")
+    viewer = viewer_pk(world)
+    pages = [
+        admin.get(path)
+        for path in (
+            reverse("manage:users"),
+            reverse("manage:user", args=[viewer]),
+            reverse("manage:user_edit", args=[viewer]),
+            reverse("manage:user_password", args=[viewer]),
+            reverse("token_revoke", args=[viewers_token(world)]),
+        )
+    ]
+    pages.append(admin.post(reverse("manage:user_create"), NEW_USER))
+    pages.append(admin.post(reverse("tokens"), {"name": "ci"}))
+    for response in pages:
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert "<style" not in page and " style=" not in page
+        for tag in page.split("<script")[1:]:
+            assert tag.split(">", 1)[0].strip().startswith("src="), tag[:80]
+    assert "/js/copy" in pages[-1].content.decode()
