@@ -22,7 +22,7 @@ EXPIRY_CHOICES = (
 
 def _password_field() -> forms.CharField:
     return forms.CharField(
-        label="Password",
+        label="The password you type",
         required=False,
         strip=False,
         help_text="Only when you type one. The usual rules apply (length, not too common).",
