@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
@@ -32,6 +33,8 @@ from controlpanel.models import (
     Team,
     TeamMembership,
 )
+
+APP = "controlpanel"
 
 
 class DagAction(StrEnum):
@@ -112,6 +115,17 @@ class Access:
     def can_manage_profiles(self) -> bool:
         """May create, edit, test and delete connection profiles."""
         return self.is_superuser
+
+    @property
+    def can_manage_users(self) -> bool:
+        """May create, change, deactivate users and set their passwords: panel admins."""
+        return self.is_superuser
+
+    def can_manage_tokens_of(self, owner: Any) -> bool:
+        """Everyone manages their own API tokens; panel admins anyone's."""
+        if not self.is_authenticated or owner is None:
+            return False
+        return self.is_superuser or owner.pk == self.user.pk
 
     # --- teams --------------------------------------------------------------------------
 
@@ -349,6 +363,18 @@ def access_for(user: Any) -> Access:
         with contextlib.suppress(AttributeError):
             user._panel_access = access
     return access
+
+
+def is_auditor_expression(user_ref: Any = None) -> Exists:
+    """True for users who hold the audit-reviewer permission (as ``Access.is_auditor``).
+
+    For lists of users: annotate with it instead of asking each user (one query).
+    """
+    user_ref = user_ref if user_ref is not None else OuterRef("pk")
+    held = Q(group__user=user_ref) | Q(user=user_ref)
+    return Exists(
+        Permission.objects.filter(held, codename="review_audit", content_type__app_label=APP)
+    )
 
 
 def granted_dags(profile: AirflowProfile) -> QuerySet[Dag]:

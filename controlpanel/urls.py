@@ -14,6 +14,7 @@ from controlpanel.views import (
     metrics,
     runs,
     sso,
+    tokens,
 )
 
 urlpatterns = [
@@ -23,6 +24,8 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("admin/login/", auth.admin_login),  # before the admin's own: PASSWORD_LOGIN applies
     path("admin/", admin.site.urls),
+    path("accounts/tokens/", tokens.token_list, name="tokens"),
+    path("accounts/tokens/<int:token_id>/revoke/", tokens.token_revoke, name="token_revoke"),
     path("accounts/", include("controlpanel.views.auth")),
     path("oidc/login/", sso.oidc_login, name="oidc_login"),
     path("oidc/callback/", sso.oidc_callback, name="oidc_callback"),

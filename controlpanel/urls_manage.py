@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from controlpanel.views.manage import grants, index, members, notifications, profiles, teams
+from controlpanel.views.manage import grants, index, members, notifications, profiles, teams, users
 
 app_name = "manage"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("profiles/<slug:slug>/edit/", profiles.profile_edit, name="profile_edit"),
     path("profiles/<slug:slug>/delete/", profiles.profile_delete, name="profile_delete"),
     path("profiles/<slug:slug>/test/", profiles.profile_test, name="profile_test"),
+    path("users/", users.user_list, name="users"),
+    path("users/new/", users.user_create, name="user_create"),
+    path("users/<int:user_id>/", users.user_detail, name="user"),
+    path("users/<int:user_id>/edit/", users.user_edit, name="user_edit"),
+    path("users/<int:user_id>/password/", users.user_password, name="user_password"),
     path("teams/", teams.team_list, name="teams"),
     path("teams/new/", teams.team_create, name="team_create"),
     path("teams/<slug:slug>/", teams.team_detail, name="team"),

@@ -158,7 +158,7 @@ class TokenView(ApiView):
 
     def _token(self, token_id: int) -> ApiToken:
         token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
-        if token is None or not (self.access.is_superuser or token.user_id == self.request.user.pk):
+        if token is None or not self.access.can_manage_tokens_of(token.user):
             raise Http404("No such API token.")
         return token
 

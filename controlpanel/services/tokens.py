@@ -24,10 +24,7 @@ READ_ONLY_MESSAGE = "This API token is read-only: it cannot change anything."
 def _may_manage_tokens_of(actor: Actor, user: Any) -> bool:
     if actor.user is None and actor.source == "cli":
         return True  # whoever runs manage.py already holds the server's own rights
-    access = access_for(actor.user)
-    if not access.is_authenticated:
-        return False
-    return access.is_superuser or actor.user.pk == user.pk
+    return access_for(actor.user).can_manage_tokens_of(user)
 
 
 def check_may_write(actor: Actor, token: ApiToken, method: str, path: str) -> None:

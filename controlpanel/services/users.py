@@ -6,18 +6,22 @@ Audit-reviewer changes go through ``services.teams.set_auditor``.
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from typing import Any
 
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 
 from controlpanel.audit import Actor, Outcome, audited, record_event
 from controlpanel.permissions import access_for, require
 from controlpanel.services import teams
 
 ONLY_ADMINS = "Only panel administrators manage user accounts."
+DIRECTORY_OWNS_SIGN_IN = (
+    "{username} signs in through the directory: their password is the directory's, not the panel's."
+)
 
 
 def ensure_may_manage_users(actor: Actor, action: str, payload: dict[str, Any]) -> None:
@@ -30,25 +34,44 @@ def ensure_may_manage_users(actor: Actor, action: str, payload: dict[str, Any]) 
 
 
 def _require_admin(actor: Actor) -> None:
-    require(access_for(actor.user).is_superuser, ONLY_ADMINS)
+    require(access_for(actor.user).can_manage_users, ONLY_ADMINS)
 
 
 def create_user(
-    actor: Actor, *, username: str, email: str, password: str, is_auditor: bool = False
+    actor: Actor,
+    *,
+    username: str,
+    email: str,
+    password: str,
+    is_auditor: bool = False,
+    first_name: str = "",
+    last_name: str = "",
+    is_superuser: bool = False,
+    password_later: bool = False,
 ) -> Any:
-    """Add a user who can sign in with ``password`` (checked by Django's validators)."""
+    """Add a user who can sign in with ``password`` (checked by Django's validators).
+
+    ``password_later``: no password yet (they cannot sign in with one until an admin
+    resets it). ``is_superuser`` makes a panel administrator.
+    """
     payload = {"user": username, "email": email, "is_auditor": is_auditor}
+    payload.update({"is_superuser": True} if is_superuser else {})
+    payload.update({"password_later": True} if password_later else {})
     with audited(actor, "user.create", payload=payload, failed=(ValidationError,)):
         _require_admin(actor)
         user_model = get_user_model()
-        user = user_model(username=username.strip(), email=email.strip())
+        user = user_model(
+            username=username.strip(),
+            email=email.strip(),
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+            is_superuser=is_superuser,
+            is_staff=is_superuser,
+        )
         try:
             if user_model.objects.filter(username=user.username).exists():
                 raise ValidationError({"username": ["A user with that username already exists."]})
-            if not password:
-                raise ValidationError({"password": ["Give the new user a password."]})
-            validate_password(password, user)
-            user.set_password(password)
+            _set_new_password(user, password, password_later)
             user.full_clean()
         except ValidationError as exc:
             if not hasattr(exc, "error_dict"):
@@ -60,6 +83,17 @@ def create_user(
     return user
 
 
+def _set_new_password(user: Any, password: str, password_later: bool) -> None:
+    """A new user's password, or none for now (an unusable one) when ``password_later``."""
+    if password_later and not password:
+        user.set_unusable_password()
+        return
+    if not password:
+        raise ValidationError({"password": ["Give the new user a password."]})
+    validate_password(password, user)
+    user.set_password(password)
+
+
 def update_user(
     actor: Actor,
     user: Any,
@@ -68,21 +102,25 @@ def update_user(
     password: str | None = None,
     is_auditor: bool | None = None,
     is_active: bool | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
 ) -> Any:
-    """Change a user's email, password, active flag or audit-reviewer role."""
+    """Change a user's email, name, password, active flag or audit-reviewer role."""
     payload: dict[str, Any] = {"user": user.get_username()}
-    payload.update(
-        {k: v for k, v in {"email": email, "is_active": is_active}.items() if v is not None}
-    )
+    changes: dict[str, Any] = {"email": email, "is_active": is_active}
+    changes.update(first_name=first_name, last_name=last_name)
+    payload.update({k: v for k, v in changes.items() if v is not None})
     payload["password_changed"] = bool(password)
     with audited(actor, "user.update", payload=payload, failed=(ValidationError,)):
         _require_admin(actor)
-        if email is not None:
-            user.email = email.strip()
+        for name in ("email", "first_name", "last_name"):
+            if (value := changes[name]) is not None:
+                setattr(user, name, str(value).strip())
         if is_active is not None:
             user.is_active = is_active
         try:
             if password:
+                _refuse_directory_password(user)
                 validate_password(password, user)
                 user.set_password(password)
         except ValidationError as exc:
@@ -104,6 +142,48 @@ def deactivate_user(actor: Actor, user: Any) -> Any:
         user.is_active = False
         user.save(update_fields=["is_active"])
     return user
+
+
+def generate_password() -> str:
+    """A random password for an admin to hand over once (about 100 bits, no look-alikes)."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    groups = ["".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4)]
+    return "-".join(groups)
+
+
+def reset_password(actor: Actor, user: Any, password: str | None = None) -> str:
+    """Set a user's password for them (panel admins only); returns it to be shown once.
+
+    ``None``: a generated one. Their other sessions end (Django checks the password hash).
+    Refused for a user who signs in through the directory: the directory owns it.
+    """
+    payload = {"user": user.get_username(), "generated": not password}
+    with audited(actor, "user.password_reset", payload=payload, failed=(ValidationError,)):
+        _require_admin(actor)
+        new_password = password or generate_password()
+        try:
+            _refuse_directory_password(user)
+            validate_password(new_password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from None
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+    return new_password
+
+
+def _refuse_directory_password(user: Any) -> None:
+    """The directory owns its users' sign-in: a panel password would be a way in it cannot close."""
+    if directory_provider(user):
+        raise ValidationError(DIRECTORY_OWNS_SIGN_IN.format(username=user.get_username()))
+
+
+def directory_provider(user: Any) -> str:
+    """The directory a user signs in through ("OpenID Connect", "LDAP"), or "" for none."""
+    try:
+        account = user.directory_account
+    except ObjectDoesNotExist:
+        return ""
+    return str(account.get_provider_display())
 
 
 def change_own_password(actor: Actor, user: Any, new_password: str) -> None:

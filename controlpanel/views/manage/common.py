@@ -29,6 +29,14 @@ def profile_manager(request: HttpRequest) -> Access:
     return access
 
 
+def user_manager(request: HttpRequest) -> Access:
+    """The access of a panel admin; everyone else may not see the user pages at all (404)."""
+    access = access_for(request.user)
+    if not access.can_manage_users:
+        raise Http404("No such page.")
+    return access
+
+
 def may_see_teams(access: Access) -> bool:
     """Panel admins, and team admins of at least one team."""
     return access.is_superuser or TeamMembership.Role.ADMIN in access.memberships().values()

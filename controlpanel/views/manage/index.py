@@ -19,5 +19,6 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "can_manage_profiles": access.can_manage_profiles,
         "may_see_teams": may_see_teams(access),
+        "can_manage_users": access.can_manage_users,
     }
     return render(request, "manage/index.html", context)
