@@ -178,6 +178,16 @@ def add_member(actor: Actor, team: Team, user: Any, role: str) -> TeamMembership
     return membership
 
 
+def removal_refusal(actor: Actor, membership: TeamMembership) -> str:
+    """Why ``remove_member`` would refuse to take this member out, or '' when it would not.
+
+    The confirmation page says it before anyone presses the button.
+    """
+    if _is_last_admin_leaving(actor, membership):
+        return LAST_ADMIN.format(team=membership.team.name)
+    return ""
+
+
 def remove_member(actor: Actor, team: Team, user: Any) -> None:
     """Take a user out of a team (their rights from its grants end at once)."""
     payload = {"team": team.slug, "user": user.get_username()}
