@@ -50,6 +50,15 @@ class ProfileForm(forms.Form):
             ),
         )
         self.order_fields([*PROFILE_FIELDS[:5], "secret"])  # the secret right after the user
+        if not editing:
+            slug = self.fields["slug"]
+            slug.required = False
+            slug.help_text = (
+                "The connection's name in addresses. Filled in from the name as you type; "
+                "left empty, it is made from the name."
+            )
+            # static/js/slug-from-name.js fills it while nobody has edited it by hand.
+            slug.widget.attrs["data-slug-from"] = "id_name"
 
     def profile_fields(self) -> dict[str, Any]:
         """The cleaned fields for ``create_profile`` / ``update_profile`` (without the secret)."""
