@@ -312,13 +312,14 @@ def _recorded_actions() -> set[str]:
 
 
 def _constants(nodes: list[ast.AST]) -> set[str]:
-    found: set[str] = set()
-    for node in nodes:
-        for sub in ast.walk(node):
-            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
-                if _ACTION_SHAPE.match(sub.value):
-                    found.add(sub.value)
-    return found
+    return {
+        sub.value
+        for node in nodes
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Constant)
+        and isinstance(sub.value, str)
+        and _ACTION_SHAPE.match(sub.value)
+    }
 
 
 def test_every_recorded_action_has_plain_words() -> None:
