@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -311,7 +311,7 @@ def _recorded_actions() -> set[str]:
     return codes
 
 
-def _constants(nodes: list[ast.AST]) -> set[str]:
+def _constants(nodes: Sequence[ast.AST]) -> set[str]:
     return {
         sub.value
         for node in nodes
