@@ -159,8 +159,9 @@ def harness_form(airflow: AirflowInstance, password: str, **overrides: str) -> d
 
 @pytest.mark.airflow
 def test_real_airflow_right_password(
-    world: World, client_as: ClientAs, airflow: AirflowInstance
+    world: World, client_as: ClientAs, airflow_any: AirflowInstance
 ) -> None:
+    airflow = airflow_any
     response = client_as("superuser").post(
         reverse("manage:profile_create"),
         harness_form(airflow, airflow.password("admin")),
@@ -168,7 +169,7 @@ def test_real_airflow_right_password(
     )
     messages = said(response)
     assert messages[1].startswith(
-        f"Saved. Airflow answered: Airflow {airflow.version} (REST API v1), "
+        f"Saved. Airflow answered: Airflow {airflow.version} (REST API {airflow.api_version}), "
         "scheduler healthy, credentials accepted, "
     ), messages
     assert messages[1].endswith(" DAGs, can trigger runs.")
@@ -176,8 +177,9 @@ def test_real_airflow_right_password(
 
 @pytest.mark.airflow
 def test_real_airflow_wrong_password(
-    world: World, client_as: ClientAs, airflow: AirflowInstance
+    world: World, client_as: ClientAs, airflow_any: AirflowInstance
 ) -> None:
+    airflow = airflow_any
     response = client_as("superuser").post(
         reverse("manage:profile_create"), harness_form(airflow, "not-the-password"), follow=True
     )
