@@ -294,6 +294,19 @@ def test_profile(actor: Actor, profile: AirflowProfile) -> ConnectionReport:
 test_profile.__test__ = False  # type: ignore[attr-defined]
 
 
+def test_after_saving(actor: Actor, profile: AirflowProfile) -> ConnectionReport | None:
+    """Test a profile just added or re-addressed; None when it is switched off (not used).
+
+    The save has already happened: whatever the test finds is reported, never undone.
+    """
+    if not profile.is_active:
+        return None
+    return test_profile(actor, profile)
+
+
+test_after_saving.__test__ = False  # type: ignore[attr-defined]
+
+
 def check_connection(profile: AirflowProfile) -> ConnectionReport:
     """Version, scheduler health, credentials, DAG count and trigger permission (no audit)."""
     report = ConnectionReport()

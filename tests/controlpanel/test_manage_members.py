@@ -21,6 +21,7 @@ VIEWERS = "finance-viewers"
 
 
 def remove_url(world: World, persona: str) -> str:
+    """The removal (confirmation on GET) of a persona from finance-viewers."""
     return reverse("manage:member_remove", args=[VIEWERS, world.users[persona].pk])
 
 

@@ -37,6 +37,7 @@ def watched(browser: Any, live_server: Any, username: str) -> Any:
 
 @pytest.fixture
 def strict_csp(settings: Any) -> None:
+    """The production Content-Security-Policy, as test_csp_browser uses it."""
     settings.PANEL_CSP = CONTENT_SECURITY_POLICY
 
 

@@ -113,13 +113,12 @@ def profile_test(request: HttpRequest, slug: str) -> HttpResponse:
 def _test_after_saving(request: HttpRequest, actor: Actor, profile: AirflowProfile) -> None:
     """Test a new or re-addressed connection at once and say what Airflow answered.
 
-    Saving has already happened: a refusal is a warning, never a reason to undo it. A
-    profile switched off is not tested (the panel does not use it).
+    Saving has already happened: a refusal is a warning, never a reason to undo it.
     """
-    if not profile.is_active:
+    report = profile_services.test_after_saving(actor, profile)
+    if report is None:
         messages.info(request, "The connection is not active, so it was not tested.")
         return
-    report = profile_services.test_profile(actor, profile)
     level = messages.SUCCESS if report.ok else messages.WARNING
     messages.add_message(request, level, report.after_saving(profile.auth_type))
     said = (profile_services.CREDENTIALS_REJECTED, report.error or None)
