@@ -50,6 +50,15 @@ class ProfileForm(forms.Form):
             ),
         )
         self.order_fields([*PROFILE_FIELDS[:5], "secret"])  # the secret right after the user
+        if not editing:
+            slug = self.fields["slug"]
+            slug.required = False
+            slug.help_text = (
+                "The connection's name in addresses. Filled in from the name as you type; "
+                "left empty, it is made from the name."
+            )
+            # static/js/slug-from-name.js fills it while nobody has edited it by hand.
+            slug.widget.attrs["data-slug-from"] = "id_name"
 
     def profile_fields(self) -> dict[str, Any]:
         """The cleaned fields for ``create_profile`` / ``update_profile`` (without the secret)."""
@@ -95,12 +104,33 @@ class TeamForm(forms.Form):
 
 
 class MemberAddForm(forms.Form):
-    """Add a user to a team by username."""
+    """Add a user to a team by username, picked from a list that narrows as one types.
 
-    username = forms.CharField(label="Username", max_length=150)
+    The list is the browser's own (a ``<datalist>``, so keyboards and screen readers know
+    it); with ``candidates_url`` htmx asks the server for matches at each pause in typing.
+    """
+
+    username = forms.CharField(
+        label="Username",
+        max_length=150,
+        help_text="Start typing a username or name, then pick one from the list.",
+    )
     role = forms.ChoiceField(
         label="Role", choices=TeamMembership.Role.choices, initial=TeamMembership.Role.MEMBER
     )
+
+    def __init__(self, *args: Any, candidates_url: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        attrs = {"list": "member-candidates", "autocomplete": "off"}
+        if candidates_url:
+            attrs |= {
+                "hx-get": candidates_url,
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#member-candidates",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+            }
+        self.fields["username"].widget.attrs.update(attrs)
 
 
 class MemberRoleForm(forms.Form):

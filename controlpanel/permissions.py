@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -151,6 +152,23 @@ class Access:
         if self.is_superuser:
             return True
         return self.memberships().get(team.pk) == TeamMembership.Role.ADMIN
+
+    def member_candidates(self, team: Team) -> QuerySet[Any]:
+        """The users the member picker offers for ``team``: none unless they manage it.
+
+        Any active account not yet in the team: a team admin could always add anyone by
+        username, and a team is often made of people from elsewhere. The picker shows
+        usernames and names; e-mail addresses only to those who ``sees_user_emails``.
+        """
+        users = get_user_model().objects.filter(is_active=True).order_by("username")
+        if not self.can_manage_members(team):
+            return users.none()
+        return users.exclude(team_memberships__team=team)
+
+    @property
+    def sees_user_emails(self) -> bool:
+        """May read other users' e-mail addresses (panel admins; team admins may not)."""
+        return self.is_superuser
 
     def can_manage_notifications(self, team: Team) -> bool:
         """Subscribe the team to run notifications: whoever manages its members."""

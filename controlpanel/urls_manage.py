@@ -24,6 +24,11 @@ urlpatterns = [
     path("teams/<slug:slug>/edit/", teams.team_edit, name="team_edit"),
     path("teams/<slug:slug>/members/add/", members.member_add, name="member_add"),
     path(
+        "teams/<slug:slug>/members/candidates/",
+        members.member_candidates,
+        name="member_candidates",
+    ),
+    path(
         "teams/<slug:slug>/members/<int:user_id>/remove/",
         members.member_remove,
         name="member_remove",

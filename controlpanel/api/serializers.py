@@ -435,9 +435,13 @@ AUDIT_FIELDS = [
 
 
 class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
+    action_label = serializers.CharField(
+        read_only=True, help_text='The action in plain words ("Triggered a run").'
+    )
+
     class Meta:
         model = AuditEvent
-        fields = AUDIT_FIELDS
+        fields = [*AUDIT_FIELDS, "action_label"]
         read_only_fields = fields
 
 

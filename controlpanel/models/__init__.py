@@ -1,7 +1,7 @@
 """The panel's models, one module per area."""
 
 from .approvals import ApprovalRequest
-from .audit import AUDITORS_GROUP, AuditChainHead, AuditEvent
+from .audit import AUDIT_ACTIONS, AUDITORS_GROUP, AuditChainHead, AuditEvent, action_label
 from .catalog import Dag, Run, tag_index_for
 from .directory import DirectoryAccount
 from .notifications import Delivery, Subscription
@@ -12,6 +12,7 @@ from .tracking import PollStatus, StateChange, TaskInstance
 
 __all__ = [
     "AUDITORS_GROUP",
+    "AUDIT_ACTIONS",
     "LEVEL_RANK",
     "PLAIN_HTTP_WARNING",
     "AirflowProfile",
@@ -32,6 +33,7 @@ __all__ = [
     "TaskInstance",
     "Team",
     "TeamMembership",
+    "action_label",
     "glob_to_regex",
     "hash_token",
     "tag_index_for",

@@ -15,6 +15,59 @@ if TYPE_CHECKING:
 
 AUDITORS_GROUP = "Audit reviewers"
 
+# Every action the audit trail records, by its code, with what it means in plain words.
+# The one list: the History's action picker, its rows and event pages, and the API's
+# ``action_label`` read it. Add a new action here when a service starts recording it.
+AUDIT_ACTIONS: dict[str, str] = {
+    "dag.trigger": "Triggered a run",
+    "dag.pause": "Paused a DAG",
+    "dag.unpause": "Unpaused a DAG",
+    "run.retry": "Retried failed tasks",
+    "run.set_state": "Marked a run succeeded or failed",
+    "approval.request": "Asked for approval",
+    "approval.approve": "Approved a request",
+    "approval.reject": "Rejected a request",
+    "approval.cancel": "Cancelled a request",
+    "approval.expire": "A request expired",
+    "profile.create": "Added an Airflow connection",
+    "profile.update": "Changed an Airflow connection",
+    "profile.delete": "Deleted an Airflow connection",
+    "profile.test": "Tested an Airflow connection",
+    "team.create": "Created a team",
+    "team.update": "Changed a team",
+    "team.delete": "Deleted a team",
+    "member.add": "Added a team member",
+    "member.remove": "Removed a team member",
+    "member.role_change": "Changed a member's role",
+    "grant.add": "Gave a team access to DAGs",
+    "grant.remove": "Took DAG access from a team",
+    "notification.subscribe": "Added a notification",
+    "notification.update": "Changed a notification",
+    "notification.unsubscribe": "Removed a notification",
+    "notification.test": "Sent a test notification",
+    "notification.send": "Sent a notification",
+    "user.create": "Created a user",
+    "user.update": "Changed a user",
+    "user.deactivate": "Deactivated a user",
+    "user.auditor_change": "Changed who reviews the audit trail",
+    "user.admin_change": "Changed who is panel admin",
+    "token.create": "Created an API token",
+    "token.revoke": "Revoked an API token",
+    "api.write": "Wrote with a read-only API token",
+    "auth.login": "Signed in",
+    "auth.logout": "Signed out",
+    "auth.lockout": "Locked out after failed sign-ins",
+    "auth.unlock": "Unlocked a sign-in",
+    "auth.password_change": "Changed a password",
+    "secrets.rotate": "Re-encrypted the stored secrets",
+    "history.prune": "Pruned old run history",
+}
+
+
+def action_label(code: str) -> str:
+    """An audit action in plain words ("Triggered a run"); an unlisted code stays as it is."""
+    return AUDIT_ACTIONS.get(code, code)
+
 
 class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
     """Bulk update and delete are refused too, not only ``save()`` on an existing row."""
@@ -106,6 +159,11 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit events are append-only and cannot be deleted.")
+
+    @property
+    def action_label(self) -> str:
+        """The action in plain words, as the History shows it."""
+        return action_label(self.action)
 
     def content(self) -> dict[str, Any]:
         """The fields the hash covers, in a stable JSON-ready form."""

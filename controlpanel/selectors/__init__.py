@@ -6,8 +6,11 @@ answer the same question the same way: the catalog of DAGs, runs, the audit trai
 
 from controlpanel.selectors.audit import (
     AUDIT_CSV_COLUMNS,
+    EventRow,
+    action_choices,
     audit_csv_lines,
     audit_events,
+    event_rows,
     events_before,
 )
 from controlpanel.selectors.catalog import (
@@ -23,13 +26,16 @@ from controlpanel.selectors.runs import RunFilters, RunScope, runs_for, visible_
 __all__ = [
     "AUDIT_CSV_COLUMNS",
     "DagFilters",
+    "EventRow",
     "RunFilters",
     "RunScope",
+    "action_choices",
     "audit_csv_lines",
     "audit_events",
     "catalog_dags",
     "catalog_tags",
     "dag_of",
+    "event_rows",
     "events_before",
     "last_runs",
     "newest_run",

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
-from controlpanel.models import AuditEvent
+from controlpanel.models import AUDIT_ACTIONS, AuditEvent, Dag, Run, Team
+from controlpanel.permissions import Access
 from controlpanel.selectors.rows import plain_rows
 
 AUDIT_CSV_COLUMNS = [
@@ -69,6 +71,80 @@ def audit_events(
     if until is not None:
         events = events.filter(created_at__lt=until)
     return events
+
+
+def action_choices(selected: str = "") -> list[tuple[str, str]]:
+    """(code, plain words) of every audit action, by words; ``selected`` kept if unlisted.
+
+    The History's action picker: the URL keeps the code, so old links still filter.
+    """
+    choices = sorted(AUDIT_ACTIONS.items(), key=lambda item: item[1])
+    if selected and selected not in AUDIT_ACTIONS:
+        choices.append((selected, selected))
+    return choices
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """An audit event with the run, DAG and team it names, where they exist and may be opened."""
+
+    event: AuditEvent
+    run: Run | None = None
+    dag: Dag | None = None
+    team: Team | None = None
+
+
+def event_rows(events: Sequence[AuditEvent], access: Access) -> list[EventRow]:
+    """The events with links to what they name: three queries for any number of events.
+
+    A link appears only when the thing still exists and the viewer may open its page (an
+    audit reviewer opens every run, but only the DAGs and teams their own rights allow).
+    """
+    runs, dags = _runs_named(events, access), _dags_named(events, access)
+    teams: dict[str, Team] = {}
+    team_slugs = {_team_slug(e) for e in events} - {""}
+    if team_slugs:
+        found_teams = access.visible_teams().filter(slug__in=team_slugs)
+        teams = {t.slug: t for t in found_teams if access.can_manage_members(t)}
+    return [
+        EventRow(
+            event=e,
+            run=runs.get((e.profile_slug, e.dag_id, e.dag_run_id)),
+            dag=dags.get((e.profile_slug, e.dag_id)),
+            team=teams.get(_team_slug(e)),
+        )
+        for e in events
+    ]
+
+
+def _runs_named(events: Sequence[AuditEvent], access: Access) -> dict[tuple[str, str, str], Run]:
+    """(profile slug, DAG id, run id) -> the run, for the runs the events name (one query)."""
+    named = [e for e in events if e.dag_run_id and e.dag_id]
+    if not named:
+        return {}
+    runs = access.visible_runs().filter(
+        profile__slug__in={e.profile_slug for e in named},
+        dag_id__in={e.dag_id for e in named},
+        dag_run_id__in={e.dag_run_id for e in named},
+    )
+    return {(r.profile.slug, r.dag_id, r.dag_run_id): r for r in runs}
+
+
+def _dags_named(events: Sequence[AuditEvent], access: Access) -> dict[tuple[str, str], Dag]:
+    """(profile slug, DAG id) -> the DAG, for the DAGs the events name (one query)."""
+    named = [e for e in events if e.dag_id]
+    if not named:
+        return {}
+    dags = access.visible_dags().filter(
+        profile__slug__in={e.profile_slug for e in named}, dag_id__in={e.dag_id for e in named}
+    )
+    return {(d.profile.slug, d.dag_id): d for d in dags}
+
+
+def _team_slug(event: AuditEvent) -> str:
+    """The slug of the team a team, member, grant or notification event is about, or ''."""
+    team = event.payload.get("team") if isinstance(event.payload, dict) else None
+    return team if isinstance(team, str) else ""
 
 
 def events_before(events: QuerySet[AuditEvent], before: int) -> QuerySet[AuditEvent]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.text import slugify
 
 from controlpanel import crypto
 from controlpanel.airflow_clients import client_for, forget_client
@@ -83,6 +84,7 @@ class ConnectionReport:
     credentials_accepted: bool | None = None
     dag_count: int | None = None
     can_trigger: bool | None = None
+    auth_status: int | None = None  # the HTTP status of a refusal of the credentials
     warnings: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -90,6 +92,23 @@ class ConnectionReport:
         """The result in one plain sentence (flash message and audit message)."""
         if self.error:
             return f"Connection test failed: {self.error}"
+        return f"Connection test: {self.findings()}."
+
+    def after_saving(self, auth_type: str) -> str:
+        """What the test right after saving found, in one sentence (saving itself worked).
+
+        "Saved. Airflow answered: ..." or "Saved, but ..." naming what to check.
+        """
+        if self.error:
+            return f"Saved, but the connection test failed: {self.error}"
+        if self.credentials_accepted is False:
+            status = f" ({self.auth_status})" if self.auth_status else ""
+            what = "password" if auth_type == AirflowProfile.AuthType.BASIC else "token"
+            return f"Saved, but Airflow refused these credentials{status}: check the {what}."
+        return f"Saved. Airflow answered: {self.findings()}."
+
+    def findings(self) -> str:
+        """Version, scheduler, credentials, DAG count and trigger right, comma-separated."""
         parts = [f"Airflow {self.airflow_version or 'of unknown version'}"]
         if self.api_version:
             parts[0] += f" (REST API {self.api_version})"
@@ -100,7 +119,7 @@ class ConnectionReport:
         if self.dag_count is not None:
             parts.append(f"{self.dag_count} DAG{'' if self.dag_count == 1 else 's'}")
         parts.append(_words(self.can_trigger, "can trigger runs", "cannot trigger runs"))
-        return "Connection test: " + ", ".join(p for p in parts if p) + "."
+        return ", ".join(p for p in parts if p)
 
     def as_payload(self) -> dict[str, Any]:
         """The report as audit payload."""
@@ -142,7 +161,11 @@ def create_profile(
     is_active: bool = True,
     track_external_runs: bool = True,
 ) -> AirflowProfile:
-    """Add a connection profile, its secret encrypted; raises ValidationError when refused."""
+    """Add a connection profile, its secret encrypted; raises ValidationError when refused.
+
+    An empty ``slug`` is made from the name ("Data Lake" -> "data-lake").
+    """
+    slug = slug.strip() or slugify(name)
     with audited(actor, "profile.create", profile=slug, failed=(ValidationError,)) as event:
         _require_manager(actor)
         profile = AirflowProfile(
@@ -213,6 +236,20 @@ def _changes(
     return {**changed, "secret_changed": secret_changed}
 
 
+def changes_connection(
+    profile: AirflowProfile, new_secret: str | None = None, **fields: Any
+) -> bool:
+    """Whether saving ``fields`` would change how the panel reaches Airflow.
+
+    A new address, login, password or token, or TLS setting: worth testing on save.
+    """
+    if new_secret:
+        return True
+    return any(
+        name in fields and fields[name] != getattr(profile, name) for name in CONNECTION_FIELDS
+    )
+
+
 def delete_profile(actor: Actor, profile: AirflowProfile) -> None:
     """Delete a profile with its DAG catalog, runs and grants (they cascade)."""
     profile_id = profile.pk
@@ -255,6 +292,19 @@ def test_profile(actor: Actor, profile: AirflowProfile) -> ConnectionReport:
 
 # Its name starts with "test": keep pytest from collecting it where a test module imports it.
 test_profile.__test__ = False  # type: ignore[attr-defined]
+
+
+def test_after_saving(actor: Actor, profile: AirflowProfile) -> ConnectionReport | None:
+    """Test a profile just added or re-addressed; None when it is switched off (not used).
+
+    The save has already happened: whatever the test finds is reported, never undone.
+    """
+    if not profile.is_active:
+        return None
+    return test_profile(actor, profile)
+
+
+test_after_saving.__test__ = False  # type: ignore[attr-defined]
 
 
 def check_connection(profile: AirflowProfile) -> ConnectionReport:
@@ -305,8 +355,9 @@ def _check_credentials(client: AirflowClient, report: ConnectionReport) -> None:
     """List the DAGs (needs valid credentials), then probe the trigger permission."""
     try:
         dags = client.list_dags()
-    except AirflowAuthError:
+    except AirflowAuthError as refused:
         report.credentials_accepted = False
+        report.auth_status = refused.status_code
         report.warnings.append(CREDENTIALS_REJECTED)
         return
     report.credentials_accepted = True

@@ -6,6 +6,7 @@ members. Every attempt is audited, denied and refused ones too (``audit.audited`
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -178,6 +179,16 @@ def add_member(actor: Actor, team: Team, user: Any, role: str) -> TeamMembership
     return membership
 
 
+def removal_refusal(actor: Actor, membership: TeamMembership) -> str:
+    """Why ``remove_member`` would refuse to take this member out, or '' when it would not.
+
+    The confirmation page says it before anyone presses the button.
+    """
+    if _is_last_admin_leaving(actor, membership):
+        return LAST_ADMIN.format(team=membership.team.name)
+    return ""
+
+
 def remove_member(actor: Actor, team: Team, user: Any) -> None:
     """Take a user out of a team (their rights from its grants end at once)."""
     payload = {"team": team.slug, "user": user.get_username()}
@@ -303,6 +314,32 @@ def preview_grant(
     if not (grant.dag_ids or grant.dag_patterns or grant.tags):
         return []
     return list(Dag.objects.filter(grant.dag_filter()).order_by("dag_id"))
+
+
+def catalog_was_read(profile: AirflowProfile) -> bool:
+    """Whether the panel has read the profile's DAG list at least once (so a preview tells)."""
+    return profile.catalog_synced_at is not None
+
+
+def unknown_dag_warnings(profile: AirflowProfile, dag_ids: Iterable[str]) -> list[str]:
+    """A warning for each DAG id the profile's catalog does not know, with close matches.
+
+    Nothing before the first catalog sync (nothing is known yet). Only a warning: a grant
+    may name a DAG that appears in Airflow later.
+    """
+    wanted = clean_selector(dag_ids)
+    if not wanted or not catalog_was_read(profile):
+        return []
+    known = list(Dag.objects.filter(profile=profile).values_list("dag_id", flat=True))
+    missing = [dag_id for dag_id in wanted if dag_id not in set(known)]
+    warnings = []
+    for dag_id in missing:
+        warning = f"No DAG called {dag_id} on this connection — check the spelling."
+        close = difflib.get_close_matches(dag_id, known, n=3)
+        if close:
+            warning += f" Did you mean {' or '.join(close)}?"
+        warnings.append(warning)
+    return warnings
 
 
 # --- audit reviewers ----------------------------------------------------------------------

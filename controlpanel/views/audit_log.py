@@ -19,7 +19,13 @@ from django.views.decorators.http import require_safe
 
 from controlpanel.models import AuditEvent, Team
 from controlpanel.permissions import access_for
-from controlpanel.selectors import audit_csv_lines, audit_events, events_before
+from controlpanel.selectors import (
+    action_choices,
+    audit_csv_lines,
+    audit_events,
+    event_rows,
+    events_before,
+)
 from controlpanel.selectors.dates import day_start
 from controlpanel.views.listing import first_page, parse_date, parse_int, query_without
 
@@ -61,7 +67,8 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     events, before = filtered_events(params), parse_int(request.GET.get("before"))
     page = first_page(events if before is None else events_before(events, before))
     context = {
-        "events": page.items,
+        "rows": event_rows(page.items, access_for(request.user)),
+        "actions": action_choices(params["action"]),
         "params": params,
         "next_query": query_without(request, "before", before=page.next_before)
         if page.next_before
@@ -81,7 +88,8 @@ def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     _reviewer(request)
     event = get_object_or_404(AuditEvent, pk=pk)
     payload = json.dumps(event.payload, indent=2, sort_keys=True, default=str)
-    return render(request, "audit/detail.html", {"event": event, "payload": payload})
+    (row,) = event_rows([event], access_for(request.user))
+    return render(request, "audit/detail.html", {"event": event, "row": row, "payload": payload})
 
 
 @login_required

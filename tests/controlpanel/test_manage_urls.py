@@ -25,6 +25,7 @@ MANAGE_URLS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "team": ("/manage/teams/t/", "teams", {"slug": "t"}),
     "team_edit": ("/manage/teams/t/edit/", "teams", {"slug": "t"}),
     "member_add": ("/manage/teams/t/members/add/", "members", {"slug": "t"}),
+    "member_candidates": ("/manage/teams/t/members/candidates/", "members", {"slug": "t"}),
     "member_remove": (
         "/manage/teams/t/members/7/remove/",
         "members",

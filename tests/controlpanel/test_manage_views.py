@@ -177,7 +177,21 @@ CASES = [
     Case(
         "member_remove", "post", url("manage:member_remove", VIEWERS, viewer_id), expect(302, 302)
     ),
-    Case("member_remove", "get", url("manage:member_remove", VIEWERS, viewer_id), everyone(405)),
+    Case("member_remove", "get", url("manage:member_remove", VIEWERS, viewer_id), expect(200, 200)),
+    Case(
+        "member_remove_nonmember",
+        "get",
+        url("manage:member_remove", VIEWERS, lambda w: w.users["outsider"].pk),
+        expect(404, 404),
+    ),
+    Case("member_candidates", "get", url("manage:member_candidates", VIEWERS), expect(200, 200)),
+    Case("member_candidates", "post", url("manage:member_candidates", VIEWERS), everyone(405)),
+    Case(
+        "member_candidates_other",
+        "get",
+        url("manage:member_candidates", "etl-ops"),
+        expect(200, 404),
+    ),
     Case(
         "member_remove_nonmember",
         "post",

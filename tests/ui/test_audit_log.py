@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +20,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from controlpanel.audit import Actor, record_event
-from controlpanel.models import AuditEvent
+from controlpanel.models import AUDIT_ACTIONS, AuditEvent
 from controlpanel.selectors import AUDIT_CSV_COLUMNS
 from controlpanel.selectors import audit as audit_selectors
+from tests.factories import RunFactory
 from tests.world import PERSONAS, World
 
 pytestmark = pytest.mark.django_db
@@ -236,3 +239,183 @@ def test_pages_go_by_id_without_offset_or_count(
         shown_ids(client.get(f"/audit/?action=dag.trigger&before={ids[3]}").content.decode())
         == (ids + second)[4:54]
     )
+
+
+# --- the action picker in plain words --------------------------------------------------------
+
+
+def test_the_action_filter_is_a_choice_list_in_plain_words(
+    events: list[AuditEvent], client_as: ClientAs
+) -> None:
+    html = client_as("auditor").get("/audit/?action=dag.pause").content.decode()
+    picker = html.split('<select id="f-action" name="action">')[1].split("</select>")[0]
+    assert '<option value="">Any action</option>' in picker
+    assert '<option value="dag.trigger">Triggered a run</option>' in picker
+    assert '<option value="approval.approve">Approved a request</option>' in picker
+    assert '<option value="dag.pause" selected>Paused a DAG</option>' in picker
+    assert picker.count("<option") == len(AUDIT_ACTIONS) + 1
+    assert shown_ids(html) == [events[2].pk]  # the URL keeps the code: old links still work
+    # Rows and the event page say it in words too, with the code beside it.
+    assert "Paused a DAG <code" in html
+    detail = client_as("auditor").get(f"/audit/{events[2].pk}/").content.decode()
+    assert "<h1>Event " in detail and ": Paused a DAG</h1>" in detail
+
+
+def test_an_unlisted_action_in_an_old_link_still_filters(world: World, client_as: ClientAs) -> None:
+    event = record_event(Actor(world.users["operator"]), "legacy.thing", outcome="succeeded")
+    html = client_as("auditor").get("/audit/?action=legacy.thing").content.decode()
+    assert '<option value="legacy.thing" selected>legacy.thing</option>' in html
+    assert shown_ids(html) == [event.pk]
+
+
+def test_the_api_gives_the_same_words(events: list[AuditEvent], client_as: ClientAs) -> None:
+    body = client_as("auditor").get("/api/audit/?action=dag.pause").json()
+    assert [(e["action"], e["action_label"]) for e in body["results"]] == [
+        ("dag.pause", "Paused a DAG")
+    ]
+
+
+# The calls that name the action they record, and what each takes it as.
+_AUDITING_CALLS = {
+    "audited",
+    "record_event",
+    "AuditedAction",
+    "_audited_on_run",
+    "_decide",
+    "_require_manager",
+    "_save_checked",
+    "ensure_may_manage_teams",
+    "ensure_may_manage_users",
+    "find_dag",
+}
+_ACTION_SHAPE = re.compile(r"^[a-z]+\.[a-z_]+$")
+
+
+def _recorded_actions() -> set[str]:
+    """Every action code the panel's code passes to an auditing call, read from its source."""
+    codes: set[str] = set()
+    for path in (Path(__file__).resolve().parents[2] / "controlpanel").rglob("*.py"):
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+                if name in _AUDITING_CALLS:
+                    values = [*node.args, *(k.value for k in node.keywords if k.arg == "action")]
+                    codes |= _constants(values)
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name | ast.Tuple) and "action" in ast.unparse(t)
+                for t in node.targets
+            ):
+                codes |= _constants(list(ast.walk(node.value)))
+    return codes
+
+
+def _constants(nodes: Sequence[ast.AST]) -> set[str]:
+    return {
+        sub.value
+        for node in nodes
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.Constant)
+        and isinstance(sub.value, str)
+        and _ACTION_SHAPE.match(sub.value)
+    }
+
+
+def test_every_recorded_action_has_plain_words() -> None:
+    recorded = _recorded_actions()
+    assert {"dag.trigger", "member.remove", "approval.approve", "auth.login"} <= recorded
+    assert recorded - set(AUDIT_ACTIONS) == set(), "add these to AUDIT_ACTIONS"
+
+
+# --- links from events to what they name -------------------------------------------------------
+
+
+@pytest.fixture
+def named(world: World) -> dict[str, Any]:
+    """A run of prod finance_daily, its trigger event, a member event, a gone run's event."""
+    run = RunFactory.create(profile=world.prod, dag_id="finance_daily", dag_run_id="r1")
+    RunFactory.create(profile=world.staging, dag_id="finance_daily", dag_run_id="r1")
+    actor = Actor(world.users["operator"])
+    trigger = record_event(
+        actor,
+        "dag.trigger",
+        outcome="succeeded",
+        profile=world.prod,
+        dag_id="finance_daily",
+        dag_run_id="r1",
+    )
+    member = record_event(
+        Actor(world.users["team_admin"]),
+        "member.add",
+        outcome="succeeded",
+        payload={"team": "finance-viewers", "user": "outsider"},
+    )
+    gone = record_event(
+        actor,
+        "dag.trigger",
+        outcome="succeeded",
+        profile=world.prod,
+        dag_id="no_such_dag",
+        dag_run_id="r-gone",
+    )
+    return {"run": run, "trigger": trigger, "member": member, "gone": gone}
+
+
+def test_a_panel_admin_follows_an_event_to_its_run_dag_and_team(
+    named: dict[str, Any], client_as: ClientAs
+) -> None:
+    client = client_as("superuser")
+    run_link = f'href="/runs/{named["run"].pk}/"'
+    for html in (
+        client.get("/audit/").content.decode(),
+        client.get(f"/audit/{named['trigger'].pk}/").content.decode(),
+    ):
+        assert run_link in html
+        assert 'href="/dags/prod/finance_daily/"' in html
+    assert 'href="/manage/teams/finance-viewers/"' in client.get("/audit/").content.decode()
+    member = client.get(f"/audit/{named['member'].pk}/").content.decode()
+    assert 'href="/manage/teams/finance-viewers/">Finance viewers</a>' in member
+    gone = client.get(f"/audit/{named['gone'].pk}/").content.decode()
+    assert "<code>r-gone</code>" in gone and not re.search(r'href="/runs/\d+/"', gone)
+    assert 'href="/dags/prod/no_such_dag/"' not in gone
+
+
+def test_an_auditor_gets_run_links_and_only_the_links_they_can_open(
+    named: dict[str, Any], client_as: ClientAs
+) -> None:
+    client = client_as("auditor")
+    html = client.get("/audit/").content.decode()
+    assert f'href="/runs/{named["run"].pk}/"' in html
+    assert client.get(f"/runs/{named['run'].pk}/").status_code == 200
+    # The auditor is in no team: DAG and team pages would answer 404, so no links to them.
+    assert 'href="/dags/' not in html and 'href="/manage/teams/' not in html
+    assert client.get("/dags/prod/finance_daily/").status_code == 404
+
+
+def test_the_history_with_links_makes_the_same_queries_for_3_or_50_events(
+    world: World,
+    named: dict[str, Any],
+    client_as: ClientAs,
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    client = client_as("superuser")
+    client.get("/audit/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/audit/")
+    actor = Actor(world.users["operator"])
+    for n in range(25):
+        run = RunFactory.create(profile=world.prod, dag_id="finance_monthly")
+        record_event(
+            actor,
+            "dag.trigger",
+            outcome="succeeded",
+            profile=world.prod,
+            dag_id="finance_monthly",
+            dag_run_id=run.dag_run_id,
+        )
+        record_event(actor, "grant.add", outcome="succeeded", payload={"team": f"t{n % 3}"})
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        html = client.get("/audit/").content.decode()
+    assert len(re.findall(r'href="/runs/\d+/"', html)) == 25
+    assert html.count('href="/dags/prod/finance_monthly/"') == 25

@@ -30,19 +30,22 @@ def grant_add(request: HttpRequest, slug: str) -> HttpResponse:
     form = GrantForm(request.POST)
     if not form.is_valid():
         return render_team_page(request, team, grant_form=form)
+    profile, selector = form.cleaned_data["profile"], form.selector()
     try:
         team_services.add_grant(
             actor,
             team,
-            profile=form.cleaned_data["profile"],
+            profile=profile,
             level=form.cleaned_data["level"],
             **form.approval(),
-            **form.selector(),
+            **selector,
         )
     except ValidationError as exc:
         add_service_errors(form, exc)
         return render_team_page(request, team, grant_form=form)
     messages.success(request, "Grant added.")
+    for warning in team_services.unknown_dag_warnings(profile, selector["dag_ids"]):
+        messages.warning(request, warning)
     return redirect("manage:team", slug=team.slug)
 
 
@@ -71,9 +74,11 @@ def grant_preview(request: HttpRequest, slug: str) -> HttpResponse:
     if form.is_valid() and not any(form.selector().values()):
         preview["errors"] = ["Enter at least one DAG id, pattern or tag to preview."]
     elif form.is_valid():
-        profile = form.cleaned_data["profile"]
+        profile, selector = form.cleaned_data["profile"], form.selector()
         preview["profile"] = profile
-        preview["dags"] = team_services.preview_grant(profile, **form.selector())
+        preview["catalog_read"] = team_services.catalog_was_read(profile)
+        preview["dags"] = team_services.preview_grant(profile, **selector)
+        preview["warnings"] = team_services.unknown_dag_warnings(profile, selector["dag_ids"])
     else:
         preview["errors"] = [error for errors in form.errors.values() for error in errors]
     if request.headers.get("HX-Request") == "true":

@@ -1,4 +1,8 @@
-"""A team's members: adding by username, removing, and changing roles (panel and team admins)."""
+"""A team's members: adding by username, removing, and changing roles (panel and team admins).
+
+Adding offers a username picker (``member_candidates``); removing asks first (GET shows
+what will happen, POST removes).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
-from django.views.decorators.http import require_POST
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST, require_safe
 
 from controlpanel.audit import Actor
 from controlpanel.forms import MemberAddForm, MemberRoleForm, add_service_errors
 from controlpanel.models import TeamMembership
+from controlpanel.permissions import access_for
+from controlpanel.selectors.members import member_choices
 from controlpanel.services import teams as team_services
-from controlpanel.views.manage.common import managed_team
-from controlpanel.views.manage.teams import render_team_page
+from controlpanel.views.manage.common import managed_team, require_form_methods
+from controlpanel.views.manage.teams import candidates_url, render_team_page
 
 
 @login_required
@@ -23,13 +29,17 @@ from controlpanel.views.manage.teams import render_team_page
 def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     """Add a user to the team by username."""
     team = managed_team(request, slug)
-    form = MemberAddForm(request.POST)
+    form = MemberAddForm(request.POST, candidates_url=candidates_url(team))
     if not form.is_valid():
         return render_team_page(request, team, member_form=form)
     username = form.cleaned_data["username"].strip()
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None:
-        form.add_error("username", f"There is no active user called '{username}'.")
+        form.add_error(
+            "username",
+            f"There is no active user called '{username}'. "
+            "Start typing a username or name and pick one from the list.",
+        )
         return render_team_page(request, team, member_form=form)
     role = form.cleaned_data["role"]
     try:
@@ -43,13 +53,25 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_safe
+def member_candidates(request: HttpRequest, slug: str) -> HttpResponse:
+    """The picker's options for what was typed so far (htmx swaps them into the datalist)."""
+    team = managed_team(request, slug)
+    typed = request.GET.get("username", "")
+    choices = member_choices(access_for(request.user), team, typed)
+    return render(request, "manage/_member_candidates.html", {"member_choices": choices})
+
+
+@login_required
+@require_form_methods
 def member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
-    """Take a user out of the team."""
+    """Say what removing the member will do (GET), then take them out of the team (POST)."""
     team = managed_team(request, slug)
     membership = get_object_or_404(
-        TeamMembership.objects.select_related("user"), team=team, user_id=user_id
+        TeamMembership.objects.select_related("user", "team"), team=team, user_id=user_id
     )
+    if request.method != "POST":
+        return _confirm_removal(request, membership)
     username = membership.user.get_username()
     try:
         team_services.remove_member(Actor.from_request(request), team, membership.user)
@@ -82,3 +104,17 @@ def member_role(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
         username = membership.user.get_username()
         messages.success(request, f"{username} is now {label} of {team.name}.")
     return redirect("manage:team", slug=team.slug)
+
+
+def _confirm_removal(request: HttpRequest, membership: TeamMembership) -> HttpResponse:
+    """The confirmation page: who leaves, the rights they lose, and any refusal ahead."""
+    team = membership.team
+    context = {
+        "team": team,
+        "membership": membership,
+        "is_me": membership.user_id == request.user.pk,
+        "refusal": team_services.removal_refusal(Actor.from_request(request), membership),
+        "grants": team.grants.select_related("profile").order_by("profile__name", "id"),
+        "other_teams": membership.user.team_memberships.exclude(team=team).count(),
+    }
+    return render(request, "manage/member_remove.html", context)

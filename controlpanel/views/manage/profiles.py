@@ -36,17 +36,17 @@ def profile_create(request: HttpRequest) -> HttpResponse:
     else:
         form = ProfileForm(request.POST)
         if form.is_valid():
+            actor = Actor.from_request(request)
             try:
                 profile = profile_services.create_profile(
-                    Actor.from_request(request),
-                    secret=form.cleaned_data["secret"],
-                    **form.profile_fields(),
+                    actor, secret=form.cleaned_data["secret"], **form.profile_fields()
                 )
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
                 reading = " Its DAG list is being read from Airflow." if profile.is_active else ""
                 messages.success(request, f"Profile {profile.name} created.{reading}")
+                _test_after_saving(request, actor, profile)
                 return redirect("manage:profiles")
     return render(request, "manage/profile_form.html", {"form": form, "profile": None})
 
@@ -62,17 +62,17 @@ def profile_edit(request: HttpRequest, slug: str) -> HttpResponse:
     else:
         form = ProfileForm(request.POST, editing=True)
         if form.is_valid():
+            actor, secret = Actor.from_request(request), form.cleaned_data["secret"]
+            fields = form.profile_fields()
+            retest = profile_services.changes_connection(profile, secret, **fields)
             try:
-                profile_services.update_profile(
-                    Actor.from_request(request),
-                    profile,
-                    new_secret=form.cleaned_data["secret"],
-                    **form.profile_fields(),
-                )
+                profile_services.update_profile(actor, profile, new_secret=secret, **fields)
             except ValidationError as exc:
                 add_service_errors(form, exc)
             else:
                 messages.success(request, "Profile saved.")
+                if retest:
+                    _test_after_saving(request, actor, profile)
                 return redirect("manage:profiles")
     return render(request, "manage/profile_form.html", {"form": form, "profile": profile})
 
@@ -108,3 +108,20 @@ def profile_test(request: HttpRequest, slug: str) -> HttpResponse:
     for warning in report.warnings:
         messages.warning(request, f"{profile.name}: {warning}")
     return redirect("manage:profiles")
+
+
+def _test_after_saving(request: HttpRequest, actor: Actor, profile: AirflowProfile) -> None:
+    """Test a new or re-addressed connection at once and say what Airflow answered.
+
+    Saving has already happened: a refusal is a warning, never a reason to undo it.
+    """
+    report = profile_services.test_after_saving(actor, profile)
+    if report is None:
+        messages.info(request, "The connection is not active, so it was not tested.")
+        return
+    level = messages.SUCCESS if report.ok else messages.WARNING
+    messages.add_message(request, level, report.after_saving(profile.auth_type))
+    said = (profile_services.CREDENTIALS_REJECTED, report.error or None)
+    for warning in report.warnings:
+        if not any(part and part in warning for part in said):  # not twice
+            messages.warning(request, warning)

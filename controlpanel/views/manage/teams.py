@@ -10,12 +10,14 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from controlpanel.audit import Actor
 from controlpanel.forms import GrantForm, MemberAddForm, TeamForm, add_service_errors
 from controlpanel.models import Team, TeamMembership
 from controlpanel.permissions import access_for
+from controlpanel.selectors.members import member_choices
 from controlpanel.services import notifications as notification_services
 from controlpanel.services import teams as team_services
 from controlpanel.views.manage.common import (
@@ -106,14 +108,16 @@ def render_team_page(
     preview: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """The team page, with a posted form and its errors when one was refused."""
+    access = access_for(request.user)
     context = {
         "team": team,
         "memberships": team.memberships.select_related("user").order_by("user__username"),
         "grants": team.grants.select_related("profile", "approver_team").order_by(
             "profile__name", "id"
         ),
-        "can_change_team": access_for(request.user).can_manage_teams(),
-        "member_form": member_form or MemberAddForm(),
+        "can_change_team": access.can_manage_teams(),
+        "member_form": member_form or MemberAddForm(candidates_url=candidates_url(team)),
+        "member_choices": member_choices(access, team),
         "grant_form": grant_form or GrantForm(),
         "roles": TeamMembership.Role.choices,
         "preview": preview,
@@ -121,3 +125,8 @@ def render_team_page(
         "deliveries": notification_services.recent_deliveries(team),
     }
     return render(request, "manage/team_detail.html", context)
+
+
+def candidates_url(team: Team) -> str:
+    """Where the member picker asks for the users matching what was typed."""
+    return reverse("manage:member_candidates", args=[team.slug])
