@@ -175,7 +175,11 @@ def stale_client(world: World, persona: str) -> Client:
 
 
 def test_an_expired_trigger_form_comes_back_filled_and_nothing_is_triggered(
-    showcase: Dag, world: World, client_as: ClientAs, fake_airflow: FakeAirflow
+    showcase: Dag,
+    world: World,
+    client_as: ClientAs,
+    fake_airflow: FakeAirflow,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     client = stale_client(world, "operate_user")
     data = form_data(client, param__customer="globex", param__batch_size="250")
@@ -189,6 +193,8 @@ def test_an_expired_trigger_form_comes_back_filled_and_nothing_is_triggered(
     assert data["dag_run_id"][0] in html  # the same run id when it is sent again
     assert fake_airflow.calls == [] and Run.objects.count() == 0
     assert AuditEvent.objects.count() == events_before  # refused before anything was tried
+    logged = [r.getMessage() for r in caplog.records if r.name == "controlpanel.views.errors"]
+    assert logged and "POST /dags/prod/orders_etl/" in logged[0]
     assert 'id="trigger-form"' in html and 'aria-label="Main"' in html
     again = form_submission(html, "trigger-form")  # with the page's fresh token
     again.pop("use_conf_json", None)
