@@ -90,6 +90,9 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
         getattr(request.user, "pk", None) or "anonymous",
         reason,
     )
+    refused = api_error(request, 403, f"CSRF check failed: {reason}")
+    if refused is not None:
+        return refused
     kept = _kept_trigger_form(request)
     if kept is not None:
         return kept

@@ -1,4 +1,4 @@
-"""The panel's URLs plus pages that crash, for the 500 tests (handlers as in production)."""
+"""The panel's URLs plus test pages (a crash, a plain form under /api/), same handlers."""
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -11,8 +11,14 @@ def crash(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("boom")
 
 
+def accept(request: HttpRequest) -> HttpResponse:
+    """A plain Django view taking a POST (CSRF-protected) under /api/."""
+    return HttpResponse("accepted")
+
+
 urlpatterns = [
     path("crash/", crash),
+    path("api/plain-form/", accept),
     path("api/crash/", crash),
     *urls.urlpatterns,
 ]

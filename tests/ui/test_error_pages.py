@@ -141,6 +141,13 @@ def test_a_crash_in_the_api_stays_json(world: World) -> None:
     assert json.loads(response.content)["error"] == "internal_server_error"
 
 
+@pytest.mark.urls("tests.ui.error_urls")
+def test_a_refused_form_under_the_api_stays_json(world: World) -> None:
+    response = Client(enforce_csrf_checks=True).post("/api/plain-form/", {})
+    assert response.status_code == 403
+    assert json.loads(response.content)["error"] == "forbidden"
+
+
 # --- the API keeps its JSON ------------------------------------------------------------------
 
 
