@@ -3,7 +3,9 @@
 Rights come from team grants (team x profile x DAG selector x level); a user's rights are
 the union of their teams' grants. Superusers may do everything; audit reviewers may read
 all run history and the audit trail and nothing else. Someone who may not see a DAG or a
-run gets the same answer as for one that does not exist (404).
+run gets the same answer as for one that does not exist (404). Pages whose existence is
+no secret (the history, the management pages) answer a signed-in user without the right
+with 403 and a sentence saying what is missing (the ``*_ONLY`` messages below).
 """
 
 from __future__ import annotations
@@ -73,6 +75,25 @@ class ActionDenied(PermissionDenied):
         self.code = code
 
 
+# What a 403 says on pages everyone may know exist, in one place.
+AUDIT_REVIEWERS_ONLY = (
+    "The history is for audit reviewers and panel admins; "
+    "ask an admin to give you the auditor role."
+)
+USER_MANAGERS_ONLY = "Only panel admins manage users; ask a panel admin to add or change one."
+PROFILE_MANAGERS_ONLY = (
+    "Only panel admins manage connection profiles; ask a panel admin to add or change one."
+)
+TEAM_MANAGERS_ONLY = (
+    "Only panel admins and team admins manage teams; "
+    "ask a panel admin or your team's admin for the change you need."
+)
+TEAM_ADMINS_ONLY = (
+    "Only this team's admins and panel admins manage its members, grants and notifications; "
+    "ask one of them."
+)
+
+
 def require(allowed: bool, message: str, code: str = "forbidden") -> None:
     """Raise ActionDenied with ``message`` unless ``allowed``.
 
@@ -128,6 +149,18 @@ class Access:
             return False
         return self.is_superuser or owner.pk == self.user.pk
 
+    def require_audit_review(self) -> None:
+        """403 saying who may read the history, unless the user may (see ``can_review_audit``)."""
+        require(self.can_review_audit, AUDIT_REVIEWERS_ONLY, "not_auditor")
+
+    def require_user_management(self) -> None:
+        """403 saying only panel admins manage users, unless the user is one."""
+        require(self.can_manage_users, USER_MANAGERS_ONLY, "not_admin")
+
+    def require_profile_management(self) -> None:
+        """403 saying only panel admins manage connection profiles, unless the user is one."""
+        require(self.can_manage_profiles, PROFILE_MANAGERS_ONLY, "not_admin")
+
     # --- teams --------------------------------------------------------------------------
 
     def memberships(self) -> dict[int, str]:
@@ -177,6 +210,26 @@ class Access:
     def can_manage_teams(self) -> bool:
         """Create and rename teams, and change their grants: superusers only."""
         return self.is_superuser
+
+    def can_manage_anything(self) -> bool:
+        """Panel admins and the admins of at least one team: the "Manage" pages are theirs."""
+        return self.is_superuser or TeamMembership.Role.ADMIN in self.memberships().values()
+
+    def require_team_pages(self) -> None:
+        """403 saying who manages teams, unless the user manages something."""
+        require(self.can_manage_anything(), TEAM_MANAGERS_ONLY, "not_team_admin")
+
+    def get_managed_team(self, slug: str) -> Team:
+        """The team if the user manages its members; 403 for a member who does not, else 404.
+
+        Members know their team exists, so they are told who manages it; to anyone else a
+        team they do not belong to does not exist.
+        """
+        team = Team.objects.filter(slug=slug).first()
+        if team is None or not (self.is_superuser or team.pk in self.memberships()):
+            raise Http404("No such team.")
+        require(self.can_manage_members(team), TEAM_ADMINS_ONLY, "not_team_admin")
+        return team
 
     # --- DAGs -----------------------------------------------------------------------------
 

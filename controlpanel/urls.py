@@ -51,3 +51,8 @@ urlpatterns = [
     path("audit/export.csv", audit_log.audit_export, name="audit_export"),
     path("audit/<int:pk>/", audit_log.audit_detail, name="audit_event"),
 ]
+
+# Styled dead ends with the navigation (JSON for API paths): controlpanel/views/errors.py.
+handler403 = "controlpanel.views.errors.permission_denied"
+handler404 = "controlpanel.views.errors.page_not_found"
+handler500 = "controlpanel.views.errors.server_error"

@@ -25,3 +25,10 @@ def dag_permissions(context: dict[str, Any], dag: Dag) -> list[str]:
     """``{% dag_permissions dag as levels %}``: ["view", "trigger", ...] for the current user."""
     request = context.get("request")
     return access_for(getattr(request, "user", None)).dag_permissions(dag)
+
+
+@register.simple_tag(takes_context=True)
+def may_manage(context: dict[str, Any]) -> bool:
+    """``{% may_manage as show %}``: may the current user manage anything (the Manage link)?"""
+    request = context.get("request")
+    return access_for(getattr(request, "user", None)).can_manage_anything()

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
@@ -33,9 +33,8 @@ FILTERS = ("user", "team", "profile", "dag", "run", "action", "outcome", "from",
 
 
 def _reviewer(request: HttpRequest) -> None:
-    """Audit reviewers and superusers only; to everyone else the page does not exist."""
-    if not access_for(request.user).can_review_audit:
-        raise Http404("No such page.")
+    """Audit reviewers and superusers only; everyone else is told who may read it (403)."""
+    access_for(request.user).require_audit_review()
 
 
 def _filters(request: HttpRequest) -> dict[str, str]:

@@ -10,9 +10,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -125,7 +125,9 @@ def api_call(request: HttpRequest, dag: Dag, conf: Any, form: TriggerForm) -> st
     )
 
 
-def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: Any) -> HttpResponse:
+def _render(
+    request: HttpRequest, dag: Dag, form: TriggerForm | None, status: int = 200, **extra: Any
+) -> HttpResponse:
     access = access_for(request.user)
     context = {
         "dag": dag,
@@ -141,7 +143,7 @@ def _render(request: HttpRequest, dag: Dag, form: TriggerForm | None, **extra: A
         "recent_runs": [(run, badge(run.state)) for run in _recent_runs(request, access, dag)],
         **extra,
     }
-    return render(request, "dags/dag.html", context)
+    return render(request, "dags/dag.html", context, status=status)
 
 
 @login_required
@@ -154,6 +156,24 @@ def dag_detail(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     dag, refresh_error = _maybe_refresh(access.get_dag(profile, dag_id))
     form = _initial_form(request, access, dag) if access.can(DagAction.TRIGGER, dag) else None
     return _render(request, dag, form, refresh_error=refresh_error)
+
+
+def refused_trigger_form(
+    request: HttpRequest, message: str, profile: str, dag_id: str
+) -> HttpResponse | None:
+    """The DAG page with its trigger form filled as posted, and nothing triggered.
+
+    For a POST the CSRF check refused (the session changed in another tab): the values
+    come back to check and submit again. None when the user may not trigger this DAG.
+    """
+    access = access_for(request.user)
+    try:
+        dag = access.get_dag(profile, dag_id, DagAction.TRIGGER)
+    except (Http404, PermissionDenied):
+        return None
+    form, _conf = _read_form(request, dag)
+    messages.warning(request, message)
+    return _render(request, dag, form, status=403)
 
 
 def _logical_date(text: str) -> datetime | None:

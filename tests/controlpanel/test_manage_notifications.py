@@ -47,9 +47,10 @@ def email_form(**overrides: str) -> dict[str, str]:
     return {**data, "is_active": "on", **overrides}
 
 
-# Team admins of the team and panel admins may; nobody else may even see the team (404),
-# as for every team page.
+# Team admins of the team and panel admins may; its plain members are told who manages it
+# (403); nobody else may even see the team (404), as for every team page.
 ALLOWED = {"superuser", "team_admin"}
+MEMBERS = {"viewer"}
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -79,7 +80,8 @@ def test_permission_matrix(
     elif ok == 405:
         assert response.status_code == 405
     else:
-        assert response.status_code == (ok if persona in ALLOWED else 404)
+        refused = 403 if persona in MEMBERS else 404
+        assert response.status_code == (ok if persona in ALLOWED else refused)
 
 
 def test_another_teams_admin_cannot_reach_this_teams_notifications(

@@ -27,8 +27,9 @@ User = get_user_model()
 
 
 def admins_only(status: int) -> dict[str, int]:
-    """persona -> status: the superuser gets ``status``, other personas 404, anonymous login."""
-    statuses = {persona: 404 for persona in PERSONAS}
+    """persona -> status: the superuser gets ``status``, other personas a 403 saying who may,
+    anonymous visitors the login page."""
+    statuses = {persona: 403 for persona in PERSONAS}
     statuses.update(superuser=status, anonymous=302)
     return statuses
 
@@ -518,3 +519,10 @@ def test_the_pages_carry_no_inline_script_or_style(world: World, client_as: Clie
         for tag in page.split("<script")[1:]:
             assert tag.split(">", 1)[0].strip().startswith("src="), tag[:80]
     assert "/js/copy" in pages[-1].content.decode()
+
+
+def test_a_signed_in_non_admin_is_told_who_manages_users(client_as: ClientAs) -> None:
+    response = client_as("operator").get(reverse("manage:users"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Only panel admins manage users" in page and 'aria-label="Main"' in page

@@ -110,72 +110,95 @@ def url(name: str, *args: Callable[[World], Any] | str) -> Callable[[World], str
 
 
 VIEWERS = "finance-viewers"
+# The plain members of the world's teams: they know their team exists, so pages of it
+# they may not use answer 403 saying who manages it (everyone else outside it: 404).
+PLAIN_MEMBERS = {VIEWERS: ["viewer"], "etl-ops": ["operate_user"]}
+
+
+def told(team: str, statuses: dict[str, int]) -> dict[str, int]:
+    """``statuses`` with the team's plain members refused with a 403 instead."""
+    return statuses | {persona: 403 for persona in PLAIN_MEMBERS[team]}
+
+
+def admins_only(superuser: int) -> dict[str, int]:
+    """Profile pages: everyone but panel admins is told only panel admins manage them."""
+    return expect(superuser, others=403)
+
+
 CASES = [
     Case("index", "get", url("manage:index"), everyone(200)),
     Case("index", "post", url("manage:index"), everyone(405)),
-    Case("profiles", "get", url("manage:profiles"), expect(200)),
+    Case("profiles", "get", url("manage:profiles"), admins_only(200)),
     Case("profiles", "post", url("manage:profiles"), everyone(405)),
-    Case("profile_create", "get", url("manage:profile_create"), expect(200)),
+    Case("profile_create", "get", url("manage:profile_create"), admins_only(200)),
     Case(
         "profile_create",
         "post",
         url("manage:profile_create"),
-        expect(302),
+        admins_only(302),
         lambda w: profile_form(),
     ),
-    Case("profile_edit", "get", url("manage:profile_edit", "prod"), expect(200)),
+    Case("profile_edit", "get", url("manage:profile_edit", "prod"), admins_only(200)),
     Case(
         "profile_edit",
         "post",
         url("manage:profile_edit", "prod"),
-        expect(302),
+        admins_only(302),
         lambda w: profile_form(name="Prod", slug="prod"),
     ),
-    Case("profile_edit_missing", "get", url("manage:profile_edit", "nope"), expect(404)),
-    Case("profile_delete", "get", url("manage:profile_delete", "prod"), expect(200)),
-    Case("profile_delete", "post", url("manage:profile_delete", "prod"), expect(302)),
+    Case("profile_edit_missing", "get", url("manage:profile_edit", "nope"), admins_only(404)),
+    Case("profile_delete", "get", url("manage:profile_delete", "prod"), admins_only(200)),
+    Case("profile_delete", "post", url("manage:profile_delete", "prod"), admins_only(302)),
     Case("profile_test", "get", url("manage:profile_test", "prod"), everyone(405)),
-    Case("profile_test", "post", url("manage:profile_test", "prod"), expect(302)),
-    Case("teams", "get", url("manage:teams"), expect(200, 200)),
+    Case("profile_test", "post", url("manage:profile_test", "prod"), admins_only(302)),
+    Case("teams", "get", url("manage:teams"), expect(200, 200, others=403)),
     Case("teams", "post", url("manage:teams"), everyone(405)),
-    Case("team_create", "get", url("manage:team_create"), expect(200, 403)),
+    Case("team_create", "get", url("manage:team_create"), expect(200, 403, others=403)),
     Case(
         "team_create",
         "post",
         url("manage:team_create"),
-        expect(302, 403),
+        expect(302, 403, others=403),
         lambda w: {"name": "New team", "slug": "new-team"},
     ),
-    Case("team_own", "get", url("manage:team", VIEWERS), expect(200, 200)),
+    Case("team_own", "get", url("manage:team", VIEWERS), told(VIEWERS, expect(200, 200))),
     Case("team_own", "post", url("manage:team", VIEWERS), everyone(405)),
-    Case("team_other", "get", url("manage:team", "etl-ops"), expect(200, 404)),
+    Case("team_other", "get", url("manage:team", "etl-ops"), told("etl-ops", expect(200, 404))),
     Case("team_missing", "get", url("manage:team", "nope"), expect(404, 404)),
-    Case("team_edit", "get", url("manage:team_edit", VIEWERS), expect(200, 403)),
+    Case("team_edit", "get", url("manage:team_edit", VIEWERS), told(VIEWERS, expect(200, 403))),
     Case(
         "team_edit",
         "post",
         url("manage:team_edit", VIEWERS),
-        expect(302, 403),
+        told(VIEWERS, expect(302, 403)),
         lambda w: {"name": "Finance readers", "slug": VIEWERS},
     ),
-    Case("team_edit_other", "get", url("manage:team_edit", "etl-ops"), expect(200, 404)),
+    Case(
+        "team_edit_other",
+        "get",
+        url("manage:team_edit", "etl-ops"),
+        told("etl-ops", expect(200, 404)),
+    ),
     Case("member_add", "get", url("manage:member_add", VIEWERS), everyone(405)),
     Case(
         "member_add",
         "post",
         url("manage:member_add", VIEWERS),
-        expect(302, 302),
+        told(VIEWERS, expect(302, 302)),
         lambda w: {"username": "outsider", "role": "member"},
     ),
     Case(
         "member_add_other",
         "post",
         url("manage:member_add", "etl-ops"),
-        expect(302, 404),
+        told("etl-ops", expect(302, 404)),
         lambda w: {"username": "outsider", "role": "member"},
     ),
     Case(
-        "member_remove", "post", url("manage:member_remove", VIEWERS, viewer_id), expect(302, 302)
+        "member_remove",
+        "post",
+        url("manage:member_remove", VIEWERS, viewer_id),
+        told(VIEWERS, expect(302, 302)),
     ),
     Case("member_remove", "get", url("manage:member_remove", VIEWERS, viewer_id), expect(200, 200)),
     Case(
@@ -196,31 +219,48 @@ CASES = [
         "member_remove_nonmember",
         "post",
         url("manage:member_remove", VIEWERS, lambda w: w.users["outsider"].pk),
-        expect(404, 404),
+        told(VIEWERS, expect(404, 404)),
     ),
     Case(
         "member_role",
         "post",
         url("manage:member_role", VIEWERS, viewer_id),
-        expect(302, 302),
+        told(VIEWERS, expect(302, 302)),
         lambda w: {"role": "admin"},
     ),
-    Case("grant_add", "post", url("manage:grant_add", VIEWERS), expect(302, 403), grant_form),
+    Case(
+        "grant_add",
+        "post",
+        url("manage:grant_add", VIEWERS),
+        told(VIEWERS, expect(302, 403)),
+        grant_form,
+    ),
     Case("grant_add", "get", url("manage:grant_add", VIEWERS), everyone(405)),
     Case(
-        "grant_add_other", "post", url("manage:grant_add", "etl-ops"), expect(302, 404), grant_form
+        "grant_add_other",
+        "post",
+        url("manage:grant_add", "etl-ops"),
+        told("etl-ops", expect(302, 404)),
+        grant_form,
     ),
     Case(
-        "grant_remove", "post", url("manage:grant_remove", VIEWERS, viewers_grant), expect(302, 403)
+        "grant_remove",
+        "post",
+        url("manage:grant_remove", VIEWERS, viewers_grant),
+        told(VIEWERS, expect(302, 403)),
     ),
     Case(
         "grant_remove_wrong_team",
         "post",
         url("manage:grant_remove", "etl-ops", viewers_grant),
-        expect(404, 404),
+        told("etl-ops", expect(404, 404)),
     ),
     Case(
-        "grant_preview", "post", url("manage:grant_preview", VIEWERS), expect(200, 403), grant_form
+        "grant_preview",
+        "post",
+        url("manage:grant_preview", VIEWERS),
+        told(VIEWERS, expect(200, 403)),
+        grant_form,
     ),
 ]
 
@@ -253,7 +293,9 @@ def test_a_refused_post_changes_nothing_and_a_403_is_audited(
     team_admin.post(reverse("manage:team_create"), {"name": "X", "slug": "x"})
     assert AuditEvent.objects.get(action="team.create").outcome == "denied"
     outsider = client_as("outsider")
-    assert outsider.post(reverse("manage:profile_delete", args=["prod"])).status_code == 404
+    refused = outsider.post(reverse("manage:profile_delete", args=["prod"]))
+    assert refused.status_code == 403
+    assert "Only panel admins manage connection profiles" in refused.content.decode()
     assert AirflowProfile.objects.filter(slug="prod").exists()
 
 

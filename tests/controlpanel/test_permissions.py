@@ -166,3 +166,42 @@ def test_visible_dags_is_one_query_for_thousands(
     access.grants()  # one query for the grants
     with django_assert_num_queries(1):
         assert len(list(access.visible_dags())) == 2002
+
+
+# --- pages everyone may know exist: who manages something, and what a refusal says ---------
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_who_may_manage_anything_and_read_the_history(world: World, persona: str) -> None:
+    access = access_for(world.users[persona])
+    assert access.can_manage_anything() is (persona in {"superuser", "team_admin"})
+    if persona in {"superuser", "auditor"}:
+        access.require_audit_review()
+    else:
+        with pytest.raises(ActionDenied, match="ask an admin to give you the auditor role"):
+            access.require_audit_review()
+
+
+@pytest.mark.parametrize(
+    ("persona", "team", "answer"),
+    [
+        ("superuser", "etl-ops", "team"),
+        ("team_admin", "finance-viewers", "team"),
+        ("viewer", "finance-viewers", "403"),  # a member knows the team exists
+        ("team_admin", "etl-ops", "404"),  # not a member: the team does not exist for them
+        ("outsider", "finance-viewers", "404"),
+        ("superuser", "no-such-team", "404"),
+    ],
+)
+def test_a_managed_team_or_the_refusal_that_fits(
+    world: World, persona: str, team: str, answer: str
+) -> None:
+    access = access_for(world.users[persona])
+    if answer == "team":
+        assert access.get_managed_team(team).slug == team
+    elif answer == "403":
+        with pytest.raises(ActionDenied, match="Only this team's admins and panel admins"):
+            access.get_managed_team(team)
+    else:
+        with pytest.raises(Http404):
+            access.get_managed_team(team)

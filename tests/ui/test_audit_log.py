@@ -28,7 +28,8 @@ from tests.world import PERSONAS, World
 
 pytestmark = pytest.mark.django_db
 ClientAs = Callable[[str], Client]
-REVIEWERS = {p: 404 for p in PERSONAS} | {"superuser": 200, "auditor": 200, "anonymous": 302}
+# Signed-in people without the right are told who may read the history (403), not 404.
+REVIEWERS = {p: 403 for p in PERSONAS} | {"superuser": 200, "auditor": 200, "anonymous": 302}
 
 
 @pytest.fixture
@@ -73,6 +74,10 @@ def test_history_matrix(events: list[AuditEvent], client_as: ClientAs, persona: 
     assert client.get("/audit/").status_code == REVIEWERS[persona]
     assert client.get(f"/audit/{events[0].pk}/").status_code == REVIEWERS[persona]
     assert client.get("/audit/export.csv").status_code == REVIEWERS[persona]
+    if REVIEWERS[persona] == 403:
+        page = client.get("/audit/").content.decode()
+        assert "ask an admin to give you the auditor role" in page
+        assert 'href="/runs/"' in page  # the navigation and a way back
 
 
 def test_history_link_only_for_reviewers(events: list[AuditEvent], client_as: ClientAs) -> None:

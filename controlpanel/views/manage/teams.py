@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_safe
@@ -23,7 +23,6 @@ from controlpanel.services import teams as team_services
 from controlpanel.views.manage.common import (
     forbid_get_unless,
     managed_team,
-    may_see_teams,
     require_form_methods,
 )
 
@@ -33,8 +32,7 @@ from controlpanel.views.manage.common import (
 def team_list(request: HttpRequest) -> HttpResponse:
     """The teams the user manages: all for panel admins, their own for team admins."""
     access = access_for(request.user)
-    if not may_see_teams(access):
-        raise Http404("No such page.")
+    access.require_team_pages()
     teams = access.visible_teams().annotate(
         member_count=Count("memberships", distinct=True),
         grant_count=Count("grants", distinct=True),
@@ -49,8 +47,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
 def team_create(request: HttpRequest) -> HttpResponse:
     """Add a team (panel admins; team admins get 403, everyone else 404)."""
     access = access_for(request.user)
-    if not may_see_teams(access):
-        raise Http404("No such page.")
+    access.require_team_pages()
     forbid_get_unless(access.can_manage_teams(), request)
     if request.method != "POST":
         form = TeamForm()
