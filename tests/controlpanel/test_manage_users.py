@@ -26,10 +26,10 @@ ClientAs = Callable[[str], Client]
 User = get_user_model()
 
 
-def admins_only(status: int) -> dict[str, int]:
-    """persona -> status: the superuser gets ``status``, other personas a 403 saying who may,
-    anonymous visitors the login page."""
-    statuses = {persona: 403 for persona in PERSONAS}
+def admins_only(status: int, others: int = 403) -> dict[str, int]:
+    """persona -> status: the superuser gets ``status``, other personas ``others`` (a 403
+    saying who may), anonymous visitors the login page."""
+    statuses = {persona: others for persona in PERSONAS}
     statuses.update(superuser=status, anonymous=302)
     return statuses
 
@@ -93,8 +93,8 @@ CASES = [
     Case("tokens", "get", url("tokens"), everyone(200)),
     Case("tokens", "post", url("tokens"), everyone(200), lambda w: {"name": "ci"}),
     # someone else's token: only a panel admin may revoke it; to the others it does not exist
-    Case("token_revoke", "get", url("token_revoke", viewers_token), admins_only(200)),
-    Case("token_revoke", "post", url("token_revoke", viewers_token), admins_only(302)),
+    Case("token_revoke", "get", url("token_revoke", viewers_token), admins_only(200, 404)),
+    Case("token_revoke", "post", url("token_revoke", viewers_token), admins_only(302, 404)),
 ]
 # the viewer's own token
 CASES[-2].expected["viewer"] = 200
