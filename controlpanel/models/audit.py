@@ -51,6 +51,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "user.deactivate": "Deactivated a user",
     "user.auditor_change": "Changed who reviews the audit trail",
     "user.admin_change": "Changed who is panel admin",
+    "user.password_reset": "Reset a user's password",
     "token.create": "Created an API token",
     "token.revoke": "Revoked an API token",
     "api.write": "Wrote with a read-only API token",
