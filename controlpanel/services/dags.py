@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor, audited
@@ -243,11 +244,27 @@ def retry_failed_tasks(
                 Run.objects.filter(pk=run.pk).update(
                     state="queued", end_date=None, is_finished=False
                 )
+                _record_retry(actor, run)
                 run.state, run.end_date, run.is_finished = "queued", None, False
             event.payload["cleared_tasks"] = task_ids
             event.message = "" if task_ids else "There were no failed tasks to retry."
             event.record()
     return task_ids
+
+
+def _record_retry(actor: Actor, run: Run) -> None:
+    """The run's timeline entry for the retry: back to queued, and who asked for it.
+
+    The poller credits the tasks it then sees running again to this entry.
+    """
+    StateChange.objects.create(
+        run=run,
+        from_state=run.state,
+        to_state="queued",
+        observed_at=timezone.now(),
+        retry=True,
+        retry_requested_by=actor.user,
+    )
 
 
 def set_run_state(actor: Actor, run: Run, state: str) -> Run:

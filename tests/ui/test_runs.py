@@ -95,7 +95,7 @@ def test_run_page_shows_state_tasks_failed_first_timeline_conf_origin_and_airflo
     assert "At least one task failed" in html
     table = html[html.index("<h2>Tasks</h2>") :]
     assert table.index("transform") < table.index("extract")  # failed first
-    assert "Not run: an earlier task failed" in html and "2.0 s" in html
+    assert "Skipped: an upstream task failed" in html and "2.0 s" in html
     assert "Show log tail" in html and "Retry failed tasks" in html
     assert "operate_user" in html and "from 10.1.2.3" in html
     assert "https://prod.example.invalid/dags/orders_etl/grid?dag_run_id=panel__failed" in html
