@@ -241,10 +241,10 @@ def retry_failed_tasks(
         with transaction.atomic():
             if task_ids:
                 # Back into the poll set: the poller follows the re-run to its end.
+                _record_retry(actor, run)
                 Run.objects.filter(pk=run.pk).update(
                     state="queued", end_date=None, is_finished=False
                 )
-                _record_retry(actor, run)
                 run.state, run.end_date, run.is_finished = "queued", None, False
             event.payload["cleared_tasks"] = task_ids
             event.message = "" if task_ids else "There were no failed tasks to retry."
@@ -255,11 +255,13 @@ def retry_failed_tasks(
 def _record_retry(actor: Actor, run: Run) -> None:
     """The run's timeline entry for the retry: back to queued, and who asked for it.
 
+    It starts from the state stored last (the caller's copy may predate the poller's).
     The poller credits the tasks it then sees running again to this entry.
     """
+    stored = Run.objects.filter(pk=run.pk).values_list("state", flat=True).first()
     StateChange.objects.create(
         run=run,
-        from_state=run.state,
+        from_state=stored or run.state,
         to_state="queued",
         observed_at=timezone.now(),
         retry=True,
