@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -42,7 +43,7 @@ def test_a_failed_then_retried_run_fits_a_phone_and_tells_its_story(
         Actor(user=user),
         harness.dags.get(dag_id="cp_etl"),
         conf={"fail_at": "transform", "fail_mode": "first_try"},
-        dag_run_id=f"panel__nightly_orders_reload_with_a_long_run_id_{user.pk}_2026_11_30",
+        dag_run_id=f"panel__nightly_orders_reload_with_a_long_run_id_{uuid.uuid4().hex}",
     )
     poll_until(harness, finished(run))
 
@@ -53,9 +54,15 @@ def test_a_failed_then_retried_run_fits_a_phone_and_tells_its_story(
     page.goto(f"{live_server.url}/runs/{run.pk}/")
     expect(page.locator("#run-live .run-state .state")).to_have_text("Failed")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.get_by_role("button", name=re.compile("Show log tail")).first.click()
+    expect(page.locator("pre.log")).to_contain_text("Deliberate failure in transform")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     page.get_by_text("Retry failed tasks").click()
-    page.get_by_role("button", name="Yes, retry them").click()
+    confirm = page.get_by_role("button", name="Yes, retry them")
+    expect(confirm).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    confirm.click()
     page.wait_for_url(re.compile(rf"/runs/{run.pk}/$"))
     page.evaluate(RECORD_ANNOUNCEMENTS)
     poll_until(harness, finished(run))
