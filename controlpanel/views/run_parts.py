@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controlpanel.models import StateChange, TaskInstance
+from controlpanel.models import Run, StateChange, TaskInstance
 from controlpanel.views.listing import STATE_WORDS, Badge, badge
 
 FAILED_TASK_STATES = ("failed", "upstream_failed", "up_for_retry")
@@ -109,3 +109,8 @@ def timeline(changes: list[StateChange], tis: list[TaskInstance]) -> list[Timeli
         )
         for change in changes
     ]
+
+
+def task_labels(run: Run) -> dict[str, str]:
+    """Each task id of the run and its display name ("" when it has none)."""
+    return dict(run.task_instances.values_list("task_id", "display_name"))

@@ -58,6 +58,7 @@ def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
         ),
         "active": run.state not in FINISHED_RUN_STATES,
         "rows": rows,
+        "any_mapped": any(row.ti.map_index >= 0 for row in rows),
         "failed_rows": [r for r in rows if r.failed],
         "timeline": run_parts.timeline(list(selectors.run_timeline(run)), tis),
         "can_retry": access.can(DagAction.RETRY, dag),
@@ -173,7 +174,9 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Airflow did not retry the tasks. {exc.user_message}")
     else:
         if cleared:
-            messages.success(request, f"Retrying: {', '.join(cleared)}.")
+            labels = run_parts.task_labels(run)
+            retrying = ", ".join(labels.get(task_id) or task_id for task_id in cleared)
+            messages.success(request, f"Retrying: {retrying}.")
         else:
             messages.warning(request, "There were no failed tasks to retry.")
     return redirect("run", pk=run.pk)

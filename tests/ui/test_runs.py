@@ -195,11 +195,15 @@ def test_retry_matrix(
 def test_retry_puts_the_run_back_to_queued_and_says_so(
     failed_run: Run, client_as: ClientAs, fake_airflow: FakeAirflow
 ) -> None:
+    TaskInstance.objects.filter(run=failed_run, task_id="load").update(display_name="Load it")
     client = client_as("operate_user")
     client.post(f"/runs/{failed_run.pk}/retry/")
     assert Run.objects.get(pk=failed_run.pk).state == "queued"
-    assert "Retrying: load." in client.get(f"/runs/{failed_run.pk}/").content.decode()
+    html = client.get(f"/runs/{failed_run.pk}/").content.decode()
+    assert "Retrying: Load it." in html
     assert AuditEvent.objects.get(action="run.retry").outcome == "succeeded"
+    # The retry is on the timeline at once, with who asked for it.
+    assert "Failed → <strong>Queued again (retry by operate_user)</strong>" in html
 
 
 def test_tasks_show_by_their_display_name_with_the_task_id_beside(
@@ -215,6 +219,10 @@ def test_tasks_show_by_their_display_name_with_the_task_id_beside(
     assert "<h3" in html and "Transform the orders: Failed</h3>" in html
     timeline = html[html.index("<h2>Timeline</h2>") :]
     assert "Transform the orders, try 1" in timeline
+    assert "Map index" not in html  # no task is mapped: no column for it
+    TaskInstance.objects.create(run=failed_run, task_id="fan_out", map_index=3, state="running")
+    html = client_as("operate_user").get(f"/runs/{failed_run.pk}/").content.decode()
+    assert '<th scope="col">Map index</th>' in html and '<td data-label="Map index">3</td>' in html
 
 
 def test_tasks_that_never_ran_show_no_times_and_no_duration(
