@@ -144,6 +144,8 @@ class TaskInstance:
     queued_when: datetime | None = None
     hostname: str | None = None
     note: str | None = None
+    # The task's ``task_display_name`` (Airflow 2.9+); None when Airflow sends none.
+    display_name: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:

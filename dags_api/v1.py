@@ -304,6 +304,7 @@ class AirflowV1:
             queued_when=parse_datetime(data.get("queued_when")),
             hostname=data.get("hostname") or None,
             note=data.get("note"),
+            display_name=data.get("task_display_name") or None,
         )
 
     def parse_import_error(self, data: dict[str, Any]) -> DagImportError:

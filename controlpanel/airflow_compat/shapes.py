@@ -194,13 +194,13 @@ def task_instance(
     if api == V1:
         # v1 clients refuse a null execution_date: left out when the run is not at hand.
         dated = {"execution_date": logical_date} if logical_date else {}
-        return data | dated | {"sla_miss": None, "task_display_name": ti.task_id}
+        return data | dated | {"sla_miss": None, "task_display_name": ti.display_name or ti.task_id}
     run_after = (run.run_after or run.logical_date or run.queued_at) if run else None
     return data | {
         "id": f"{ti.dag_id}/{ti.dag_run_id}/{ti.task_id}/{ti.map_index}",
         "logical_date": logical_date,
         "run_after": when(run_after) or when(ti.queued_when or ti.start_date) or "",
-        "task_display_name": ti.task_id,
+        "task_display_name": ti.display_name or ti.task_id,
         "dag_display_name": display_name or ti.dag_id,
         "operator_name": ti.operator,
         "scheduled_when": None,

@@ -340,10 +340,14 @@ def _has_timezone(text: str) -> bool:
 
 
 class TaskInstanceSerializer(serializers.ModelSerializer[TaskInstance]):
+    # Airflow's task_display_name, else the task id (as Airflow itself answers).
+    display_name = serializers.CharField(source="label", read_only=True)
+
     class Meta:
         model = TaskInstance
         fields = [
             "task_id",
+            "display_name",
             "map_index",
             "try_number",
             "state",
@@ -403,10 +407,26 @@ class RunBriefSerializer(RunSerializer):
 
 
 class StateChangeSerializer(serializers.ModelSerializer[StateChange]):
+    retry_requested_by = serializers.SerializerMethodField()
+
     class Meta:
         model = StateChange
-        fields = ["task_id", "map_index", "try_number", "from_state", "to_state", "observed_at"]
+        fields = [
+            "task_id",
+            "map_index",
+            "try_number",
+            "from_state",
+            "to_state",
+            "observed_at",
+            "retry",
+            "retry_requested_by",
+        ]
         read_only_fields = fields
+
+    def get_retry_requested_by(self, change: StateChange) -> str | None:
+        """Who asked the panel for this retry (null: not a retry, or retried in Airflow)."""
+        user = change.retry_requested_by
+        return user.get_username() if user else None
 
 
 class RetryResultSerializer(serializers.Serializer[Any]):

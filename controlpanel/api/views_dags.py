@@ -229,7 +229,7 @@ class RunHistoryView(ApiView):
     def get(self, request: Request, run_id: int) -> Response:
         run = selectors.visible_run(self.access, run_id)
         return self.paginated(
-            run.state_changes.order_by("observed_at", "id"), s.StateChangeSerializer
+            selectors.run_timeline(run).order_by("observed_at", "id"), s.StateChangeSerializer
         )
 
 

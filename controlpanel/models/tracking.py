@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from .catalog import Run
@@ -13,6 +14,8 @@ class TaskInstance(models.Model):
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="task_instances")
     task_id = models.CharField(max_length=250)
+    # The task's display name in Airflow ("" when it has none or it equals the task id).
+    display_name = models.CharField(max_length=250, blank=True)
     map_index = models.IntegerField(default=-1)
     try_number = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=30, blank=True)  # "" while Airflow has none
@@ -34,12 +37,19 @@ class TaskInstance(models.Model):
         index = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return f"{self.task_id}{index} try {self.try_number}: {self.state or 'none'}"
 
+    @property
+    def label(self) -> str:
+        """What people call the task: its display name, else its task id."""
+        return self.display_name or self.task_id
+
 
 class StateChange(models.Model):
     """One observed change of a run's or task instance's state, with when we saw it.
 
     ``task_id`` is empty for the run itself. Every try of every task keeps its changes,
-    so the run page can draw a timeline after Airflow pruned its own history.
+    so the run page can draw a timeline after Airflow pruned its own history. ``retry``
+    marks a run or task sent back to run again (a try that had ended started over);
+    ``retry_requested_by`` is who asked the panel for it (None: retried in Airflow).
     """
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="state_changes")
@@ -49,6 +59,14 @@ class StateChange(models.Model):
     from_state = models.CharField(max_length=30, blank=True)
     to_state = models.CharField(max_length=30, blank=True)
     observed_at = models.DateTimeField()
+    retry = models.BooleanField(default=False)
+    retry_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["observed_at", "id"]

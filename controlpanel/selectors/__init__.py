@@ -21,7 +21,13 @@ from controlpanel.selectors.catalog import (
     last_runs,
     newest_run,
 )
-from controlpanel.selectors.runs import RunFilters, RunScope, runs_for, visible_run
+from controlpanel.selectors.runs import (
+    RunFilters,
+    RunScope,
+    run_timeline,
+    runs_for,
+    visible_run,
+)
 
 __all__ = [
     "AUDIT_CSV_COLUMNS",
@@ -39,6 +45,7 @@ __all__ = [
     "events_before",
     "last_runs",
     "newest_run",
+    "run_timeline",
     "runs_for",
     "visible_run",
 ]

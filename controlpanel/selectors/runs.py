@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import Http404
 
-from controlpanel.models import Run
+from controlpanel.models import Run, StateChange
 from controlpanel.permissions import Access
 from controlpanel.selectors.dates import filter_dates
 
@@ -66,3 +66,8 @@ def visible_run(access: Access, pk: int) -> Run:
     if run is None:
         raise Http404("No such run (or not visible to you).")
     return run
+
+
+def run_timeline(run: Run) -> QuerySet[StateChange]:
+    """The run's state changes, oldest first, with who asked for each retry (one query)."""
+    return run.state_changes.select_related("retry_requested_by")

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor, audited
@@ -240,6 +241,7 @@ def retry_failed_tasks(
         with transaction.atomic():
             if task_ids:
                 # Back into the poll set: the poller follows the re-run to its end.
+                _record_retry(actor, run)
                 Run.objects.filter(pk=run.pk).update(
                     state="queued", end_date=None, is_finished=False
                 )
@@ -248,6 +250,23 @@ def retry_failed_tasks(
             event.message = "" if task_ids else "There were no failed tasks to retry."
             event.record()
     return task_ids
+
+
+def _record_retry(actor: Actor, run: Run) -> None:
+    """The run's timeline entry for the retry: back to queued, and who asked for it.
+
+    It starts from the state stored last (the caller's copy may predate the poller's).
+    The poller credits the tasks it then sees running again to this entry.
+    """
+    stored = Run.objects.filter(pk=run.pk).values_list("state", flat=True).first()
+    StateChange.objects.create(
+        run=run,
+        from_state=stored or run.state,
+        to_state="queued",
+        observed_at=timezone.now(),
+        retry=True,
+        retry_requested_by=actor.user,
+    )
 
 
 def set_run_state(actor: Actor, run: Run, state: str) -> Run:

@@ -19,16 +19,17 @@ M = TypeVar("M", bound=Model)
 
 PAGE_SIZE = 50
 
-# What a state means, in words: colour only reinforces it.
+# What a state means, in words: colour only reinforces it. The one list of state words:
+# badges, the run page's task table and its timeline all read it.
 STATE_WORDS = {
     "queued": "Queued",
     "running": "Running",
     "success": "Succeeded",
     "failed": "Failed",
-    "upstream_failed": "Not run: an earlier task failed",
+    "upstream_failed": "Skipped: an upstream task failed",
     "skipped": "Skipped",
     "scheduled": "Scheduled",
-    "up_for_retry": "Failed, will retry",
+    "up_for_retry": "Waiting to retry",
     "up_for_reschedule": "Waiting to be rescheduled",
     "deferred": "Deferred (waiting for a trigger)",
     "restarting": "Restarting",
@@ -51,7 +52,7 @@ STATE_CSS = {
 OUTCOME_CSS = {"succeeded": "state-success", "failed": "state-failed"}
 RUN_STATE_EXPLANATIONS = {
     "queued": "Waiting for the Airflow scheduler to start it.",
-    "running": "Airflow is working on its tasks; this page updates by itself.",
+    "running": "Airflow is working on its tasks.",
     "success": "Every task finished.",
     "failed": "At least one task failed; the failed tasks are listed first below.",
 }

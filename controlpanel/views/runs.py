@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,17 +15,17 @@ from django.views.decorators.http import require_POST, require_safe
 
 from controlpanel import limits, selectors
 from controlpanel.audit import Actor
-from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
+from controlpanel.models import AirflowProfile, AuditEvent, Run
 from controlpanel.permissions import DagAction, access_for
 from controlpanel.selectors.approvals import pending_requests_of
 from controlpanel.services import dags as dag_services
 from controlpanel.services import task_logs
+from controlpanel.views import run_parts
 from controlpanel.views.approvals import ask_approval
 from controlpanel.views.listing import (
     FINISHED_RUN_STATES,
     RUN_STATE_EXPLANATIONS,
     RUN_STATES,
-    Badge,
     badge,
     keyset_page,
     parse_date,
@@ -36,36 +35,6 @@ from controlpanel.views.listing import (
 from dags_api import AirflowError, ApiVersion, airflow_ui_run_url
 
 LOG_TAIL_LINES = 60
-FAILED_TASK_STATES = ("failed", "upstream_failed", "up_for_retry")
-
-
-@dataclass
-class TaskRow:
-    """One task instance as the table shows it."""
-
-    ti: TaskInstance
-    badge: Badge
-
-    @property
-    def failed(self) -> bool:
-        """Failed tasks come first and offer their log tail."""
-        return self.ti.state in FAILED_TASK_STATES
-
-    @property
-    def tries(self) -> list[int]:
-        """Every try that has a log (1 .. try_number)."""
-        return list(range(1, self.ti.try_number + 1))
-
-    @property
-    def key(self) -> str:
-        """A DOM-safe id for the log tail target."""
-        return f"{self.ti.pk}"
-
-
-def _task_order(row: TaskRow) -> tuple[bool, float, str, int]:
-    """Failed tasks first, then by start (not started last), task id and map index."""
-    started = row.ti.start_date.timestamp() if row.ti.start_date else float("inf")
-    return (not row.failed, started, row.ti.task_id, row.ti.map_index)
 
 
 def _visible_run(request: HttpRequest, pk: int) -> Run:
@@ -75,20 +44,25 @@ def _visible_run(request: HttpRequest, pk: int) -> Run:
 def _live_context(request: HttpRequest, run: Run) -> dict[str, Any]:
     """What the live part shows: state, explanation, task table, timeline."""
     tis = list(run.task_instances.all())
-    rows = [TaskRow(ti, badge(ti.state)) for ti in tis]
-    rows.sort(key=_task_order)
-    timeline = [(change, badge(change.to_state)) for change in run.state_changes.all()]
+    rows = run_parts.task_rows(tis)
     dag = selectors.dag_of(run)
+    access = access_for(request.user)
+    run_badge = badge(run.state)
+    explanation = RUN_STATE_EXPLANATIONS.get(run.state, "")
     return {
         "run": run,
-        "run_badge": badge(run.state),
-        "explanation": RUN_STATE_EXPLANATIONS.get(run.state, ""),
+        "run_badge": run_badge,
+        "explanation": explanation,
+        "announcement": " ".join(
+            filter(None, [run_badge.label + ".", explanation, run.stale_reason])
+        ),
         "active": run.state not in FINISHED_RUN_STATES,
         "rows": rows,
+        "any_mapped": any(row.ti.map_index >= 0 for row in rows),
         "failed_rows": [r for r in rows if r.failed],
-        "timeline": timeline,
-        "can_retry": access_for(request.user).can(DagAction.RETRY, dag),
-        "retry_needs_approval": access_for(request.user).needs_approval(dag, DagAction.RETRY),
+        "timeline": run_parts.timeline(list(selectors.run_timeline(run)), tis),
+        "can_retry": access.can(DagAction.RETRY, dag),
+        "retry_needs_approval": access.needs_approval(dag, DagAction.RETRY),
         "dag": dag,
     }
 
@@ -200,7 +174,9 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Airflow did not retry the tasks. {exc.user_message}")
     else:
         if cleared:
-            messages.success(request, f"Retrying: {', '.join(cleared)}.")
+            labels = run_parts.task_labels(run)
+            retrying = ", ".join(labels.get(task_id) or task_id for task_id in cleared)
+            messages.success(request, f"Retrying: {retrying}.")
         else:
             messages.warning(request, "There were no failed tasks to retry.")
     return redirect("run", pk=run.pk)

@@ -236,6 +236,14 @@ def test_runs_list_filters_and_run_detail_shape(api_world: ApiWorld, call: Calle
     StateChange.objects.create(
         run=run, task_id="say_hello", from_state="", to_state="success", observed_at=run.created_at
     )
+    StateChange.objects.create(
+        run=run,
+        from_state="failed",
+        to_state="queued",
+        retry=True,
+        retry_requested_by=run.triggered_by,
+        observed_at=run.created_at,
+    )
 
     def ids(persona: str, query: str = "") -> list[int]:
         return [r["id"] for r in results(call(persona, "GET", f"/api/runs/?{query}"))]
@@ -273,6 +281,7 @@ def test_runs_list_filters_and_run_detail_shape(api_world: ApiWorld, call: Calle
     assert detail["task_instances"] == [
         {
             "task_id": "say_hello",
+            "display_name": "say_hello",
             "map_index": -1,
             "try_number": 1,
             "state": "success",
@@ -282,10 +291,12 @@ def test_runs_list_filters_and_run_detail_shape(api_world: ApiWorld, call: Calle
         }
     ]
     history = results(call("viewer", "GET", f"/api/runs/{run.pk}/history/"))
-    assert [(h["task_id"], h["to_state"]) for h in history] == [
-        ("", "queued"),
-        ("say_hello", "success"),
+    assert [(h["task_id"], h["to_state"], h["retry_requested_by"]) for h in history] == [
+        ("", "queued", None),
+        ("say_hello", "success", None),
+        ("", "queued", "operator"),
     ]
+    assert [h["retry"] for h in history] == [False, False, True]
 
 
 def test_invalid_conf_is_refused_before_airflow_naming_the_param(

@@ -95,7 +95,7 @@ def test_run_page_shows_state_tasks_failed_first_timeline_conf_origin_and_airflo
     assert "At least one task failed" in html
     table = html[html.index("<h2>Tasks</h2>") :]
     assert table.index("transform") < table.index("extract")  # failed first
-    assert "Not run: an earlier task failed" in html and "2.0 s" in html
+    assert "Skipped: an upstream task failed" in html and "2.0 s" in html
     assert "Show log tail" in html and "Retry failed tasks" in html
     assert "operate_user" in html and "from 10.1.2.3" in html
     assert "https://prod.example.invalid/dags/orders_etl/grid?dag_run_id=panel__failed" in html
@@ -195,11 +195,146 @@ def test_retry_matrix(
 def test_retry_puts_the_run_back_to_queued_and_says_so(
     failed_run: Run, client_as: ClientAs, fake_airflow: FakeAirflow
 ) -> None:
+    TaskInstance.objects.filter(run=failed_run, task_id="load").update(display_name="Load it")
     client = client_as("operate_user")
     client.post(f"/runs/{failed_run.pk}/retry/")
     assert Run.objects.get(pk=failed_run.pk).state == "queued"
-    assert "Retrying: load." in client.get(f"/runs/{failed_run.pk}/").content.decode()
+    html = client.get(f"/runs/{failed_run.pk}/").content.decode()
+    assert "Retrying: Load it." in html
     assert AuditEvent.objects.get(action="run.retry").outcome == "succeeded"
+    # The retry is on the timeline at once, with who asked for it.
+    assert "Failed → <strong>Queued again (retry by operate_user)</strong>" in html
+
+
+def test_tasks_show_by_their_display_name_with_the_task_id_beside(
+    failed_run: Run, client_as: ClientAs
+) -> None:
+    TaskInstance.objects.filter(run=failed_run, task_id="transform").update(
+        display_name="Transform the orders"
+    )
+    html = client_as("operate_user").get(f"/runs/{failed_run.pk}/").content.decode()
+    row = '<span class="task-name">Transform the orders</span> <code class="task-id muted">'
+    assert row + "transform</code>" in html
+    assert '<span class="task-name">extract</span></th>' in html  # no display name: the id
+    assert "<h3" in html and "Transform the orders: Failed</h3>" in html
+    timeline = html[html.index("<h2>Timeline</h2>") :]
+    assert "Transform the orders, try 1" in timeline
+    assert "Map index" not in html  # no task is mapped: no column for it
+    TaskInstance.objects.create(run=failed_run, task_id="fan_out", map_index=3, state="running")
+    html = client_as("operate_user").get(f"/runs/{failed_run.pk}/").content.decode()
+    assert '<th scope="col">Map index</th>' in html and '<td data-label="Map index">3</td>' in html
+
+
+def test_tasks_that_never_ran_show_no_times_and_no_duration(
+    failed_run: Run, client_as: ClientAs
+) -> None:
+    # Airflow stamps a task it marks upstream-failed with a start, an end and 0 s: try 0.
+    stamp = datetime(2026, 1, 1, 8, 0, 9, tzinfo=UTC)
+    TaskInstance.objects.filter(run=failed_run, task_id="load").update(
+        start_date=stamp, end_date=stamp, duration=0.0
+    )
+    TaskInstance.objects.create(run=failed_run, task_id="report", state="")
+    html = client_as("operate_user").get(f"/runs/{failed_run.pk}/").content.decode()
+    cells = [row.split("</tr>")[0] for row in html.split('<th scope="row">')[1:]]
+    rows = {row.split("</span>")[0].rsplit(">", 1)[-1]: row for row in cells}
+    for task_id, words in [("load", "did not run"), ("report", "not started yet")]:
+        assert words in rows[task_id] and "<time" not in rows[task_id]
+        assert " s</td>" not in rows[task_id] and "&mdash;" in rows[task_id]
+    assert "2026-01-01 08:00:09" not in html and "0.0 s" not in html
+    assert "2.0 s" in rows["extract"] and rows["extract"].count("<time") == 2
+
+
+def test_the_status_line_says_once_that_the_page_updates_and_is_read_out_on_change_only(
+    world: World, client_as: ClientAs
+) -> None:
+    run = RunFactory.create(profile=world.prod, dag_id="orders_etl", state="running")
+    client = client_as("operate_user")
+    html = client.get(f"/runs/{run.pk}/").content.decode()
+    assert html.count("by itself") == 1 and "This page updates by itself." in html
+    assert 'id="run-announcer" class="visually-hidden" role="status" aria-live="polite"' in html
+    assert "js/run-live.js" in html
+    first = client.get(f"/runs/{run.pk}/live/").content.decode()
+    again = client.get(f"/runs/{run.pk}/live/").content.decode()
+    said = 'data-announce="Running. Airflow is working on its tasks."'
+    assert said in first and said in again  # unchanged: the script says nothing new
+    assert "aria-live" not in first and 'role="status"' not in first
+    Run.objects.filter(pk=run.pk).update(
+        state="queued", stale_reason="The Airflow scheduler appears to be down."
+    )
+    queued = client.get(f"/runs/{run.pk}/live/").content.decode()
+    assert (
+        'data-announce="Queued. Waiting for the Airflow scheduler to start it. '
+        'The Airflow scheduler appears to be down."' in queued
+    )
+    assert 'role="status"' not in queued
+
+
+def test_the_timeline_says_states_in_words_and_shows_a_retry_and_who_asked(
+    failed_run: Run, client_as: ClientAs
+) -> None:
+    later = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    StateChange.objects.create(
+        run=failed_run, task_id="load", from_state="", to_state="upstream_failed", observed_at=later
+    )
+    StateChange.objects.create(
+        run=failed_run,
+        from_state="failed",
+        to_state="queued",
+        retry=True,
+        retry_requested_by=failed_run.triggered_by,
+        observed_at=later,
+    )
+    for task_id, before, after, who in [
+        ("transform", "failed", "queued", failed_run.triggered_by),
+        ("load", "up_for_retry", "running", None),
+    ]:
+        StateChange.objects.create(
+            run=failed_run,
+            task_id=task_id,
+            try_number=2,
+            from_state=before,
+            to_state=after,
+            retry=True,
+            retry_requested_by=who,
+            observed_at=later,
+        )
+    html = client_as("operate_user").get(f"/runs/{failed_run.pk}/").content.decode()
+    timeline = html[html.index("<h2>Timeline</h2>") :]
+    assert "Running → " in timeline and "none →" not in timeline
+    assert '<span class="state state-failed">Skipped: an upstream task failed</span>' in timeline
+    assert timeline.count("Failed → <strong>Queued again (retry by operate_user)</strong>") == 2
+    assert "Waiting to retry → <strong>Queued again (automatic retry)</strong>, now" in timeline
+    assert "upstream_failed" not in timeline.replace('"upstream_failed"', "")
+    assert timeline.count('class="timeline-retry"') == 3
+
+
+def test_the_run_page_reads_a_fixed_number_of_queries_whatever_its_tasks_and_changes(
+    failed_run: Run,
+    world: World,
+    client_as: ClientAs,
+    django_assert_max_num_queries: Callable[..., Any],
+) -> None:
+    client = client_as("operate_user")
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(f"/runs/{failed_run.pk}/").status_code == 200
+    when = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    for n in range(40):
+        TaskInstance.objects.create(
+            run=failed_run, task_id=f"task_{n}", display_name=f"Task {n}", state="success"
+        )
+        StateChange.objects.create(
+            run=failed_run,
+            task_id=f"task_{n}",
+            from_state="failed",
+            to_state="queued",
+            retry=True,
+            retry_requested_by=world.users[PERSONAS[n % 5]],
+            observed_at=when,
+        )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(f"/runs/{failed_run.pk}/").status_code == 200
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert client.get(f"/runs/{failed_run.pk}/live/").status_code == 200
 
 
 # --- runs lists ----------------------------------------------------------------------------

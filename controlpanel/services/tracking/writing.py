@@ -92,8 +92,16 @@ def _write_runs(
         if not changed:
             continue
         if "state" in changed:
+            # A finished run that is active again was cleared (in Airflow: no name known).
+            retry = row.state in FINISHED_STATES and seen.state not in FINISHED_STATES
             changes.append(
-                StateChange(run=row, from_state=row.state, to_state=seen.state, observed_at=now)
+                StateChange(
+                    run=row,
+                    from_state=row.state,
+                    to_state=seen.state,
+                    observed_at=now,
+                    retry=retry,
+                )
             )
         if key not in observed.deferred:
             changed.setdefault("last_polled_at", now)
@@ -116,8 +124,22 @@ def _stale_reason(observed: Observed, key: RunKey, dag_paused: bool, now: dateti
     return STALE_WAITING
 
 
-TASK_INSTANCE_FIELDS = ["try_number", "state", "operator", "start_date", "end_date", "duration"]
+TASK_INSTANCE_FIELDS = [
+    "try_number",
+    "state",
+    "operator",
+    "start_date",
+    "end_date",
+    "duration",
+    "display_name",
+]
 UPDATED_TASK_INSTANCE_FIELDS = [*TASK_INSTANCE_FIELDS, "updated_at"]
+# States that end a try: leaving one of them for another state means the task runs again.
+TRY_ENDED_STATES = frozenset(
+    {"success", "failed", "upstream_failed", "skipped", "up_for_retry", "removed"}
+)
+# States before a try starts: a try number that went up from them is the same retry.
+WAITING_STATES = frozenset({"", "scheduled", "queued"})
 
 
 def _ti_values(ti: AirflowTaskInstance) -> dict[str, Any]:
@@ -128,6 +150,7 @@ def _ti_values(ti: AirflowTaskInstance) -> dict[str, Any]:
         "start_date": ti.start_date,
         "end_date": ti.end_date,
         "duration": ti.duration,
+        "display_name": ti.display_name if ti.display_name != ti.task_id else "",
     }
 
 
@@ -144,6 +167,7 @@ def _write_task_instances(observed: Observed, rows: dict[RunKey, Run], now: date
         for t in TaskInstance.objects.filter(run_id__in=run_ids)
     }
     new, changed_rows, changes, seen_keys = [], [], [], set()
+    retried: list[tuple[StateChange, datetime]] = []
     for ti in observed.task_instances:
         run = rows[(ti.dag_id, ti.dag_run_id)]
         values = _ti_values(ti)
@@ -157,18 +181,56 @@ def _write_task_instances(observed: Observed, rows: dict[RunKey, Run], now: date
         if all(getattr(row, k) == v for k, v in values.items()):
             continue
         if (row.state, row.try_number) != (values["state"], values["try_number"]):
-            same_try = row.try_number == ti.try_number
-            changes.append(_task_change(run, ti, row.state if same_try else "", now))
+            change = _task_change(run, ti, row.state, now)
+            change.retry = _runs_again(row, values["state"], ti.try_number)
+            if change.retry:
+                retried.append((change, row.updated_at))
+            changes.append(change)
         for name, value in values.items():
             setattr(row, name, value)
         row.updated_at = now  # bulk_update skips auto_now
         changed_rows.append(row)
+    _credit_panel_retries(retried)
     gone = [row.pk for key, row in known.items() if key not in seen_keys]
     TaskInstance.objects.filter(pk__in=gone).delete()
     TaskInstance.objects.bulk_create(new)
     TaskInstance.objects.bulk_update(changed_rows, UPDATED_TASK_INSTANCE_FIELDS)
     StateChange.objects.bulk_create(changes)
     return len(new) + len(changed_rows) + len(changes) + len(gone)
+
+
+def _runs_again(row: TaskInstance, state: str, try_number: int) -> bool:
+    """Whether a task instance went back to run again: a retry, from Airflow or the panel.
+
+    A try that had ended left its end state, or the try number went up while the panel
+    last saw the task at work (a whole try passed between two polls).
+    """
+    if row.state in TRY_ENDED_STATES:
+        return state not in TRY_ENDED_STATES or try_number > row.try_number
+    return try_number > row.try_number and row.state not in WAITING_STATES
+
+
+def _credit_panel_retries(retried: list[tuple[StateChange, datetime]]) -> None:
+    """Name who asked the panel for a retry on the task retries it caused.
+
+    A task retry follows the panel's retry of its run (recorded by the retry service)
+    when that came after the panel stored the task's previous state; Airflow's own
+    retries (``up_for_retry``) and clears made in Airflow keep no name.
+    """
+    run_ids = {change.run_id for change, _ in retried if change.from_state != "up_for_retry"}
+    if not run_ids:
+        return
+    panel_retries: dict[int, list[StateChange]] = {}
+    for retry in StateChange.objects.filter(
+        run_id__in=run_ids, task_id="", retry=True, retry_requested_by__isnull=False
+    ).order_by("observed_at"):
+        panel_retries.setdefault(retry.run_id, []).append(retry)
+    for change, stored_at in retried:
+        if change.from_state == "up_for_retry":
+            continue
+        after = [r for r in panel_retries.get(change.run_id, []) if r.observed_at >= stored_at]
+        if after:
+            change.retry_requested_by_id = after[-1].retry_requested_by_id
 
 
 def _task_change(run: Run, ti: AirflowTaskInstance, from_state: str, now: datetime) -> StateChange:
