@@ -12,6 +12,7 @@ from controlpanel.views import (
     dag,
     health,
     metrics,
+    overview,
     runs,
     sso,
 )
@@ -36,6 +37,7 @@ urlpatterns = [
     path("dags/<slug:profile>/<str:dag_id>/refresh/", dag.dag_refresh, name="dag_refresh"),
     path("dags/<slug:profile>/<str:dag_id>/preview/", dag.dag_form_preview, name="dag_preview"),
     path("dags/<slug:profile>/<str:dag_id>/pause/", catalog.dag_pause, name="dag_pause"),
+    path("overview/", overview.overview, name="overview"),
     path("runs/", runs.run_list, name="runs"),
     path("runs/<int:pk>/", runs.run_detail, name="run"),
     path("runs/<int:pk>/live/", runs.run_live, name="run_live"),

@@ -19,6 +19,8 @@ from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
 from controlpanel.permissions import DagAction, access_for
 from controlpanel.selectors.approvals import pending_requests_of
+from controlpanel.selectors.history import duration_seconds, duration_words
+from controlpanel.selectors.runs import how_started, with_dag_names
 from controlpanel.services import dags as dag_services
 from controlpanel.services import task_logs
 from controlpanel.views.approvals import ask_approval
@@ -206,6 +208,29 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("run", pk=run.pk)
 
 
+@dataclass
+class RunListRow:
+    """One run as the runs list shows it: how it began, its DAG's name, its duration."""
+
+    run: Run
+    badge: Badge
+    started: str
+    dag_name: str
+    duration: str
+
+    @classmethod
+    def of(cls, run: Run) -> RunListRow:
+        """The row of a run annotated by ``with_dag_names``."""
+        seconds = duration_seconds(run.start_date, run.end_date)
+        return cls(
+            run=run,
+            badge=badge(run.state),
+            started=how_started(run),
+            dag_name=getattr(run, "dag_display_name", None) or run.dag_id,
+            duration=duration_words(seconds),
+        )
+
+
 SCOPES = {"mine": "Started by me", "team": "Started by my teams", "all": "All I may see"}
 
 
@@ -226,10 +251,10 @@ def run_list(request: HttpRequest) -> HttpResponse:
         date_from=parse_date(params["from"]),
         date_to=parse_date(params["to"]),
     )
-    runs = selectors.runs_for(access, filters)
+    runs = with_dag_names(selectors.runs_for(access, filters))
     page = keyset_page(runs, parse_int(get.get("before")))
     context = {
-        "rows": [(run, badge(run.state)) for run in page.items],
+        "rows": [RunListRow.of(run) for run in page.items],
         "next_query": query_without(request, "before", before=page.next_before)
         if page.next_before
         else "",
