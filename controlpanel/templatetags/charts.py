@@ -55,6 +55,8 @@ def when_text(point: RunPoint) -> str:
 def point_text(point: RunPoint) -> str:
     """One run in words: "Failed, 2026-11-30 01:02, took 3 min 20 s"."""
     took = f"took {point.duration}" if point.duration else "no duration yet"
+    if not point.duration and point.finished:
+        took = "duration unknown"  # Airflow never said when it started or ended
     return f"{badge(point.state).label}, {when_text(point)}, {took}"
 
 

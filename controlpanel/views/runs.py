@@ -19,6 +19,7 @@ from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Run, TaskInstance
 from controlpanel.permissions import DagAction, access_for
 from controlpanel.selectors.approvals import pending_requests_of
+from controlpanel.selectors.history import FINISHED_STATES as FINISHED
 from controlpanel.selectors.history import duration_seconds, duration_words
 from controlpanel.selectors.runs import how_started, with_dag_names
 from controlpanel.services import dags as dag_services
@@ -227,7 +228,7 @@ class RunListRow:
             badge=badge(run.state),
             started=how_started(run),
             dag_name=getattr(run, "dag_display_name", None) or run.dag_id,
-            duration=duration_words(seconds),
+            duration=duration_words(seconds) or ("unknown" if run.state in FINISHED else ""),
         )
 
 

@@ -120,3 +120,12 @@ def test_a_run_started_by_an_approval_says_so(world: World) -> None:
         profile=world.prod, dag_id="orders_etl", source="web", approved_by=world.users["superuser"]
     )
     assert how_started(run) == "Approved"
+
+
+def test_a_runs_words_say_when_its_duration_is_not_known() -> None:
+    from controlpanel.templatetags.charts import point_text
+
+    now = timezone.now()
+    assert point_text(RunPoint(1, "r", "failed", now, 90)).endswith("took 1 min 30 s")
+    assert point_text(RunPoint(1, "r", "success", now, None)).endswith("duration unknown")
+    assert point_text(RunPoint(1, "r", "running", now, None)).endswith("no duration yet")

@@ -134,6 +134,10 @@ def test_runs_list_shows_how_each_run_started_its_dag_name_and_duration(
     assert len(rows) == 3
     waiting, scheduled, nightly = rows
     assert 'class="run-label">Approved, <time' in waiting and "not finished" in waiting
+    RunFactory.create(profile=world.prod, dag_id="orders_etl", dag_run_id="r_x", state="failed")
+    undated = client_as("operate_user").get("/runs/?scope=all").content.decode()
+    undated_row = undated.split("<tbody>")[1].split("<tr>")[1]
+    assert "r_x" in undated_row and ">unknown<" in undated_row  # finished, no dates
     assert 'class="run-label">Scheduled, <time' in scheduled and ">45 s<" in scheduled
     assert '<code class="run-id">scheduled__2026_x</code>' in scheduled
     assert ">orders_etl<" in scheduled  # no display name: the DAG id
