@@ -13,8 +13,10 @@ import pytest
 from django.utils import timezone
 
 from controlpanel.models import Dag, Run
+from controlpanel.security_headers import CONTENT_SECURITY_POLICY
 from tests.factories import RunFactory
 from tests.helpers.browser import SHOTS, expect, logged_in
+from tests.ui.test_csp_browser import WATCH_VIOLATIONS
 from tests.world import World, build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,11 +62,13 @@ def make_history(world: World) -> None:
 
 
 def test_the_dag_page_draws_its_recent_runs_and_the_overview_its_days(
-    browser: Any, live_server: Any
+    browser: Any, live_server: Any, settings: Any
 ) -> None:
+    settings.PANEL_CSP = CONTENT_SECURITY_POLICY  # the production policy: no inline style
     world = build_world()
     make_history(world)
     page = logged_in(browser, live_server.url, "superuser")
+    page.add_init_script(WATCH_VIOLATIONS)
     page.goto(f"{live_server.url}/dags/prod/orders_etl/")
 
     strip = page.get_by_role("list", name="States of the last runs, oldest to newest")
@@ -84,6 +88,7 @@ def test_the_dag_page_draws_its_recent_runs_and_the_overview_its_days(
     expect(page.get_by_text("84 %", exact=True)).to_be_visible()  # 16 of 19 finished
     assert chart.bounding_box()["height"] > 100
     page.locator("#run-history").screenshot(path=str(SHOTS / "dag-history.png"))
+    assert page.evaluate("window.__csp") == []
 
     blocks.nth(2).click()
     page.wait_for_url(f"{live_server.url}/runs/*/")
@@ -96,3 +101,4 @@ def test_the_dag_page_draws_its_recent_runs_and_the_overview_its_days(
     )
     expect(page.get_by_role("link", name="Overview")).to_be_visible()
     page.screenshot(path=str(SHOTS / "overview.png"), full_page=True)
+    assert page.evaluate("window.__csp") == []
