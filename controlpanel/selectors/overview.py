@@ -128,7 +128,9 @@ def busiest_dags(access: Access, today: date | None = None) -> list[dict[str, An
         from_panel=Count("id", filter=~Q(source=Run.Source.AIRFLOW)),
         failed=Count("id", filter=Q(state="failed")),
     )
-    top = [dict(row) for row in rows.order_by("-runs", "profile_id", "dag_id")[:TOP_COUNT]]
+    top: list[dict[str, Any]] = [
+        dict(row) for row in rows.order_by("-runs", "profile_id", "dag_id")[:TOP_COUNT]
+    ]
     profiles = AirflowProfile.objects.filter(pk__in={row["profile_id"] for row in top})
     names = {pk: (name, slug) for pk, name, slug in profiles.values_list("pk", "name", "slug")}
     for row in top:
