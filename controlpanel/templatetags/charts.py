@@ -7,11 +7,15 @@ computes geometry and words; the templates in ``templates/charts/`` draw them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from controlpanel.selectors.history import RunHistory, RunPoint, duration_words
 from controlpanel.views.listing import badge
@@ -60,20 +64,36 @@ def point_text(point: RunPoint) -> str:
     return f"{badge(point.state).label}, {when_text(point)}, {took}"
 
 
-@dataclass(frozen=True)
-class StripItem:
-    """One block of a state strip: the run it links to, its colour and its words."""
-
-    pk: int
-    kind: str
-    text: str
+PLACEHOLDER_PK = 987654321
 
 
-@register.inclusion_tag("charts/_state_strip.html")
-def state_strip(history: RunHistory, label: str, compact: bool = False) -> dict[str, Any]:
-    """A row of small blocks, oldest to newest, each linking to its run."""
-    items = [StripItem(p.pk, state_kind(p.state), point_text(p)) for p in history.points]
-    return {"items": items, "label": label, "compact": compact}
+def run_url_maker() -> Callable[[int], str]:
+    """A function pk -> the run page's URL, reversing the route once (a strip has hundreds)."""
+    pattern = reverse("run", args=[PLACEHOLDER_PK])
+    return lambda pk: pattern.replace(str(PLACEHOLDER_PK), str(pk))
+
+
+@register.simple_tag
+def state_strip(history: RunHistory, label: str, compact: bool = False) -> SafeString:
+    """A row of small blocks, oldest to newest, each a link to its run named in words.
+
+    Built in Python, not a template: the catalog draws 500 of these blocks a page.
+    """
+    if not history.points:
+        return mark_safe("")
+    url_of = run_url_maker()
+    blocks = []
+    for point in history.points:
+        text = point_text(point)
+        blocks.append((state_kind(point.state), url_of(point.pk), text, text))
+    items = format_html_join(
+        "",
+        '<li><a class="strip__run strip--{}" href="{}" title="{}" aria-label="{}"></a></li>',
+        blocks,
+    )
+    css = "strip strip--compact" if compact else "strip"
+    whole = '<ol class="{}" aria-label="{}, oldest to newest">{}</ol>'
+    return format_html(whole, css, label, items)
 
 
 @dataclass(frozen=True)
