@@ -134,6 +134,19 @@ class Access:
         return self.is_superuser or self.is_auditor
 
     @property
+    def can_see_overview(self) -> bool:
+        """May open the overview of every run (per day, per team, failures): reviewers."""
+        return self.can_review_audit
+
+    @property
+    def lands_on_overview(self) -> bool:
+        """The home page is the overview: audit reviewers in no team (no DAG to list).
+
+        Panel admins and reviewers who are also team members keep the DAG catalog.
+        """
+        return self.is_auditor and not self.is_superuser and not self.memberships()
+
+    @property
     def can_manage_profiles(self) -> bool:
         """May create, edit, test and delete connection profiles."""
         return self.is_superuser

@@ -110,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "controlpanel.live_updates.panel_status",
                 "controlpanel.views.approvals.approvals_badge",
+                "controlpanel.views.overview.overview_link",
             ],
         },
     },

@@ -131,7 +131,12 @@ class Run(models.Model):
                 fields=["profile", "dag_id", "dag_run_id"], name="one_run_per_id"
             ),
         ]
-        indexes = [models.Index(fields=["profile", "dag_id", "-created_at"])]
+        indexes = [
+            models.Index(fields=["profile", "dag_id", "-created_at"]),
+            # The overview counts runs by day over the last weeks, and lists recent failures.
+            models.Index(fields=["created_at"], name="run_created_at"),
+            models.Index(fields=["state", "created_at"], name="run_state_created_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.dag_id} {self.dag_run_id} ({self.state})"

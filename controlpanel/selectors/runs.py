@@ -8,10 +8,10 @@ from enum import StrEnum
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import Http404
 
-from controlpanel.models import Run, StateChange
+from controlpanel.models import Dag, Run, StateChange
 from controlpanel.permissions import Access
 from controlpanel.selectors.dates import filter_dates
 
@@ -71,3 +71,36 @@ def visible_run(access: Access, pk: int) -> Run:
 def run_timeline(run: Run) -> QuerySet[StateChange]:
     """The run's state changes, oldest first, with who asked for each retry (one query)."""
     return run.state_changes.select_related("retry_requested_by")
+
+
+# How Airflow names the runs it starts itself: the id's prefix says how the run began.
+AIRFLOW_RUN_KINDS = (
+    ("scheduled__", "Scheduled"),
+    ("manual__", "Manual (in Airflow)"),
+    ("backfill__", "Backfill"),
+    ("dataset_triggered__", "Started by a dataset"),
+    ("asset_triggered__", "Started by an asset"),
+)
+
+
+def how_started(run: Run) -> str:
+    """How a run began, in words: "Approved", "Manual", "Scheduled", "Backfill", ..."""
+    if run.approval_request_id is not None or run.approved_by_id is not None:
+        return "Approved"
+    if run.source == Run.Source.WEB:
+        return "Manual"
+    if run.source == Run.Source.API:
+        return "Manual (API)"
+    for prefix, words in AIRFLOW_RUN_KINDS:
+        if run.dag_run_id.startswith(prefix):
+            return words
+    return "Started in Airflow"
+
+
+def with_dag_names(runs: QuerySet[Run]) -> QuerySet[Run]:
+    """The runs with ``dag_display_name``: their DAG's display name in the catalog, or None.
+
+    A subquery on the catalog's unique (profile, DAG id) index: no query per row.
+    """
+    names = Dag.objects.filter(profile_id=OuterRef("profile_id"), dag_id=OuterRef("dag_id"))
+    return runs.annotate(dag_display_name=Subquery(names.values("display_name")[:1]))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +17,7 @@ from controlpanel import selectors
 from controlpanel.audit import Actor
 from controlpanel.models import Dag
 from controlpanel.permissions import Access, DagAction, access_for
+from controlpanel.selectors.history import RunHistory, RunPoint, recent_runs
 from controlpanel.services import dags as dag_services
 from controlpanel.views.approvals import ask_approval
 from controlpanel.views.listing import PAGE_SIZE, Badge, badge
@@ -26,13 +26,22 @@ from dags_api import AirflowError
 
 @dataclass
 class CatalogRow:
-    """One DAG as the catalog shows it."""
+    """One DAG as the catalog shows it: its last runs (oldest first) and the user's rights."""
 
     dag: Dag
-    last_run: Badge | None
-    last_run_at: Any
-    last_run_pk: int | None
+    history: RunHistory
     permissions: list[str]
+
+    @property
+    def last_point(self) -> RunPoint | None:
+        """The newest run, or None when the DAG has none yet."""
+        return self.history.points[-1] if self.history.points else None
+
+    @property
+    def last_run(self) -> Badge | None:
+        """The newest run's state badge."""
+        point = self.last_point
+        return badge(point.state) if point is not None else None
 
     @property
     def can_operate(self) -> bool:
@@ -46,27 +55,20 @@ class CatalogRow:
 
 
 def _rows(access: Access, dags: list[Dag]) -> list[CatalogRow]:
-    runs = selectors.last_runs(dags)
-    rows = []
-    for dag in dags:
-        run = runs.get(dag.pk)
-        rows.append(
-            CatalogRow(
-                dag=dag,
-                last_run=badge(run.state) if run is not None else None,
-                last_run_at=run.created_at if run is not None else None,
-                last_run_pk=run.pk if run is not None else None,
-                permissions=access.dag_permissions(dag),
-            )
-        )
-    return rows
+    histories = recent_runs(dags)
+    return [
+        CatalogRow(dag=dag, history=histories[dag.pk], permissions=access.dag_permissions(dag))
+        for dag in dags
+    ]
 
 
 @login_required
 @require_safe
 def catalog(request: HttpRequest) -> HttpResponse:
-    """Every DAG the user may see, with its last run and what the user may do there."""
+    """Every DAG the user may see, with its last runs and what the user may do there."""
     access = access_for(request.user)
+    if access.lands_on_overview and not request.GET:
+        return redirect("overview")  # an audit reviewer in no team has no DAG to list
     params = {key: request.GET.get(key, "").strip() for key in ("q", "tag", "profile", "paused")}
     filters = selectors.DagFilters(
         search=params["q"],

@@ -25,6 +25,7 @@ from controlpanel.markdown import render_markdown
 from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, DagAction, access_for, require
 from controlpanel.selectors.approvals import pending_requests_of
+from controlpanel.selectors.history import dag_history
 from controlpanel.services import approvals, triggers
 from controlpanel.services import catalog as catalog_services
 from controlpanel.services import dags as dag_services
@@ -141,6 +142,7 @@ def _render(
         "permissions": access.dag_permissions(dag),
         "time_zone": timezone.get_current_timezone_name(),
         "recent_runs": [(run, badge(run.state)) for run in _recent_runs(request, access, dag)],
+        "history": dag_history(access, dag),
         **extra,
     }
     return render(request, "dags/dag.html", context, status=status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,9 @@ from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Run
 from controlpanel.permissions import DagAction, access_for
 from controlpanel.selectors.approvals import pending_requests_of
+from controlpanel.selectors.history import FINISHED_STATES as FINISHED
+from controlpanel.selectors.history import duration_seconds, duration_words
+from controlpanel.selectors.runs import how_started, with_dag_names
 from controlpanel.services import dags as dag_services
 from controlpanel.services import task_logs
 from controlpanel.views import run_parts
@@ -26,6 +30,7 @@ from controlpanel.views.listing import (
     FINISHED_RUN_STATES,
     RUN_STATE_EXPLANATIONS,
     RUN_STATES,
+    Badge,
     badge,
     keyset_page,
     parse_date,
@@ -182,6 +187,29 @@ def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("run", pk=run.pk)
 
 
+@dataclass
+class RunListRow:
+    """One run as the runs list shows it: how it began, its DAG's name, its duration."""
+
+    run: Run
+    badge: Badge
+    started: str
+    dag_name: str
+    duration: str
+
+    @classmethod
+    def of(cls, run: Run) -> RunListRow:
+        """The row of a run annotated by ``with_dag_names``."""
+        seconds = duration_seconds(run.start_date, run.end_date)
+        return cls(
+            run=run,
+            badge=badge(run.state),
+            started=how_started(run),
+            dag_name=getattr(run, "dag_display_name", None) or run.dag_id,
+            duration=duration_words(seconds) or ("unknown" if run.state in FINISHED else ""),
+        )
+
+
 SCOPES = {"mine": "Started by me", "team": "Started by my teams", "all": "All I may see"}
 
 
@@ -202,10 +230,10 @@ def run_list(request: HttpRequest) -> HttpResponse:
         date_from=parse_date(params["from"]),
         date_to=parse_date(params["to"]),
     )
-    runs = selectors.runs_for(access, filters)
+    runs = with_dag_names(selectors.runs_for(access, filters))
     page = keyset_page(runs, parse_int(get.get("before")))
     context = {
-        "rows": [(run, badge(run.state)) for run in page.items],
+        "rows": [RunListRow.of(run) for run in page.items],
         "next_query": query_without(request, "before", before=page.next_before)
         if page.next_before
         else "",

@@ -81,8 +81,8 @@ def test_history_matrix(events: list[AuditEvent], client_as: ClientAs, persona: 
 
 
 def test_history_link_only_for_reviewers(events: list[AuditEvent], client_as: ClientAs) -> None:
-    assert 'href="/audit/"' in client_as("auditor").get("/").content.decode()
-    assert 'href="/audit/"' not in client_as("operator").get("/").content.decode()
+    assert 'href="/audit/"' in client_as("auditor").get("/runs/").content.decode()
+    assert 'href="/audit/"' not in client_as("operator").get("/runs/").content.decode()
 
 
 @pytest.mark.parametrize(

@@ -377,7 +377,7 @@ def some_runs(world: World) -> dict[str, Run]:
 def run_ids(html: str) -> set[str]:
     import re
 
-    return set(re.findall(r"<code>(r_\w+)</code></a>", html))
+    return set(re.findall(r'<code class="run-id">(r_\w+)</code>', html))
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
