@@ -6,14 +6,17 @@ import re
 import stat
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
+from celery import current_app
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from controlpanel.models import AirflowProfile, AuditEvent, DagGrant, Team
+from controlpanel.models import AirflowProfile, AuditEvent, Dag, DagGrant, Team
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.celery import CeleryProcesses, wait_for
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db]
 
@@ -76,3 +79,34 @@ def test_a_passwords_file_keeps_the_passwords_across_runs(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert setup_demo(airflow, "--passwords-file", str(path)) == first
     assert logs_in("auditor", first["auditor"])
+
+
+@pytest.mark.celery
+@pytest.mark.django_db(transaction=True)
+def test_scripts_run_leaves_the_dag_list_to_the_worker(
+    airflow: AirflowInstance, admin: None, celery_processes: CeleryProcesses, monkeypatch: Any
+) -> None:
+    """``--catalog-in-background`` (scripts/run) returns before the DAGs are read; the worker
+    then lists them, on the first start (a new profile) and on the next (it exists)."""
+    monkeypatch.setitem(
+        current_app.conf, "task_default_queue", celery_processes.env["CELERY_QUEUE"]
+    )
+    for _start in ("first", "second"):
+        Dag.objects.filter(profile__slug="demo").delete()
+        out = StringIO()
+        call_command(
+            "setup_demo",
+            "--airflow-url",
+            airflow.url,
+            "--airflow-password",
+            airflow.password("admin"),
+            "--catalog-in-background",
+            stdout=out,
+        )
+        assert "its DAG list is being read by the worker" in out.getvalue()
+        wait_for(
+            lambda: Dag.objects.filter(profile__slug="demo", dag_id="cp_etl").exists(),
+            celery_processes,
+            timeout=30,
+            what="the demo DAGs read by the worker",
+        )
