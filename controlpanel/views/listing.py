@@ -14,6 +14,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from controlpanel.models import AuditEvent
+from controlpanel.selectors.history import FINISHED_STATES
 
 M = TypeVar("M", bound=Model)
 
@@ -57,7 +58,7 @@ RUN_STATE_EXPLANATIONS = {
     "failed": "At least one task failed; the failed tasks are listed first below.",
 }
 RUN_STATES = ("queued", "running", "success", "failed")
-FINISHED_RUN_STATES = ("success", "failed")
+FINISHED_RUN_STATES = FINISHED_STATES  # the one list, kept where run history reads it
 
 
 @dataclass(frozen=True)
