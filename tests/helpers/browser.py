@@ -5,6 +5,7 @@ Importing this module skips the importing test module when Playwright is not ins
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,11 @@ def person(name: str, profile: AirflowProfile, level: str | None, **selector: An
     return user
 
 
+def landing_page(base_url: str) -> re.Pattern[str]:
+    """Where signing in leads: the catalog, or the overview for an auditor in no team."""
+    return re.compile(rf"^{re.escape(base_url)}/(overview/)?$")
+
+
 def logged_in(browser: Any, base_url: str, username: str, **options: Any) -> Any:
     """A new browser context and page, logged in through the login form."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, **options)
@@ -36,5 +42,5 @@ def logged_in(browser: Any, base_url: str, username: str, **options: Any) -> Any
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/")
+    page.wait_for_url(landing_page(base_url))
     return page

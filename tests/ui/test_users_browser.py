@@ -16,7 +16,7 @@ import requests
 from controlpanel.models import AuditEvent, TeamMembership
 from controlpanel.security_headers import CONTENT_SECURITY_POLICY
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
-from tests.helpers.browser import SHOTS, expect, logged_in
+from tests.helpers.browser import SHOTS, expect, landing_page, logged_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # Runs before any page script; records every violation the page reports.
@@ -54,7 +54,7 @@ def sign_in(browser: Any, base_url: str, username: str, password: str) -> Any:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base_url}/")
+    page.wait_for_url(landing_page(base_url))
     return page
 
 
