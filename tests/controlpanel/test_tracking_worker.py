@@ -63,9 +63,10 @@ def test_killing_the_worker_mid_run_leaves_no_duplicates_and_the_next_one_catche
 ) -> None:
     profile = harness_profile(airflow_any)
     catalog.refresh_catalog(profile)
-    run = dags.trigger_run(
-        boss, profile.dags.get(dag_id="cp_mapped"), conf={"items": [1, 2, 3, 4, 5, 6]}
-    )
+    # Enough mapped tasks that the run is still going when the poller first sees one succeed
+    # (with six, Airflow 3 once finished them all between two polls).
+    items = list(range(1, 17))
+    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_mapped"), conf={"items": items})
     wait_for(
         lambda: TaskInstance.objects.filter(run=run, state="success").exists(),
         celery_processes,
@@ -81,7 +82,7 @@ def test_killing_the_worker_mid_run_leaves_no_duplicates_and_the_next_one_catche
     tis = list(TaskInstance.objects.filter(run=run))
     assert sorted((t.task_id, t.map_index) for t in tis) == [
         ("list_items", -1),
-        *[("process", i) for i in range(6)],
+        *[("process", i) for i in range(len(items))],
         ("total", -1),
     ]
     assert {t.state for t in tis} == {"success"}

@@ -17,7 +17,7 @@ from controlpanel.services.directory import DISABLED
 from controlpanel.views.auth import LoginForm
 from tests.conftest import LDAP_GROUPS, LDAP_USERS
 from tests.harness.ldap import LdapServer, group_dn, panel_settings
-from tests.helpers.browser import expect
+from tests.helpers.browser import expect, landing_page
 from tests.world import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,14 +52,14 @@ def test_a_group_member_signs_in_sees_the_team_dags_and_loses_them_with_the_grou
     browser: Any, live_server: Any, ldap: LdapServer
 ) -> None:
     page = open_login(browser, live_server.url, "dana", LDAP_USERS["dana"])
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(landing_page(live_server.url))
     expect(page.get_by_role("table")).to_have_accessible_name("2 DAGs you may see.")
     expect(page.get_by_role("link", name="Finance Daily", exact=True)).to_be_visible()
     page.context.close()
 
     ldap.remove_from_group("finance", "dana")
     page = open_login(browser, live_server.url, "dana", LDAP_USERS["dana"])
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(landing_page(live_server.url))
     expect(page.get_by_role("link", name="Finance Daily", exact=True)).to_have_count(0)
     page.context.close()
 
@@ -68,7 +68,7 @@ def test_an_auditor_group_member_reads_the_history(
     browser: Any, live_server: Any, ldap: LdapServer
 ) -> None:
     page = open_login(browser, live_server.url, "rita", LDAP_USERS["rita"])
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(landing_page(live_server.url))
     page.goto(f"{live_server.url}/audit/")
     expect(page.get_by_role("heading", level=1)).to_have_text("History")
     expect(page.get_by_role("cell", name="user.auditor_change").first).to_be_visible()
@@ -83,7 +83,7 @@ def test_a_wrong_password_and_a_disabled_user_are_refused_in_plain_words(
     page.context.close()
 
     page = open_login(browser, live_server.url, "dana", LDAP_USERS["dana"])
-    page.wait_for_url(f"{live_server.url}/")
+    page.wait_for_url(landing_page(live_server.url))
     page.context.close()
     dana = get_user_model().objects.get(username="dana")
     user_services.deactivate_user(Actor(user=world.users["superuser"]), dana)

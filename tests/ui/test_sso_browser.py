@@ -14,7 +14,7 @@ import pytest
 
 from controlpanel import oidc
 from tests.harness.oidc import OidcProvider, start_oidc_provider
-from tests.helpers.browser import expect
+from tests.helpers.browser import expect, landing_page
 from tests.world import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,7 +49,7 @@ def sign_in(browser: Any, base_url: str, login: str) -> Any:
     page.locator("input[name=password]").fill("any password")
     page.get_by_role("button", name="Sign-in").click()
     page.get_by_role("button", name="Continue").click()
-    page.wait_for_url(f"{base_url}/")
+    page.wait_for_url(landing_page(base_url))
     return page
 
 
