@@ -12,7 +12,9 @@ import pytest
 import redis
 from pytest_django import Settings
 
+from controlpanel.audit import Actor
 from tests.controlpanel.notify_helpers import receiver, send_in_process  # noqa: F401 (fixtures)
+from tests.factories import UserFactory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -124,3 +126,12 @@ def plain_static_storage(settings: Settings) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture
+def boss() -> Actor:
+    """A panel superuser acting in the services (the run-tracking tests' trigger-er)."""
+    user = UserFactory.create(username="boss")
+    user.is_superuser = True
+    user.save()
+    return Actor(user=user)

@@ -19,7 +19,7 @@ from controlpanel.locks import held_lock
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
 from controlpanel.services import catalog, dags, tracking
 from dags_api import AirflowClient, new_dag_run_id
-from tests.factories import GrantFactory, TeamFactory, UserFactory
+from tests.factories import GrantFactory, TeamFactory
 from tests.harness.airflow import AirflowInstance, free_port
 from tests.helpers.polling import finished, poll_until
 from tests.helpers.profiles import harness_profile
@@ -36,14 +36,6 @@ def profile(airflow_any: AirflowInstance) -> Any:
         team=TeamFactory.create(slug="all"), profile=profile, dag_patterns=["cp_*"], level="operate"
     )
     return profile
-
-
-@pytest.fixture
-def boss() -> Actor:
-    user = UserFactory.create(username="boss")
-    user.is_superuser = True
-    user.save()
-    return Actor(user=user)
 
 
 def test_runs_are_followed_to_success_and_failure_with_complete_history(

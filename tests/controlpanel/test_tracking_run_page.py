@@ -13,7 +13,7 @@ from controlpanel.audit import Actor
 from controlpanel.models import Run, StateChange, TaskInstance
 from controlpanel.services import catalog, dags
 from controlpanel.services.tracking import request_budget
-from tests.factories import GrantFactory, TeamFactory, UserFactory
+from tests.factories import GrantFactory, TeamFactory
 from tests.harness.airflow import AirflowInstance
 from tests.helpers.polling import finished, poll_once, poll_until
 from tests.helpers.profiles import harness_profile
@@ -29,14 +29,6 @@ def profile(airflow_any: AirflowInstance) -> Any:
     profile = harness_profile(airflow_any)
     catalog.refresh_catalog(profile)
     return profile
-
-
-@pytest.fixture
-def boss() -> Actor:
-    user = UserFactory.create(username="boss")
-    user.is_superuser = True
-    user.save()
-    return Actor(user=user)
 
 
 def test_tasks_display_names_come_with_the_batch_read_and_show_on_the_run_page(

@@ -16,7 +16,6 @@ import pytest
 from controlpanel.audit import Actor
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
 from controlpanel.services import catalog, dags
-from tests.factories import UserFactory
 from tests.harness.airflow import AirflowInstance
 from tests.helpers.celery import CeleryProcesses, wait_for
 from tests.helpers.profiles import harness_profile
@@ -24,14 +23,6 @@ from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.airflow, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def boss() -> Actor:
-    user = UserFactory.create(username="boss")
-    user.is_superuser = True
-    user.save()
-    return Actor(user=user)
 
 
 def run_is(run: Run, *states: str) -> Callable[[], bool]:
