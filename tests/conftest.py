@@ -4,6 +4,11 @@ Set ``TEST_AIRFLOW_URL`` to reuse an Airflow 2 already started with
 ``python -m tests.harness.airflow serve`` (same users), and ``TEST_AIRFLOW3_URL`` for an
 Airflow 3 (``serve --version 3.1.8``); otherwise each is started for the session when a test
 first needs it and torn down at the end.
+
+Every test is marked by what it needs (``pytest_collection_modifyitems`` below), so that
+``scripts/test`` can choose by marker: ``airflow``, ``browser``, ``live_server``, ``celery``,
+``directory`` (a real OpenID Connect or LDAP server) and ``database`` (any test database);
+``engine`` marks what runs a second time on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,6 +34,54 @@ from tests.harness.airflow import (
 )
 from tests.helpers.celery import celery_processes  # noqa: F401 (a fixture for every test)
 from tests.world import World, build_world
+
+# What a test needs, by the fixtures it asks for (directly or through other fixtures).
+NEEDS_BY_FIXTURE: dict[str, tuple[str, ...]] = {
+    "airflow": ("airflow", "airflow3", "airflow_any", "panel_airflow"),
+    "browser": ("browser",),
+    "live_server": ("live_server",),
+    "celery": ("celery_processes",),
+    "directory": ("oidc_harness", "ldap_server"),
+    "database": ("db", "transactional_db", "django_db_setup"),
+}
+# Needs that start an outside process: what ``scripts/test --quick`` leaves out.
+OUTSIDE_NEEDS = ("airflow", "browser", "live_server", "celery", "directory")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``scripts/test --quick``), worker gwN uses Redis database
+    ``TEST_REDIS_URL``'s minus N: metrics counters and throttles are per database, and two
+    workers must not count into each other's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and worker[2:].isdigit() and int(worker[2:]) > 0:
+        base = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+        prefix, _, number = base.rpartition("/")
+        if number.isdigit():
+            os.environ["TEST_REDIS_URL"] = f"{prefix}/{int(number) - int(worker[2:])}"
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark every test by what it needs (before ``-m`` chooses); ``engine`` for database
+    tests that need nothing outside (their behaviour may differ between SQLite and
+    PostgreSQL: queries, locks, JSON fields, transactions), unless marked ``not_engine``."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    needs = {
+        need
+        for need, names in NEEDS_BY_FIXTURE.items()
+        if fixtures.intersection(names) or item.get_closest_marker(need)
+    }
+    if item.get_closest_marker("django_db"):
+        needs.add("database")
+    for need in sorted(needs):
+        if not item.get_closest_marker(need):
+            item.add_marker(need)
+    if (
+        "database" in needs
+        and not needs.intersection(OUTSIDE_NEEDS)
+        and not item.get_closest_marker("not_engine")
+        and not item.get_closest_marker("engine")
+    ):
+        item.add_marker("engine")
 
 
 def _airflow_for_session(
@@ -69,6 +122,21 @@ def airflow_any(request: pytest.FixtureRequest) -> AirflowInstance:
     return instance
 
 
+# Panel-level behaviour (services, pages, API, tracking) is tested against one Airflow; the
+# version difference itself is tested where it lives: dags_api, the parity tests, the
+# side-by-side test and the Airflow-compatible API's official clients run on both.
+PANEL_AIRFLOW_MAJOR = int(os.environ.get("TEST_PANEL_AIRFLOW_MAJOR", "3"))
+
+
+@pytest.fixture(scope="session")
+def panel_airflow(request: pytest.FixtureRequest) -> AirflowInstance:
+    """The one real Airflow of the panel-level tests (``TEST_PANEL_AIRFLOW_MAJOR``, 2 or 3)."""
+    instance: AirflowInstance = request.getfixturevalue(
+        "airflow3" if PANEL_AIRFLOW_MAJOR >= 3 else "airflow"
+    )
+    return instance
+
+
 ClientFactory = Callable[..., AirflowClient]
 
 
@@ -104,6 +172,18 @@ def any_client_for(airflow_any: AirflowInstance) -> Iterator[ClientFactory]:
 
 
 @pytest.fixture(scope="session")
+def panel_client_for(panel_airflow: AirflowInstance) -> Iterator[ClientFactory]:
+    """``airflow_client_for`` for the panel-level tests' Airflow (see ``panel_airflow``)."""
+    yield from _client_factory(panel_airflow)
+
+
+@pytest.fixture(scope="session")
+def panel_admin_client(panel_client_for: ClientFactory) -> AirflowClient:
+    """``admin_client`` for the panel-level tests' Airflow (see ``panel_airflow``)."""
+    return panel_client_for("admin")
+
+
+@pytest.fixture(scope="session")
 def any_admin_client(any_client_for: ClientFactory) -> AirflowClient:
     """``admin_client`` for each real Airflow in turn (see ``airflow_any``)."""
     return any_client_for("admin")
@@ -134,9 +214,93 @@ def wait_for_run(
     return run
 
 
+def _is_transactional(item: pytest.Item) -> bool:
+    """True when the test commits for real (pytest-django's rule): it cannot share a world."""
+    marker = item.get_closest_marker("django_db")
+    if marker is not None and (
+        marker.kwargs.get("transaction") or marker.kwargs.get("reset_sequences")
+    ):
+        return True
+    fixtures = getattr(item, "fixturenames", ())
+    return "transactional_db" in fixtures or "live_server" in fixtures
+
+
+# Test modules whose world is built once and shared (set at collection): no test in them
+# commits for real, so every test runs in a savepoint inside the module's open transaction.
+_MODULES_SHARING_A_WORLD: set[str] = set()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Let a module's tests share one world where it is safe, and run its tests that do not
+    use the world before those that do (so they never see it)."""
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    _MODULES_SHARING_A_WORLD.clear()
+    for module, module_items in modules.items():
+        if not any(_is_transactional(i) for i in module_items) and any(
+            "world" in getattr(i, "fixturenames", ()) for i in module_items
+        ):
+            _MODULES_SHARING_A_WORLD.add(module)
+    # pytest-django ran first and grouped the tests (plain database, committing, no
+    # database); within each run of one module's tests, those without the world go first.
+    reordered: list[pytest.Item] = []
+    index = 0
+    while index < len(items):
+        module = items[index].nodeid.split("::", 1)[0]
+        end = index
+        while end < len(items) and items[end].nodeid.split("::", 1)[0] == module:
+            end += 1
+        run = items[index:end]
+        if module in _MODULES_SHARING_A_WORLD:
+            run.sort(key=lambda i: "world" in getattr(i, "fixturenames", ()))
+        reordered.extend(run)
+        index = end
+    items[:] = reordered
+
+
+@pytest.fixture(scope="module")
+def _module_world(
+    request: pytest.FixtureRequest, django_db_setup: None, django_db_blocker: Any
+) -> Iterator[World | None]:
+    """The world of a module that shares one (else None), built once in a transaction that
+    stays open for the module and is rolled back at its end. Each test's own transaction is
+    a savepoint inside it, so what a test writes is gone before the next test."""
+    module = request.node.nodeid.split("::", 1)[0]
+    if module not in _MODULES_SHARING_A_WORLD:
+        yield None
+        return
+    from django.db import transaction
+    from django.test.utils import override_settings
+
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        # The keys and hasher every test runs with (see _test_settings): the world's secrets
+        # and passwords must read back the same way in the tests.
+        with override_settings(
+            FIELD_ENCRYPTION_KEYS=[TEST_ENCRYPTION_KEY],
+            AUDIT_HMAC_KEYS=[TEST_AUDIT_KEY],
+            PASSWORD_HASHERS=TEST_PASSWORD_HASHERS,
+        ):
+            shared = build_world()
+    try:
+        yield shared
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def world(db: None) -> World:
-    """Two profiles, their DAGs, three teams with grants and every persona (tests/world.py)."""
+def world(_module_world: World | None, db: None) -> World:
+    """Two profiles, their DAGs, three teams with grants and every persona (tests/world.py).
+
+    Built once per module where no test commits for real (``_module_world``), else per test.
+    """
+    if _module_world is not None:
+        return _module_world.reloaded()
     return build_world()
 
 
@@ -158,6 +322,7 @@ def client_as(world: World) -> Callable[[str], Client]:
 TEST_ENCRYPTION_KEY = "x0Q2hQmG8mU3oZf3l7p0Q6k0kVxv6mCqK2bYw7Zt9aE="
 # A fixed audit HMAC key for the same reason.
 TEST_AUDIT_KEY = "test-audit-hmac-key-0123456789-abcdefghijklmnop"
+TEST_PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -167,7 +332,7 @@ def _test_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> N
     # Every test its own (empty) checkpoint directory, never the developer's var/.
     settings.AUDIT_CHECKPOINT_DIR = tmp_path_factory.mktemp("audit-checkpoints")
     # Real hashing costs ~0.2 s per user; tests create many users and test no hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PASSWORD_HASHERS = TEST_PASSWORD_HASHERS
     # API throttle counters in the test Redis, with a fresh budget for every test.
     settings.CACHES = {
         **settings.CACHES,

@@ -17,9 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 
-from controlpanel.models import AUDITORS_GROUP, AirflowProfile, Dag, TeamMembership
+from controlpanel.models import AUDITORS_GROUP, AirflowProfile, Dag, Team, TeamMembership
 from tests.factories import (
     DagFactory,
     GrantFactory,
@@ -28,6 +29,8 @@ from tests.factories import (
     TeamFactory,
     UserFactory,
 )
+
+User = get_user_model()
 
 PERSONAS = (
     "superuser",
@@ -54,6 +57,24 @@ class World:
     def dag(self, key: str) -> Dag:
         """A DAG by "profile/dag_id"."""
         return self.dags[key]
+
+    def reloaded(self) -> World:
+        """The same world read afresh from the database (four queries).
+
+        A world shared by the tests of a module is built once; each test gets its own Python
+        objects, so what one test changes on them (and rolls back) never reaches the next.
+        """
+        users = User.objects.in_bulk([u.pk for u in self.users.values() if u is not None])
+        profiles = AirflowProfile.objects.in_bulk([self.prod.pk, self.staging.pk])
+        dags = Dag.objects.in_bulk([d.pk for d in self.dags.values()])
+        teams = Team.objects.in_bulk([t.pk for t in self.teams.values()])
+        return World(
+            users={n: None if u is None else users[u.pk] for n, u in self.users.items()},
+            prod=profiles[self.prod.pk],
+            staging=profiles[self.staging.pk],
+            dags={key: dags[d.pk] for key, d in self.dags.items()},
+            teams={slug: teams[t.pk] for slug, t in self.teams.items()},
+        )
 
 
 def make_auditor(user: Any) -> None:

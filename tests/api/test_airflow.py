@@ -61,8 +61,8 @@ class Live:
 
 
 @pytest.fixture
-def live(airflow_any: AirflowInstance) -> Live:
-    profile = harness_profile(airflow_any, slug="harness")
+def live(panel_airflow: AirflowInstance) -> Live:
+    profile = harness_profile(panel_airflow, slug="harness")
     catalog.refresh_catalog(profile)
     user = UserFactory.create(username="integrator")
     team = TeamFactory.create(slug="integrations")
@@ -77,7 +77,7 @@ def airflow_runs_with(admin: AirflowClient, dag_id: str, conf: dict[str, Any]) -
 
 
 def test_trigger_with_conf_answers_201_with_the_run_and_audits_it(
-    live: Live, any_admin_client: AirflowClient
+    live: Live, panel_admin_client: AirflowClient
 ) -> None:
     conf = {"name": f"api-{uuid.uuid4().hex[:8]}"}
     response = live.post("/api/dags/harness/cp_quick/runs/", {"conf": conf, "note": "hello"})
@@ -86,7 +86,7 @@ def test_trigger_with_conf_answers_201_with_the_run_and_audits_it(
     assert body["conf"] == conf and body["source"] == "api" and body["triggered_by"] == "integrator"
     assert body["note"] == "hello" and body["state"] == "queued"
     run = Run.objects.get(pk=body["id"])
-    assert airflow_runs_with(any_admin_client, "cp_quick", conf) == [run.dag_run_id]
+    assert airflow_runs_with(panel_admin_client, "cp_quick", conf) == [run.dag_run_id]
     event = AuditEvent.objects.get(action="dag.trigger")
     assert (event.outcome, event.source) == ("succeeded", "api")
     assert live.token.startswith(event.token_prefix) and event.token_prefix
@@ -122,7 +122,7 @@ def test_a_duplicate_logical_date_is_409(live: Live) -> None:
 
 
 def test_twenty_concurrent_identical_triggers_with_one_key_make_one_airflow_run(
-    live: Live, live_server: Any, any_admin_client: AirflowClient
+    live: Live, live_server: Any, panel_admin_client: AirflowClient
 ) -> None:
     conf = {"name": f"race-{uuid.uuid4().hex[:8]}"}
     url = f"{live_server.url}/api/dags/harness/cp_quick/runs/"
@@ -136,20 +136,20 @@ def test_twenty_concurrent_identical_triggers_with_one_key_make_one_airflow_run(
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 19 + [201], [r.text for r in responses if r.status_code >= 300]
     assert len({r.json()["id"] for r in responses}) == 1
-    assert len(airflow_runs_with(any_admin_client, "cp_quick", conf)) == 1
+    assert len(airflow_runs_with(panel_admin_client, "cp_quick", conf)) == 1
     assert Run.objects.count() == 1
 
     again = requests.post(url, json={"conf": conf}, headers=headers, timeout=60)
     assert again.status_code == 200 and again.json()["id"] == responses[0].json()["id"]
     other = requests.post(url, json={"conf": {"name": "other"}}, headers=headers, timeout=60)
     assert other.status_code == 422 and other.json()["error"] == "idempotency_key_reused"
-    assert len(airflow_runs_with(any_admin_client, "cp_quick", conf)) == 1
+    assert len(airflow_runs_with(panel_admin_client, "cp_quick", conf)) == 1
 
 
 def test_airflow_unreachable_is_503_in_plain_words_and_audited(
-    live: Live, airflow_any: AirflowInstance
+    live: Live, panel_airflow: AirflowInstance
 ) -> None:
-    down = harness_profile(airflow_any, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
+    down = harness_profile(panel_airflow, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
     Dag.objects.create(profile=down, dag_id="cp_quick")
     team = TeamFactory.create(slug="down-triggerers")
     GrantFactory.create(team=team, profile=down, dag_ids=["cp_quick"], level="trigger")

@@ -24,8 +24,8 @@ RUNS = "/api/dags/harness/cp_params_showcase/runs/"
 
 
 @pytest.fixture
-def profile(airflow: AirflowInstance) -> AirflowProfile:
-    profile = harness_profile(airflow)
+def profile(panel_airflow: AirflowInstance) -> AirflowProfile:
+    profile = harness_profile(panel_airflow)
     profile.track_external_runs = False
     profile.save()
     catalog.refresh_catalog(profile)
@@ -58,7 +58,7 @@ def post(client: Client, path: str, body: Any = None, key: str = "") -> Any:
 
 
 def test_request_then_approve_starts_one_run_naming_both_people(
-    profile: AirflowProfile, admin_client: AirflowClient
+    profile: AirflowProfile, panel_admin_client: AirflowClient
 ) -> None:
     ann, max_ = as_user("ann"), as_user("max")
     body = {"conf": {"batch_size": 7}, "reason": "month-end close", "note": "by hand"}
@@ -87,7 +87,7 @@ def test_request_then_approve_starts_one_run_naming_both_people(
     run = ann.get(f"/api/runs/{approved.json()['run']}/").json()
     assert (run["triggered_by"], run["approved_by"]) == ("ann", "max")
     assert run["approval_request"] == request["id"]
-    assert admin_client.get_dag_run("cp_params_showcase", run["dag_run_id"]).conf == {
+    assert panel_admin_client.get_dag_run("cp_params_showcase", run["dag_run_id"]).conf == {
         "batch_size": 7
     }
     assert Run.objects.count() == 1

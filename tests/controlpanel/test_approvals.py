@@ -69,8 +69,8 @@ class Live:
 
 
 @pytest.fixture
-def live(airflow: AirflowInstance) -> Live:
-    profile = harness_profile(airflow)
+def live(panel_airflow: AirflowInstance) -> Live:
+    profile = harness_profile(panel_airflow)
     profile.track_external_runs = False
     profile.save()
     catalog.refresh_catalog(profile)
@@ -197,7 +197,9 @@ def race(actions: Sequence[Callable[[], Any]]) -> list[str]:
     return sorted(results)
 
 
-def test_five_approvals_at_once_start_one_run(live: Live, admin_client: AirflowClient) -> None:
+def test_five_approvals_at_once_start_one_run(
+    live: Live, panel_admin_client: AirflowClient
+) -> None:
     request = live.ask(conf={"who": "approvals"}, note="approved run")
     copies = [ApprovalRequest.objects.get(pk=request.pk) for _ in MANAGERS]
     actions = [
@@ -213,7 +215,7 @@ def test_five_approvals_at_once_start_one_run(live: Live, admin_client: AirflowC
     assert run.approved_by.username in MANAGERS
     assert run.approval_request_id == request.pk
     assert run.conf == {"who": "approvals"}
-    airflow_run = admin_client.get_dag_run("cp_quick", run.dag_run_id)
+    airflow_run = panel_admin_client.get_dag_run("cp_quick", run.dag_run_id)
     assert airflow_run.conf == {"who": "approvals"}
     assert [e.outcome for e in events("approval.approve")].count("succeeded") == 1
     [trigger] = events("dag.trigger")
@@ -329,7 +331,7 @@ def test_approvers_hear_of_requests_and_requesters_of_decisions(
 
 
 def test_with_approval_for_operate_a_pause_waits_for_an_approver(
-    live: Live, admin_client: AirflowClient
+    live: Live, panel_admin_client: AirflowClient
 ) -> None:
     ops = TeamFactory.create(slug="ops")
     MembershipFactory.create(team=ops, user=live.users["outsider"])
@@ -363,9 +365,9 @@ def test_with_approval_for_operate_a_pause_waits_for_an_approver(
     assert (request.action, request.reason) == ("pause", "maintenance window")
     try:
         approvals.approve(live.actor("boss"), request)
-        assert admin_client.get_dag("cp_mapped").is_paused is True
+        assert panel_admin_client.get_dag("cp_mapped").is_paused is True
     finally:
-        admin_client.set_paused("cp_mapped", False)
+        panel_admin_client.set_paused("cp_mapped", False)
     request.refresh_from_db()
     assert request.trigger_error == ""
     [pause] = [e for e in events("dag.pause") if e.outcome == "succeeded"]

@@ -38,9 +38,9 @@ def list_pages(profile: AirflowProfile) -> int:
 
 
 @pytest.fixture
-def profile(airflow_any: AirflowInstance) -> AirflowProfile:
+def profile(panel_airflow: AirflowInstance) -> AirflowProfile:
     """The harness profile, logged in and its API version known (neither is counted)."""
-    profile = harness_profile(airflow_any)
+    profile = harness_profile(panel_airflow)
     client = client_for(profile)
     client.detect_api_version()
     client.list_import_errors()  # Airflow 3: fetches the JWT

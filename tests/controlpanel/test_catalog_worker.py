@@ -34,14 +34,14 @@ def admin_client(celery_processes: CeleryProcesses, monkeypatch: pytest.MonkeyPa
     return client
 
 
-def create_through_the_page(client: Client, airflow: AirflowInstance) -> None:
+def create_through_the_page(client: Client, panel_airflow: AirflowInstance) -> None:
     form = {
         "name": "Fresh Airflow",
         "slug": "fresh",
-        "base_url": airflow.url,
+        "base_url": panel_airflow.url,
         "auth_type": "basic",
         "username": "admin",
-        "secret": airflow.password("admin"),
+        "secret": panel_airflow.password("admin"),
         "verify_tls": "on",
         "allow_insecure_http": "on",
         "timeout_seconds": "10",
@@ -52,13 +52,13 @@ def create_through_the_page(client: Client, airflow: AirflowInstance) -> None:
     assert response.status_code == 302, response.content.decode()[-2000:]
 
 
-def create_through_the_api(client: Client, airflow: AirflowInstance) -> None:
+def create_through_the_api(client: Client, panel_airflow: AirflowInstance) -> None:
     body: dict[str, Any] = {
         "name": "Fresh Airflow",
         "slug": "fresh",
-        "base_url": airflow.url,
+        "base_url": panel_airflow.url,
         "username": "admin",
-        "password": airflow.password("admin"),
+        "password": panel_airflow.password("admin"),
         "allow_insecure_http": True,
         "timeout_seconds": 10,
     }
@@ -68,13 +68,13 @@ def create_through_the_api(client: Client, airflow: AirflowInstance) -> None:
 
 @pytest.mark.parametrize("create", [create_through_the_page, create_through_the_api])
 def test_a_new_profiles_dags_are_listed_within_seconds(
-    airflow: AirflowInstance,
+    panel_airflow: AirflowInstance,
     celery_processes: CeleryProcesses,
     admin_client: Client,
     create: Any,
 ) -> None:
     started = time.monotonic()
-    create(admin_client, airflow)
+    create(admin_client, panel_airflow)
     profile = AirflowProfile.objects.get(slug="fresh")
     wait_for(
         lambda: Dag.objects.filter(profile=profile, dag_id="cp_quick").exists(),

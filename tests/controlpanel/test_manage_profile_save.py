@@ -159,9 +159,9 @@ def harness_form(airflow: AirflowInstance, password: str, **overrides: str) -> d
 
 @pytest.mark.airflow
 def test_real_airflow_right_password(
-    world: World, client_as: ClientAs, airflow_any: AirflowInstance
+    world: World, client_as: ClientAs, panel_airflow: AirflowInstance
 ) -> None:
-    airflow = airflow_any
+    airflow = panel_airflow
     response = client_as("superuser").post(
         reverse("manage:profile_create"),
         harness_form(airflow, airflow.password("admin")),
@@ -177,9 +177,9 @@ def test_real_airflow_right_password(
 
 @pytest.mark.airflow
 def test_real_airflow_wrong_password(
-    world: World, client_as: ClientAs, airflow_any: AirflowInstance
+    world: World, client_as: ClientAs, panel_airflow: AirflowInstance
 ) -> None:
-    airflow = airflow_any
+    airflow = panel_airflow
     response = client_as("superuser").post(
         reverse("manage:profile_create"), harness_form(airflow, "not-the-password"), follow=True
     )

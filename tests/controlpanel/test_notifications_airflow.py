@@ -36,9 +36,9 @@ def _no_broker(send_in_process: None) -> None:
 
 
 def test_real_runs_notify_each_subscription_once(
-    airflow: AirflowInstance, receiver: WebhookReceiver
+    panel_airflow: AirflowInstance, receiver: WebhookReceiver
 ) -> None:
-    profile = harness_profile(airflow)
+    profile = harness_profile(panel_airflow)
     profile.track_external_runs = False  # only these runs, whatever other tests start
     profile.save()
     catalog.refresh_catalog(profile)
@@ -100,14 +100,14 @@ def test_real_runs_notify_each_subscription_once(
 
 
 def test_runs_ended_before_the_first_poll_are_notified_only_if_recent(
-    airflow: AirflowInstance, admin_client: AirflowClient, settings: Any
+    panel_airflow: AirflowInstance, panel_admin_client: AirflowClient, settings: Any
 ) -> None:
     run_id = new_dag_run_id("elsewhere")
-    admin_client.trigger_dag_run("cp_quick", dag_run_id=run_id, conf={"name": "outside"})
-    wait_for_run(admin_client, "cp_quick", run_id)  # ended before the panel ever polled
+    panel_admin_client.trigger_dag_run("cp_quick", dag_run_id=run_id, conf={"name": "outside"})
+    wait_for_run(panel_admin_client, "cp_quick", run_id)  # ended before the panel ever polled
     boss = Actor(user=UserFactory.create(username="boss", is_superuser=True))
     team = TeamFactory.create(slug="history-team")
-    profiles = [harness_profile(airflow, slug=slug) for slug in ("history", "recent")]
+    profiles = [harness_profile(panel_airflow, slug=slug) for slug in ("history", "recent")]
     for profile in profiles:
         catalog.refresh_catalog(profile)
         GrantFactory.create(team=team, profile=profile, dag_patterns=["cp_*"], level="view")

@@ -36,9 +36,9 @@ def workers(tmp_path: Path, reachable_redis_url: str) -> Iterator[CeleryProcesse
 
 
 def test_a_worker_notifies_a_failed_run_and_retries_a_server_error(
-    airflow: AirflowInstance, workers: CeleryProcesses, receiver: WebhookReceiver
+    panel_airflow: AirflowInstance, workers: CeleryProcesses, receiver: WebhookReceiver
 ) -> None:
-    profile = harness_profile(airflow)
+    profile = harness_profile(panel_airflow)
     profile.track_external_runs = False  # only this run, whatever other tests start
     profile.save()
     catalog.refresh_catalog(profile)

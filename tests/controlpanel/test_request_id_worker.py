@@ -59,12 +59,12 @@ def wait_for_line(processes: CeleryProcesses, pattern: str, timeout: float = 120
 
 
 def test_worker_logs_and_metrics_carry_request_ids_and_reach_the_web(
-    airflow: AirflowInstance, processes: CeleryProcesses, reachable_redis_url: str
+    panel_airflow: AirflowInstance, processes: CeleryProcesses, reachable_redis_url: str
 ) -> None:
     redis.Redis.from_url(reachable_redis_url).delete(
         *[f"panel:metrics:{name}" for name in ("panel_airflow_requests", "panel_poll_cycles")]
     )
-    profile = harness_profile(airflow, slug="worked")
+    profile = harness_profile(panel_airflow, slug="worked")
     catalog.refresh_catalog(profile)
     RunFactory.create(profile=profile, dag_id="cp_quick", state="queued")
 

@@ -36,8 +36,8 @@ class Live:
 
 
 @pytest.fixture
-def live(airflow_any: AirflowInstance) -> Live:
-    profile = harness_profile(airflow_any)
+def live(panel_airflow: AirflowInstance) -> Live:
+    profile = harness_profile(panel_airflow)
     catalog.refresh_catalog(profile)
     users = {
         name: UserFactory.create(username=name)
@@ -75,7 +75,7 @@ def test_catalog_refresh_reads_every_dag_and_writes_only_changes(live: Live) -> 
 
 
 def test_trigger_writes_the_run_and_an_audit_event_and_a_resubmission_makes_no_second_run(
-    live: Live, any_admin_client: AirflowClient
+    live: Live, panel_admin_client: AirflowClient
 ) -> None:
     run_id = new_dag_run_id()
     dag = live.dag("cp_quick")
@@ -98,7 +98,7 @@ def test_trigger_writes_the_run_and_an_audit_event_and_a_resubmission_makes_no_s
     )
     assert again.pk == run.pk
     in_airflow = [
-        r for r in any_admin_client.list_dag_runs(dag_ids=["cp_quick"]) if r.dag_run_id == run_id
+        r for r in panel_admin_client.list_dag_runs(dag_ids=["cp_quick"]) if r.dag_run_id == run_id
     ]
     assert len(in_airflow) == 1
 
@@ -108,7 +108,7 @@ def test_trigger_writes_the_run_and_an_audit_event_and_a_resubmission_makes_no_s
     assert first.payload["conf"] == {"name": "audit"} and first.payload["note"] == "from the panel"
     assert first.dag_run_id == run_id and first.profile_slug == "harness"
     assert (first.payload["already_existed"], second.payload["already_existed"]) == (False, True)
-    assert wait_for_run(any_admin_client, "cp_quick", run_id).state == "success"
+    assert wait_for_run(panel_admin_client, "cp_quick", run_id).state == "success"
 
 
 def test_viewer_may_not_trigger_and_the_attempt_is_audited(live: Live) -> None:
@@ -145,9 +145,9 @@ def test_invalid_conf_fails_with_the_param_named_and_is_audited(live: Live) -> N
 
 
 def test_airflow_down_fails_in_plain_words_and_is_audited(
-    live: Live, airflow_any: AirflowInstance
+    live: Live, panel_airflow: AirflowInstance
 ) -> None:
-    down = harness_profile(airflow_any, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
+    down = harness_profile(panel_airflow, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
     dag = Dag.objects.create(profile=down, dag_id="cp_quick")
     with pytest.raises(AirflowUnavailable):
         dags.trigger_run(live.actor("superuser"), dag, conf={})
@@ -157,16 +157,16 @@ def test_airflow_down_fails_in_plain_words_and_is_audited(
 
 
 def test_operate_user_pauses_and_unpauses_others_may_not(
-    live: Live, any_admin_client: AirflowClient
+    live: Live, panel_admin_client: AirflowClient
 ) -> None:
     dag = live.dag("cp_etl")
     with pytest.raises(ActionDenied):
         dags.set_paused(live.actor("operator"), dag, True)  # trigger level is not enough
     dags.set_paused(live.actor("operate_user"), dag, True)
-    assert any_admin_client.get_dag("cp_etl").is_paused is True
+    assert panel_admin_client.get_dag("cp_etl").is_paused is True
     assert live.dag("cp_etl").is_paused is True
     dags.set_paused(live.actor("operate_user"), dag, False)
-    assert any_admin_client.get_dag("cp_etl").is_paused is False
+    assert panel_admin_client.get_dag("cp_etl").is_paused is False
     outcomes = [
         (e.action, e.outcome, e.actor_username)
         for e in AuditEvent.objects.filter(action__startswith="dag.").order_by("id")
@@ -179,38 +179,38 @@ def test_operate_user_pauses_and_unpauses_others_may_not(
 
 
 def test_retry_reruns_the_failed_tasks_until_the_run_succeeds(
-    live: Live, any_admin_client: AirflowClient
+    live: Live, panel_admin_client: AirflowClient
 ) -> None:
     run = dags.trigger_run(
         live.actor("operate_user"),
         live.dag("cp_etl"),
         conf={"fail_at": "transform", "fail_mode": "first_try"},
     )
-    assert wait_for_run(any_admin_client, "cp_etl", run.dag_run_id).state == "failed"
+    assert wait_for_run(panel_admin_client, "cp_etl", run.dag_run_id).state == "failed"
     with pytest.raises(ActionDenied):
         dags.retry_failed_tasks(live.actor("operator"), run)
     assert dags.retry_failed_tasks(live.actor("operate_user"), run) == ["load", "transform"]
     assert Run.objects.get(pk=run.pk).state == "queued"
-    assert wait_for_run(any_admin_client, "cp_etl", run.dag_run_id).state == "success"
+    assert wait_for_run(panel_admin_client, "cp_etl", run.dag_run_id).state == "success"
     retried = events("run.retry")
     assert [e.outcome for e in retried] == ["denied", "succeeded"]
     assert retried[1].payload["cleared_tasks"] == ["load", "transform"]
 
 
 def test_set_run_state_marks_the_run_in_airflow(
-    live: Live, any_admin_client: AirflowClient
+    live: Live, panel_admin_client: AirflowClient
 ) -> None:
     dag = live.dag("cp_paused")  # paused: the run stays queued until we mark it
     run = dags.trigger_run(live.actor("superuser"), dag, conf={})
     with pytest.raises(ValueError, match="success or failed"):
         dags.set_run_state(live.actor("superuser"), run, "running")
     dags.set_run_state(live.actor("superuser"), run, "failed")
-    assert any_admin_client.get_dag_run("cp_paused", run.dag_run_id).state == "failed"
+    assert panel_admin_client.get_dag_run("cp_paused", run.dag_run_id).state == "failed"
     assert Run.objects.get(pk=run.pk).state == "failed"
     assert [e.outcome for e in events("run.set_state")] == ["failed", "succeeded"]
 
 
-def test_unpause_and_trigger_needs_operate(live: Live, any_admin_client: AirflowClient) -> None:
+def test_unpause_and_trigger_needs_operate(live: Live, panel_admin_client: AirflowClient) -> None:
     dag = live.dag("cp_etl")
     dags.set_paused(live.actor("operate_user"), dag, True)
     with pytest.raises(ActionDenied):
@@ -218,5 +218,5 @@ def test_unpause_and_trigger_needs_operate(live: Live, any_admin_client: Airflow
     run = dags.trigger_run(
         live.actor("operate_user"), live.dag("cp_etl"), unpause=True, conf={"rows": 1}
     )
-    assert any_admin_client.get_dag("cp_etl").is_paused is False
-    assert wait_for_run(any_admin_client, "cp_etl", run.dag_run_id).state == "success"
+    assert panel_admin_client.get_dag("cp_etl").is_paused is False
+    assert wait_for_run(panel_admin_client, "cp_etl", run.dag_run_id).state == "success"

@@ -28,8 +28,8 @@ pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def profile(airflow_any: AirflowInstance) -> Any:
-    profile = harness_profile(airflow_any)
+def profile(panel_airflow: AirflowInstance) -> Any:
+    profile = harness_profile(panel_airflow)
     catalog.refresh_catalog(profile)
     # A grant on the test DAGs: runs of granted DAGs started elsewhere are tracked too.
     GrantFactory.create(
@@ -115,10 +115,10 @@ def test_a_run_cleared_for_retry_comes_back_and_every_try_is_kept(
 
 
 def test_runs_started_in_airflow_are_discovered(
-    profile: Any, any_admin_client: AirflowClient
+    profile: Any, panel_admin_client: AirflowClient
 ) -> None:
     run_id = new_dag_run_id("elsewhere")
-    any_admin_client.trigger_dag_run("cp_quick", dag_run_id=run_id, conf={"name": "outside"})
+    panel_admin_client.trigger_dag_run("cp_quick", dag_run_id=run_id, conf={"name": "outside"})
     poll_until(profile, lambda: Run.objects.filter(dag_run_id=run_id, is_finished=True).exists())
     run = Run.objects.get(dag_run_id=run_id)
     assert (run.source, run.triggered_by, run.state) == ("airflow", None, "success")
@@ -127,11 +127,11 @@ def test_runs_started_in_airflow_are_discovered(
 
 
 def test_ungranted_dags_are_not_tracked_when_started_elsewhere(
-    airflow_any: AirflowInstance, any_admin_client: AirflowClient
+    panel_airflow: AirflowInstance, panel_admin_client: AirflowClient
 ) -> None:
-    profile = harness_profile(airflow_any, slug="nogrants")
+    profile = harness_profile(panel_airflow, slug="nogrants")
     catalog.refresh_catalog(profile)
-    any_admin_client.trigger_dag_run("cp_quick", dag_run_id=new_dag_run_id("unseen"))
+    panel_admin_client.trigger_dag_run("cp_quick", dag_run_id=new_dag_run_id("unseen"))
     cycle = tracking.poll_profile(profile)
     assert cycle.requests == 0 and not Run.objects.filter(profile=profile).exists()
 
@@ -219,26 +219,26 @@ def test_first_reads_past_the_cycles_budget_wait_for_the_next_cycle(
 
 
 def test_a_run_started_elsewhere_is_adopted_only_on_a_granted_dag(
-    airflow_any: AirflowInstance, any_admin_client: AirflowClient, boss: Actor
+    panel_airflow: AirflowInstance, panel_admin_client: AirflowClient, boss: Actor
 ) -> None:
     """A DAG that merely had a panel run is not a grant: its outside runs stay unseen."""
-    profile = harness_profile(airflow_any, slug="onlyquick")
+    profile = harness_profile(panel_airflow, slug="onlyquick")
     catalog.refresh_catalog(profile)
     GrantFactory.create(
         team=TeamFactory.create(slug="quick"), profile=profile, dag_ids=["cp_quick"]
     )
     ours = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))  # not granted
     outside_paused = new_dag_run_id("outside")
-    any_admin_client.trigger_dag_run("cp_paused", dag_run_id=outside_paused)
+    panel_admin_client.trigger_dag_run("cp_paused", dag_run_id=outside_paused)
     outside_quick = new_dag_run_id("outside")
-    any_admin_client.trigger_dag_run("cp_quick", dag_run_id=outside_quick)
+    panel_admin_client.trigger_dag_run("cp_quick", dag_run_id=outside_quick)
     poll_until(profile, lambda: Run.objects.filter(dag_run_id=outside_quick).exists())
 
     tracked = set(Run.objects.filter(profile=profile).values_list("dag_run_id", flat=True))
     assert ours.dag_run_id in tracked and outside_quick in tracked
     assert outside_paused not in tracked
     dags.set_run_state(boss, ours, "failed")
-    any_admin_client.set_dag_run_state("cp_paused", outside_paused, "failed")
+    panel_admin_client.set_dag_run_state("cp_paused", outside_paused, "failed")
 
 
 def test_the_poller_logs_in_to_airflow_2_once(airflow: AirflowInstance, boss: Actor) -> None:
@@ -254,9 +254,9 @@ def test_the_poller_logs_in_to_airflow_2_once(airflow: AirflowInstance, boss: Ac
 
 
 def test_an_unreachable_airflow_backs_off_that_profile_only(
-    airflow_any: AirflowInstance, profile: Any, boss: Actor
+    panel_airflow: AirflowInstance, profile: Any, boss: Actor
 ) -> None:
-    down = harness_profile(airflow_any, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
+    down = harness_profile(panel_airflow, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
     Run.objects.create(profile=down, dag_id="cp_quick", dag_run_id="r1")
     failed = tracking.poll_profile(down)
     assert "refused" in failed.error

@@ -25,8 +25,8 @@ DISPLAY_NAMED_DAG = "example_params_trigger_ui"
 
 
 @pytest.fixture
-def profile(airflow_any: AirflowInstance) -> Any:
-    profile = harness_profile(airflow_any)
+def profile(panel_airflow: AirflowInstance) -> Any:
+    profile = harness_profile(panel_airflow)
     catalog.refresh_catalog(profile)
     return profile
 
@@ -95,9 +95,9 @@ def test_a_retry_through_the_panel_shows_failed_then_queued_again_by_whom(
 
 
 def test_a_retry_made_in_airflow_shows_on_the_timeline_without_a_name(
-    airflow: AirflowInstance, boss: Actor
+    panel_airflow: AirflowInstance, boss: Actor
 ) -> None:
-    profile = harness_profile(airflow)
+    profile = harness_profile(panel_airflow)
     catalog.refresh_catalog(profile)
     # Runs of granted DAGs are followed when they come back to life in Airflow.
     GrantFactory.create(team=TeamFactory.create(), profile=profile, dag_ids=["cp_etl"])

@@ -34,9 +34,9 @@ def run_is(run: Run, *states: str) -> Callable[[], bool]:
 
 
 def test_worker_and_beat_follow_runs_to_success_and_failure(
-    airflow_any: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+    panel_airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
 ) -> None:
-    profile = harness_profile(airflow_any)
+    profile = harness_profile(panel_airflow)
     catalog.refresh_catalog(profile)
     ok = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "worker"})
     bad = dags.trigger_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "load"})
@@ -50,9 +50,9 @@ def test_worker_and_beat_follow_runs_to_success_and_failure(
 
 
 def test_killing_the_worker_mid_run_leaves_no_duplicates_and_the_next_one_catches_up(
-    airflow_any: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+    panel_airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
 ) -> None:
-    profile = harness_profile(airflow_any)
+    profile = harness_profile(panel_airflow)
     catalog.refresh_catalog(profile)
     # Enough mapped tasks that the run is still going when the poller first sees one succeed
     # (with six, Airflow 3 once finished them all between two polls).
@@ -85,13 +85,13 @@ def test_killing_the_worker_mid_run_leaves_no_duplicates_and_the_next_one_catche
 
 
 def test_an_airflow_outage_backs_off_one_profile_while_another_keeps_polling(
-    airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
+    panel_airflow: AirflowInstance, celery_processes: CeleryProcesses, boss: Actor
 ) -> None:
-    host, port = airflow.url.removeprefix("http://").split(":")
+    host, port = panel_airflow.url.removeprefix("http://").split(":")
     proxy = TcpProxy(host, int(port)).start()
     try:
-        direct = harness_profile(airflow, slug="direct")
-        flaky = harness_profile(airflow, slug="flaky", base_url=proxy.url)
+        direct = harness_profile(panel_airflow, slug="direct")
+        flaky = harness_profile(panel_airflow, slug="flaky", base_url=proxy.url)
         for profile in (direct, flaky):
             profile.track_external_runs = False  # both reach the same Airflow
             profile.save()

@@ -23,9 +23,9 @@ RUN_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture
-def harness(airflow: AirflowInstance) -> AirflowProfile:
+def harness(panel_airflow: AirflowInstance) -> AirflowProfile:
     """ann triggers cp_quick only with the approval of the managers (max), who view it."""
-    profile = harness_with_catalog(airflow)
+    profile = harness_with_catalog(panel_airflow)
     analysts, managers = TeamFactory.create(slug="analysts"), TeamFactory.create(slug="managers")
     MembershipFactory.create(team=analysts, user=UserFactory.create(username="ann"))
     MembershipFactory.create(team=managers, user=UserFactory.create(username="max"))

@@ -20,9 +20,9 @@ URL = "/dags/harness/cp_params_showcase/"
 
 
 @pytest.fixture
-def profile(airflow: AirflowInstance) -> AirflowProfile:
+def profile(panel_airflow: AirflowInstance) -> AirflowProfile:
     """ann triggers cp_params_showcase only with the approval of the managers (max)."""
-    profile = harness_profile(airflow)
+    profile = harness_profile(panel_airflow)
     profile.track_external_runs = False
     profile.save()
     catalog.refresh_catalog(profile)
@@ -48,7 +48,7 @@ def login(username: str) -> Client:
 
 
 def test_request_on_the_dag_page_then_approve_shows_both_people_on_the_run(
-    profile: AirflowProfile, admin_client: AirflowClient
+    profile: AirflowProfile, panel_admin_client: AirflowClient
 ) -> None:
     ann, max_ = login("ann"), login("max")
     page = ann.get(URL).content.decode()
@@ -83,6 +83,9 @@ def test_request_on_the_dag_page_then_approve_shows_both_people_on_the_run(
     assert run.dag_run_id in max_.get(decided["Location"]).content.decode()
     run_page = ann.get(f"/runs/{run.pk}/").content.decode()
     assert re.search(r'id="approved-by">max ', run_page)
-    assert admin_client.get_dag_run("cp_params_showcase", run.dag_run_id).conf["batch_size"] == 250
+    assert (
+        panel_admin_client.get_dag_run("cp_params_showcase", run.dag_run_id).conf["batch_size"]
+        == 250
+    )
     again = max_.post(f"/approvals/{approval.pk}/decide/", {"decision": "reject"}, follow=True)
     assert "already approved" in again.content.decode()

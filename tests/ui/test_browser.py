@@ -33,9 +33,9 @@ def harness(airflow: AirflowInstance) -> AirflowProfile:
 
 
 @pytest.fixture
-def harness_any(airflow_any: AirflowInstance) -> AirflowProfile:
-    """The harness profile on Airflow 2, then on Airflow 3."""
-    return harness_with_catalog(airflow_any)
+def harness_any(panel_airflow: AirflowInstance) -> AirflowProfile:
+    """The harness profile on the panel-level tests' Airflow (see tests/conftest.py)."""
+    return harness_with_catalog(panel_airflow)
 
 
 def test_operator_fills_the_generated_form_and_watches_the_run_succeed(
@@ -100,8 +100,7 @@ def test_a_failing_run_shows_the_failed_task_and_its_log(
     expect(page.get_by_role("button", name="Yes, retry them")).to_be_visible()
     expect(page.locator("details.confirm")).to_contain_text("load")
     assert page.evaluate("window.__not_reloaded") is True
-    if harness.api_version != "v2":  # the screenshots show Airflow 2 (the demo)
-        page.screenshot(path=str(SHOTS / "run-failed.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "run-failed.png"), full_page=True)
 
 
 def test_a_viewer_sees_no_trigger_button_and_a_forged_post_is_refused(

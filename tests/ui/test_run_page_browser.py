@@ -31,8 +31,8 @@ RECORD_ANNOUNCEMENTS = """() => {
 
 
 @pytest.fixture
-def harness(airflow: AirflowInstance) -> AirflowProfile:
-    return harness_with_catalog(airflow)
+def harness(panel_airflow: AirflowInstance) -> AirflowProfile:
+    return harness_with_catalog(panel_airflow)
 
 
 def test_a_failed_then_retried_run_fits_a_phone_and_tells_its_story(
