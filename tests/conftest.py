@@ -13,11 +13,13 @@ Every test is marked by what it needs (``pytest_collection_modifyitems`` below),
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,55 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker("engine")
 
 
+# Panel-level behaviour (services, pages, API, tracking) is tested against one Airflow; the
+# version difference itself is tested where it lives: dags_api, the parity tests, the
+# side-by-side test and the Airflow-compatible API's official clients run on both.
+PANEL_AIRFLOW_MAJOR = int(os.environ.get("TEST_PANEL_AIRFLOW_MAJOR", "3"))
+
+
+# The Airflows the chosen tests need, started side by side in threads as soon as the tests
+# are chosen, while the first tests run: each takes 20-40 s to come up.
+_STARTING: dict[str, Future[AirflowInstance]] = {}
+
+
+def _airflows_needed(items: list[pytest.Item]) -> list[tuple[str, str]]:
+    """(version, reuse variable) of each Airflow the tests ask for, directly or through
+    ``airflow_any`` and ``panel_airflow`` (which ask for theirs when they run)."""
+    names: set[str] = set()
+    for item in items:
+        names.update(getattr(item, "fixturenames", ()))
+    panel = "panel_airflow" in names
+    needed = []
+    if names & {"airflow", "airflow_any"} or (panel and PANEL_AIRFLOW_MAJOR < 3):
+        needed.append((AIRFLOW_VERSION, "TEST_AIRFLOW_URL"))
+    if names & {"airflow3", "airflow_any"} or (panel and PANEL_AIRFLOW_MAJOR >= 3):
+        needed.append((AIRFLOW3_VERSION, "TEST_AIRFLOW3_URL"))
+    return needed
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start every Airflow the chosen tests need at once, in the background."""
+    if session.config.option.collectonly or os.environ.get("PANEL_NO_AIRFLOW_PRESTART"):
+        return
+    wanted = [v for v, reuse in _airflows_needed(session.items) if not os.environ.get(reuse)]
+    if not wanted:
+        return
+    factory: pytest.TempPathFactory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+    pool = ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="airflow-start")
+    for version in wanted:
+        home = factory.mktemp(f"airflow-{version}-home")
+        _STARTING[version] = pool.submit(start_airflow, home, version=version)
+    pool.shutdown(wait=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop an Airflow started in advance that no test ended up using."""
+    while _STARTING:
+        _version, starting = _STARTING.popitem()
+        with contextlib.suppress(Exception):
+            starting.result().stop()
+
+
 def _airflow_for_session(
     tmp_path_factory: pytest.TempPathFactory, version: str, reuse_variable: str
 ) -> Iterator[AirflowInstance]:
@@ -92,7 +143,12 @@ def _airflow_for_session(
     if reuse:
         yield AirflowInstance(url=reuse.rstrip("/"), home=Path("/nonexistent"), version=version)
         return
-    instance = start_airflow(tmp_path_factory.mktemp(f"airflow-{version}-home"), version=version)
+    starting = _STARTING.pop(version, None)
+    if starting is not None:
+        instance = starting.result()
+    else:
+        home = tmp_path_factory.mktemp(f"airflow-{version}-home")
+        instance = start_airflow(home, version=version)
     try:
         yield instance
     finally:
@@ -120,12 +176,6 @@ def airflow_any(request: pytest.FixtureRequest) -> AirflowInstance:
     name = "airflow3" if major_version(request.param) >= 3 else "airflow"
     instance: AirflowInstance = request.getfixturevalue(name)
     return instance
-
-
-# Panel-level behaviour (services, pages, API, tracking) is tested against one Airflow; the
-# version difference itself is tested where it lives: dags_api, the parity tests, the
-# side-by-side test and the Airflow-compatible API's official clients run on both.
-PANEL_AIRFLOW_MAJOR = int(os.environ.get("TEST_PANEL_AIRFLOW_MAJOR", "3"))
 
 
 @pytest.fixture(scope="session")
