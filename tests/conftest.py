@@ -31,6 +31,7 @@ from tests.harness.airflow import (
     AIRFLOW3_VERSION,
     AIRFLOW_VERSION,
     AirflowInstance,
+    HarnessError,
     major_version,
     start_airflow,
 )
@@ -97,6 +98,26 @@ PANEL_AIRFLOW_MAJOR = int(os.environ.get("TEST_PANEL_AIRFLOW_MAJOR", "3"))
 _STARTING: dict[str, Future[AirflowInstance]] = {}
 
 
+# Airflow 2 keeps its metadata in PostgreSQL for the tests (a database made per instance on
+# this server, dropped at the end), so its LocalExecutor forks tasks from the scheduler instead
+# of the SequentialExecutor's new interpreter per task. Empty: SQLite, as the demo runs it.
+AIRFLOW_POSTGRES_URL = os.environ.get(
+    "TEST_AIRFLOW_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432"
+)
+
+
+def _start_harness_airflow(home: Path, version: str) -> AirflowInstance:
+    """Start one harness Airflow; Airflow 2 on PostgreSQL where the server answers."""
+    if AIRFLOW_POSTGRES_URL and major_version(version) < 3:
+        try:
+            return start_airflow(home, version=version, postgres_url=AIRFLOW_POSTGRES_URL)
+        except HarnessError as exc:
+            if "prepare the PostgreSQL database" not in str(exc):
+                raise
+            print(f"[airflow harness] no PostgreSQL for Airflow {version}, using SQLite: {exc}")
+    return start_airflow(home, version=version)
+
+
 def _airflows_needed(items: list[pytest.Item]) -> list[tuple[str, str]]:
     """(version, reuse variable) of each Airflow the tests ask for, directly or through
     ``airflow_any`` and ``panel_airflow`` (which ask for theirs when they run)."""
@@ -123,7 +144,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     pool = ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="airflow-start")
     for version in wanted:
         home = factory.mktemp(f"airflow-{version}-home")
-        _STARTING[version] = pool.submit(start_airflow, home, version=version)
+        _STARTING[version] = pool.submit(_start_harness_airflow, home, version)
     pool.shutdown(wait=False)
 
 
@@ -148,7 +169,7 @@ def _airflow_for_session(
         instance = starting.result()
     else:
         home = tmp_path_factory.mktemp(f"airflow-{version}-home")
-        instance = start_airflow(home, version=version)
+        instance = _start_harness_airflow(home, version)
     try:
         yield instance
     finally:

@@ -106,7 +106,10 @@ def _install_airflow(venv: Path, version: str, constraints: Path) -> None:
     2-core machines a first install takes seconds instead of over a minute.
     """
     pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
-    airflow = [f"apache-airflow=={version}", "-c", str(constraints)]
+    # psycopg2 for a PostgreSQL metadata database (start_airflow's postgres_url), where the
+    # version's constraints pin it.
+    extras = ["psycopg2-binary"] if "psycopg2-binary==" in constraints.read_text() else []
+    airflow = [f"apache-airflow=={version}", *extras, "-c", str(constraints)]
     try:
         _run([*pip, "-c", str(PANEL_CONSTRAINTS), "uv"], "install uv")
         _run(
@@ -159,6 +162,8 @@ class AirflowInstance:
     version: str = AIRFLOW_VERSION
     users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(USERS))
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    # The PostgreSQL metadata database made for this instance, dropped by stop().
+    database: PostgresDatabase | None = None
 
     @property
     def api_version(self) -> str:
@@ -182,10 +187,48 @@ class AirflowInstance:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
         self.processes.clear()
+        if self.database is not None:
+            with contextlib.suppress(HarnessError):
+                self.database.drop()
+            self.database = None
 
     def is_running(self) -> bool:
         """True while every process of the instance is alive."""
         return bool(self.processes) and all(p.poll() is None for p in self.processes)
+
+
+@dataclass
+class PostgresDatabase:
+    """A throwaway PostgreSQL database for one instance's metadata, made and dropped with
+    the Airflow venv's psycopg2 (the harness itself needs only the standard library)."""
+
+    server_url: str  # postgresql://user[:password]@host:port, no database
+    name: str
+    venv: Path
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        server = self.server_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        return f"{server}/{self.name}"
+
+    def _admin(self, statements: list[str]) -> None:
+        script = (
+            "import sys, psycopg2\n"
+            "conn = psycopg2.connect(sys.argv[1] + '/postgres', connect_timeout=5)\n"
+            "conn.autocommit = True\n"
+            "for statement in sys.argv[2:]:\n"
+            "    conn.cursor().execute(statement)\n"
+        )
+        _run(
+            [str(self.venv / "bin" / "python"), "-c", script, self.server_url, *statements],
+            f"prepare the PostgreSQL database {self.name}",
+        )
+
+    def create(self) -> None:
+        self._admin([f'DROP DATABASE IF EXISTS "{self.name}"', f'CREATE DATABASE "{self.name}"'])
+
+    def drop(self) -> None:
+        self._admin([f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'])
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
@@ -290,11 +333,15 @@ def start_airflow(
     port: int | None = None,
     dags_source: Path = DAGS_SOURCE,
     host: str = "127.0.0.1",
+    postgres_url: str | None = None,
 ) -> AirflowInstance:
     """Install (cached), initialise and start an Airflow in ``home``; wait until it is ready.
 
     ``host`` is the address the web server listens on: loopback unless a container must
-    reach it (``0.0.0.0`` in docker-compose's demo service).
+    reach it (``0.0.0.0`` in docker-compose's demo service). ``postgres_url``
+    (``postgresql://user@host:port``, Airflow 2 only) keeps the metadata in a new database
+    on that server, so the LocalExecutor can run tasks: it forks them from the scheduler
+    where the SequentialExecutor starts a new interpreter per task (seconds each).
     """
     venv = ensure_airflow_venv(version)
     home.mkdir(parents=True, exist_ok=True)
@@ -308,14 +355,25 @@ def start_airflow(
         stale_pid_file.unlink()
     port = port or free_port()
     env = airflow_env(home, venv, port, version)
+    database = None
+    if postgres_url and major_version(version) < 3:
+        database = PostgresDatabase(
+            postgres_url.rstrip("/"), f"airflow_harness_{os.getpid()}_{port}", venv
+        )
+        database.create()
+        env.update(
+            AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=database.sqlalchemy_url,
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__PARALLELISM="4",
+        )
     initialise = _initialise_airflow3 if major_version(version) >= 3 else _initialise_airflow2
     if major_version(version) >= 3:
         env["AIRFLOW__API__HOST"] = host
-    commands = initialise(home, venv, env, port, host)
     instance = AirflowInstance(
-        url=f"http://127.0.0.1:{port}", home=home, venv=venv, version=version
+        url=f"http://127.0.0.1:{port}", home=home, venv=venv, version=version, database=database
     )
     try:
+        commands = initialise(home, venv, env, port, host)
         for log_name, cmd in commands.items():
             instance.processes.append(_spawn(cmd, env, home / log_name))
         wait_until_ready(instance)
@@ -478,6 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)"
     )
+    serve.add_argument(
+        "--postgres-url",
+        default=None,
+        help="Airflow 2: metadata in a new database on this server "
+        "(postgresql://user@host:port), run by the LocalExecutor",
+    )
     install = sub.add_parser("install", help="install the cached Airflow venv and print its path")
     install.add_argument("--version", default=AIRFLOW_VERSION)
     return parser
@@ -490,7 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         print(ensure_airflow_venv(args.version))
         return 0
     instance = start_airflow(
-        args.home.resolve(), version=args.version, port=args.port, host=args.host
+        args.home.resolve(),
+        version=args.version,
+        port=args.port,
+        host=args.host,
+        postgres_url=args.postgres_url,
     )
     print(
         json.dumps(
