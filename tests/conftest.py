@@ -280,7 +280,7 @@ def wait_for_run(
     while run.state not in states:
         if time.monotonic() > deadline:
             pytest.fail(f"run {dag_run_id} of {dag_id} still {run.state} after {timeout} s")
-        time.sleep(1)
+        time.sleep(0.5)
         run = client.get_dag_run(dag_id, dag_run_id)
     return run
 

@@ -22,7 +22,7 @@ def wait_for(panel: Panel, path: str, states: tuple[str, ...], timeout: float = 
         run = panel.session().get(path, timeout=30).json()
         if run["state"] in states or time.monotonic() > deadline:
             return run
-        time.sleep(2)
+        time.sleep(0.5)
 
 
 def test_operate_a_failed_run_through_the_airflow_api(panel: Panel) -> None:
