@@ -32,7 +32,7 @@ from controlpanel.airflow_compat.bodies import (
     trigger_input,
 )
 from controlpanel.airflow_compat.paging import Paging
-from controlpanel.models import AirflowProfile, Dag, Run
+from controlpanel.models import AirflowProfile, Dag, Run, carries_tag
 from controlpanel.permissions import ActionDenied, DagAction
 from controlpanel.selectors import airflow_reads
 from controlpanel.services import catalog, dags, triggers
@@ -79,7 +79,7 @@ class DagsView(CompatView):
         if (paused := params.get("paused", "").strip().lower()) in ("true", "false"):
             dags_seen = dags_seen.filter(is_paused=paused == "true")
         for tag in params.getlist("tags"):
-            dags_seen = dags_seen.filter(tag_index__contains=f"|{tag}|")
+            dags_seen = dags_seen.filter(carries_tag(tag))
         dags_seen = dags_seen.order_by(paging.order_by("dag_id", {"dag_id", "is_paused"}))
         page = list(dags_seen[paging.offset : paging.offset + paging.limit])
         items = [shapes.dag(self.api, row) for row in page]

@@ -2,7 +2,7 @@
 
 from .approvals import ApprovalRequest
 from .audit import AUDIT_ACTIONS, AUDITORS_GROUP, AuditChainHead, AuditEvent, action_label
-from .catalog import Dag, Run, tag_index_for
+from .catalog import Dag, Run, carries_tag, tag_index_for
 from .directory import DirectoryAccount
 from .notifications import Delivery, Subscription
 from .profiles import PLAIN_HTTP_WARNING, AirflowProfile
@@ -34,6 +34,7 @@ __all__ = [
     "Team",
     "TeamMembership",
     "action_label",
+    "carries_tag",
     "glob_to_regex",
     "hash_token",
     "tag_index_for",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,10 +12,27 @@ from django.db import models
 from .profiles import AirflowProfile
 
 
+def _tag_in_index(tag: str) -> str:
+    """A tag as it stands in ``tag_index``: ``%`` and ``|`` written as ``%25`` and ``%7C``,
+    so a tag holding ``|`` (``zz|sectag``) never reads as two tags (``zz``, ``sectag``)."""
+    return tag.replace("%", "%25").replace("|", "%7C")
+
+
 def tag_index_for(tags: Iterable[str]) -> str:
     """Tags as ``|a|b|`` so one indexed text column answers "carries tag t"."""
-    ordered = sorted(set(tags))
+    ordered = sorted({_tag_in_index(tag) for tag in tags})
     return "|" + "|".join(ordered) + "|" if ordered else ""
+
+
+def carries_tag(tag: str) -> models.Q:
+    """A filter on ``Dag`` rows: the DAG carries exactly this tag (case and all).
+
+    The one SQL form of "carries tag t" (grants, the catalog's tag filter, the
+    Airflow-compatible ``/dags``); ``tag in dag.tags`` is its Python form, and
+    tests/controlpanel/test_dag_matching.py proves the two equal on generated tags.
+    A regex, not ``contains``: SQLite's LIKE ignores case, Airflow's tags do not.
+    """
+    return models.Q(tag_index__regex=re.escape(f"|{_tag_in_index(tag)}|"))
 
 
 class Dag(models.Model):

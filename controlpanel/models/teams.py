@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from .catalog import carries_tag
 from .profiles import AirflowProfile
 
 
@@ -100,15 +101,17 @@ def glob_to_regex(pattern: str) -> str:
 
     Only portable constructs, so SQLite (Python's re) and PostgreSQL agree on it.
     """
+    # \A and \Z, not ^ and $ (Python's $ also matches before a final newline); "(?:.|\n)",
+    # not ".", which in Python stops at a newline and in PostgreSQL does not.
     parts = []
     for char in pattern:
         if char == "*":
-            parts.append(".*")
+            parts.append(r"(?:.|\n)*")
         elif char == "?":
-            parts.append(".")
+            parts.append(r"(?:.|\n)")
         else:
             parts.append(re.escape(char))
-    return "^" + "".join(parts) + "$"
+    return r"\A" + "".join(parts) + r"\Z"
 
 
 class DagGrant(models.Model):
@@ -161,9 +164,9 @@ class DagGrant(models.Model):
         """True when this grant selects the DAG (same rules as ``dag_filter``)."""
         if dag_id in self.dag_ids:
             return True
-        if any(re.match(glob_to_regex(p), dag_id) for p in self.dag_patterns):
+        if any(re.search(glob_to_regex(p), dag_id) for p in self.dag_patterns):
             return True
-        return bool(set(self.tags) & set(tags))
+        return any(tag in tags for tag in self.tags)
 
     def dag_filter(self) -> models.Q:
         """A filter on ``Dag`` rows selecting this grant's DAGs, for one SQL query."""
@@ -173,8 +176,7 @@ class DagGrant(models.Model):
         for pattern in self.dag_patterns:
             selected |= models.Q(dag_id__regex=glob_to_regex(pattern))
         for tag in self.tags:
-            # regex, not contains: SQLite's LIKE ignores case, Airflow tags do not
-            selected |= models.Q(tag_index__regex=re.escape(f"|{tag}|"))
+            selected |= carries_tag(tag)
         return models.Q(profile_id=self.profile_id) & selected
 
     def as_payload(self) -> dict[str, Any]:

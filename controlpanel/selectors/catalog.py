@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from controlpanel.models import Dag, Run
+from controlpanel.models import Dag, Run, carries_tag
 from controlpanel.permissions import Access
 
 
@@ -53,7 +53,7 @@ def catalog_dags(access: Access, filters: DagFilters) -> QuerySet[Dag]:
             | Q(description__icontains=words)
         )
     if filters.tag:
-        dags = dags.filter(tag_index__contains=f"|{filters.tag}|")
+        dags = dags.filter(carries_tag(filters.tag))
     if filters.profile:
         dags = dags.filter(profile__slug=filters.profile)
     if filters.paused is not None:
