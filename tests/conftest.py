@@ -5,10 +5,11 @@ Set ``TEST_AIRFLOW_URL`` to reuse an Airflow 2 already started with
 Airflow 3 (``serve --version 3.1.8``); otherwise each is started for the session when a test
 first needs it and torn down at the end.
 
-Every test is marked by what it needs (``pytest_collection_modifyitems`` below), so that
+Every test is marked by what it needs (``pytest_itemcollected`` below), so that
 ``scripts/test`` can choose by marker: ``airflow``, ``browser``, ``live_server``, ``celery``,
 ``directory`` (a real OpenID Connect or LDAP server) and ``database`` (any test database);
-``engine`` marks what runs a second time on PostgreSQL.
+``engine`` marks what runs a second time on PostgreSQL. Panel-level tests use one Airflow
+(``panel_airflow``), and a module's tests share one ``world`` where none of them commits.
 """
 
 from __future__ import annotations
@@ -309,6 +310,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
     _MODULES_SHARING_A_WORLD.clear()
+    if os.environ.get("PANEL_SHARED_WORLD", "1") == "0":  # to rule it out when a test fails
+        modules = {}
     for module, module_items in modules.items():
         if not any(_is_transactional(i) for i in module_items) and any(
             "world" in getattr(i, "fixturenames", ()) for i in module_items
