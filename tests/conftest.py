@@ -15,6 +15,7 @@ Every test is marked by what it needs (``pytest_itemcollected`` below), so that
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import time
@@ -302,35 +303,36 @@ def _is_transactional(item: pytest.Item) -> bool:
 _MODULES_SHARING_A_WORLD: set[str] = set()
 
 
+def _module_of(node: pytest.Item | pytest.Collector) -> str:
+    """The test file a test (or a module's collector) belongs to, as its node id says."""
+    return node.nodeid.split("::", 1)[0]
+
+
+def _uses_world(item: pytest.Item) -> bool:
+    return "world" in getattr(item, "fixturenames", ())
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Let a module's tests share one world where it is safe, and run its tests that do not
     use the world before those that do (so they never see it)."""
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
-        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        modules.setdefault(_module_of(item), []).append(item)
     _MODULES_SHARING_A_WORLD.clear()
     if os.environ.get("PANEL_SHARED_WORLD", "1") == "0":  # to rule it out when a test fails
-        modules = {}
+        return
     for module, module_items in modules.items():
-        if not any(_is_transactional(i) for i in module_items) and any(
-            "world" in getattr(i, "fixturenames", ()) for i in module_items
-        ):
+        if any(map(_uses_world, module_items)) and not any(map(_is_transactional, module_items)):
             _MODULES_SHARING_A_WORLD.add(module)
     # pytest-django ran first and grouped the tests (plain database, committing, no
     # database); within each run of one module's tests, those without the world go first.
     reordered: list[pytest.Item] = []
-    index = 0
-    while index < len(items):
-        module = items[index].nodeid.split("::", 1)[0]
-        end = index
-        while end < len(items) and items[end].nodeid.split("::", 1)[0] == module:
-            end += 1
-        run = items[index:end]
+    for module, run in itertools.groupby(items, key=_module_of):
+        run_items = list(run)
         if module in _MODULES_SHARING_A_WORLD:
-            run.sort(key=lambda i: "world" in getattr(i, "fixturenames", ()))
-        reordered.extend(run)
-        index = end
+            run_items.sort(key=_uses_world)
+        reordered.extend(run_items)
     items[:] = reordered
 
 
@@ -341,8 +343,7 @@ def _module_world(
     """The world of a module that shares one (else None), built once in a transaction that
     stays open for the module and is rolled back at its end. Each test's own transaction is
     a savepoint inside it, so what a test writes is gone before the next test."""
-    module = request.node.nodeid.split("::", 1)[0]
-    if module not in _MODULES_SHARING_A_WORLD:
+    if _module_of(request.node) not in _MODULES_SHARING_A_WORLD:
         yield None
         return
     from django.db import transaction
