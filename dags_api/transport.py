@@ -204,53 +204,97 @@ class Transport:
         follow_redirects: bool = True,
         endpoint: str = UNKNOWN_ENDPOINT,
     ) -> requests.Response:
+        """Send one request, again after a failed connection or a gateway answer.
+
+        With ``retry``, up to ``max_retries`` more attempts with exponential back-off; an
+        error answer raises its typed error (``error_from_response``).
+        """
+        options = self._request_options(
+            params=params,
+            json=json,
+            form=form,
+            accept=accept,
+            token=token,
+            anonymous=anonymous,
+            use_basic=use_basic,
+            follow_redirects=follow_redirects,
+        )
+        attempts = 1 + (self.settings.max_retries if retry else 0)
+        for attempt in range(attempts):
+            last_attempt = attempt == attempts - 1
+            response = self._attempt(method, url, options, endpoint, last_attempt=last_attempt)
+            if response is not None:
+                if response.status_code >= 400:
+                    raise error_from_response(response, subject=subject)
+                return response
+            self._sleep(self.settings.backoff_seconds * (2**attempt))
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _request_options(
+        self,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        form: dict[str, str] | None,
+        accept: str,
+        token: str | None,
+        anonymous: bool,
+        use_basic: bool,
+        follow_redirects: bool,
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``session.request``, the same for every attempt."""
         headers: dict[str, str | None] = {"Accept": accept}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         elif anonymous:
             headers["Authorization"] = None  # requests drops the session's static token
         basic = self._basic if use_basic and self.tokens is None and not anonymous else None
-        attempts = 1 + (self.settings.max_retries if retry else 0)
-        for attempt in range(attempts):
-            last_attempt = attempt == attempts - 1
-            self.request_count += 1
-            started = time.monotonic()
-            try:
-                response = self.session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    data=form,
-                    headers=headers,
-                    auth=basic,
-                    allow_redirects=follow_redirects,
-                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
-                    # Per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
-                    # session.verify, which would silently drop ca_bundle and verify_tls=False.
-                    verify=self.settings.tls_verify,
-                )
-            except requests.exceptions.SSLError as exc:
-                self._observe(method, endpoint, "tls", started)
-                raise self._unavailable(exc) from exc  # a bad certificate does not heal
-            except requests.exceptions.RequestException as exc:
-                error = self._unavailable(exc)
-                self._observe(method, endpoint, error.reason, started)
-                if last_attempt or error.reason == "dns":
-                    raise error from exc
-                log.info("Airflow %s %s failed (%s), retrying", method, url, error.reason)
-            else:
-                self._observe(method, endpoint, str(response.status_code), started)
-                if response.status_code in RETRY_STATUSES and not last_attempt:
-                    log.info(
-                        "Airflow %s %s answered %s, retrying", method, url, response.status_code
-                    )
-                elif response.status_code >= 400:
-                    raise error_from_response(response, subject=subject)
-                else:
-                    return response
-            self._sleep(self.settings.backoff_seconds * (2**attempt))
-        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+        return {
+            "params": params,
+            "json": json,
+            "data": form,
+            "headers": headers,
+            "auth": basic,
+            "allow_redirects": follow_redirects,
+            "timeout": (self.settings.connect_timeout, self.settings.read_timeout),
+            # Per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
+            # session.verify, which would silently drop ca_bundle and verify_tls=False.
+            "verify": self.settings.tls_verify,
+        }
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        options: dict[str, Any],
+        endpoint: str,
+        *,
+        last_attempt: bool,
+    ) -> requests.Response | None:
+        """One attempt: Airflow's answer, or None when it is worth trying again.
+
+        A failed connection or a gateway answer (502/503/504) is worth another attempt
+        unless this is the last; a bad certificate or an unknown host never is.
+        """
+        self.request_count += 1
+        started = time.monotonic()
+        try:
+            response = self.session.request(method, url, **options)
+        except requests.exceptions.SSLError as exc:
+            self._observe(method, endpoint, "tls", started)
+            raise self._unavailable(exc) from exc  # a bad certificate does not heal
+        except requests.exceptions.RequestException as exc:
+            error = self._unavailable(exc)
+            self._observe(method, endpoint, error.reason, started)
+            if last_attempt or error.reason == "dns":
+                raise error from exc
+            log.info("Airflow %s %s failed (%s), retrying", method, url, error.reason)
+            return None
+        self._observe(method, endpoint, str(response.status_code), started)
+        if response.status_code in RETRY_STATUSES and not last_attempt:
+            log.info("Airflow %s %s answered %s, retrying", method, url, response.status_code)
+            return None
+        return response
 
     def _observe(self, method: str, endpoint: str, status: str, started: float) -> None:
         """Tell ``on_call`` about one attempt; a failing observer never fails the request."""
