@@ -11,8 +11,6 @@ with 403 and a sentence saying what is missing (the ``*_ONLY`` messages below).
 from __future__ import annotations
 
 import contextlib
-import hmac
-import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -459,40 +457,6 @@ def is_auditor_expression(user_ref: Any = None) -> Exists:
     return Exists(
         Permission.objects.filter(held, codename="review_audit", content_type__app_label=APP)
     )
-
-
-def granted_dags(profile: AirflowProfile) -> QuerySet[Dag]:
-    """The profile's catalog DAGs that at least one team holds a grant on.
-
-    The poller tracks runs started outside the panel for these DAGs only.
-    """
-    grants = list(DagGrant.objects.filter(profile=profile))
-    if not grants:
-        return Dag.objects.none()
-    selected = Q(pk__in=[])
-    for grant in grants:
-        selected |= grant.dag_filter()
-    return Dag.objects.filter(selected)
-
-
-def may_read_metrics(client_address: str | None, authorization: str) -> bool:
-    """Whether a scraper may read ``/metrics``: from METRICS_ALLOWED_IPS or with METRICS_TOKEN.
-
-    Not a user right: Prometheus has no panel account, so the address or a bearer token
-    (compared in constant time) decides.
-    """
-    token = settings.METRICS_TOKEN
-    scheme, _, given = authorization.partition(" ")
-    bearer = scheme.lower() == "bearer"
-    if token and bearer and hmac.compare_digest(given.strip().encode(), token.encode()):
-        return True
-    try:
-        address = ipaddress.ip_address(client_address or "")
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return any(address in ipaddress.ip_network(net) for net in settings.METRICS_ALLOWED_IPS)
 
 
 def teams_seeing_dags(profile: AirflowProfile, dag_ids: Iterable[str]) -> dict[str, set[int]]:

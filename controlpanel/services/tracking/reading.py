@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from controlpanel.models import AirflowProfile, PollStatus, Run
-from controlpanel.permissions import granted_dags
+from controlpanel.models import AirflowProfile, Dag, DagGrant, PollStatus, Run
 from dags_api import AirflowClient, HealthStatus
 from dags_api import DagRun as AirflowRun
 from dags_api import TaskInstance as AirflowTaskInstance
@@ -88,6 +87,21 @@ def read_airflow(
     if any(waited_too_long(observed, key, now) for key in observed.runs):
         observed.health = client.health()
     return observed
+
+
+def granted_dags(profile: AirflowProfile) -> QuerySet[Dag]:
+    """The profile's catalog DAGs that at least one team holds a grant on.
+
+    The poller adopts runs started outside the panel for these DAGs only: what no team
+    may see is not worth tracking. Which DAGs a grant selects is the permissions' rule.
+    """
+    grants = list(DagGrant.objects.filter(profile=profile))
+    if not grants:
+        return Dag.objects.none()
+    selected = Q(pk__in=[])
+    for grant in grants:
+        selected |= grant.dag_filter()
+    return Dag.objects.filter(selected)
 
 
 @dataclass(frozen=True)
