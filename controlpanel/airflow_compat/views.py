@@ -32,8 +32,8 @@ from controlpanel.airflow_compat.bodies import (
     trigger_input,
 )
 from controlpanel.airflow_compat.paging import Paging
-from controlpanel.models import AirflowProfile, Dag, Run, carries_tag
-from controlpanel.permissions import ActionDenied, DagAction
+from controlpanel.models import AirflowProfile, Dag, Run
+from controlpanel.permissions import ActionDenied, DagAction, carries_tag
 from controlpanel.selectors import airflow_reads
 from controlpanel.services import catalog, dags, triggers
 from dags_api import DagRun

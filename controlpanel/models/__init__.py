@@ -2,11 +2,11 @@
 
 from .approvals import ApprovalRequest
 from .audit import AUDIT_ACTIONS, AUDITORS_GROUP, AuditChainHead, AuditEvent, action_label
-from .catalog import Dag, Run, carries_tag, tag_index_for
+from .catalog import Dag, Run, tag_index_for
 from .directory import DirectoryAccount
 from .notifications import Delivery, Subscription
 from .profiles import PLAIN_HTTP_WARNING, AirflowProfile
-from .teams import LEVEL_RANK, DagGrant, Level, Team, TeamMembership, glob_to_regex
+from .teams import LEVEL_RANK, DagGrant, Level, Team, TeamMembership
 from .tokens import ApiToken, IdempotentRequest, hash_token
 from .tracking import PollStatus, StateChange, TaskInstance
 
@@ -34,8 +34,6 @@ __all__ = [
     "Team",
     "TeamMembership",
     "action_label",
-    "carries_tag",
-    "glob_to_regex",
     "hash_token",
     "tag_index_for",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,20 +18,13 @@ def _tag_in_index(tag: str) -> str:
 
 
 def tag_index_for(tags: Iterable[str]) -> str:
-    """Tags as ``|a|b|`` so one indexed text column answers "carries tag t"."""
+    """Tags as ``|a|b|`` so one indexed text column answers "carries tag t".
+
+    Kept by ``Dag.save`` (and rewritten by migration 0016); read by
+    ``controlpanel.permissions.matching.carries_tag``.
+    """
     ordered = sorted({_tag_in_index(tag) for tag in tags})
     return "|" + "|".join(ordered) + "|" if ordered else ""
-
-
-def carries_tag(tag: str) -> models.Q:
-    """A filter on ``Dag`` rows: the DAG carries exactly this tag (case and all).
-
-    The one SQL form of "carries tag t" (grants, the catalog's tag filter, the
-    Airflow-compatible ``/dags``); ``tag in dag.tags`` is its Python form, and
-    tests/controlpanel/test_dag_matching.py proves the two equal on generated tags.
-    A regex, not ``contains``: SQLite's LIKE ignores case, Airflow's tags do not.
-    """
-    return models.Q(tag_index__regex=re.escape(f"|{_tag_in_index(tag)}|"))
 
 
 class Dag(models.Model):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from .catalog import carries_tag
 from .profiles import AirflowProfile
 
 
@@ -96,28 +94,11 @@ class TeamMembership(models.Model):
         return f"{self.user} in {self.team} ({self.role})"
 
 
-def glob_to_regex(pattern: str) -> str:
-    """A DAG id glob (``*`` any run of characters, ``?`` one) as an anchored regex.
-
-    Only portable constructs, so SQLite (Python's re) and PostgreSQL agree on it.
-    """
-    # \A and \Z, not ^ and $ (Python's $ also matches before a final newline); "(?:.|\n)",
-    # not ".", which in Python stops at a newline and in PostgreSQL does not.
-    parts = []
-    for char in pattern:
-        if char == "*":
-            parts.append(r"(?:.|\n)*")
-        elif char == "?":
-            parts.append(r"(?:.|\n)")
-        else:
-            parts.append(re.escape(char))
-    return r"\A" + "".join(parts) + r"\Z"
-
-
 class DagGrant(models.Model):
     """A team's access to the DAGs of one profile chosen by ids, glob patterns or tags.
 
-    A DAG is selected when its id is listed, matches a pattern, or carries a listed tag.
+    A DAG is selected when its id is listed, matches a pattern, or carries a listed tag
+    (the rule itself, in SQL and in Python, is ``controlpanel.permissions.matching``).
     """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="grants")
@@ -159,25 +140,6 @@ class DagGrant(models.Model):
         if self.tags:
             parts.append("tags " + ", ".join(self.tags))
         return "; ".join(parts) or "no DAGs"
-
-    def matches(self, dag_id: str, tags: list[str] | tuple[str, ...]) -> bool:
-        """True when this grant selects the DAG (same rules as ``dag_filter``)."""
-        if dag_id in self.dag_ids:
-            return True
-        if any(re.search(glob_to_regex(p), dag_id) for p in self.dag_patterns):
-            return True
-        return any(tag in tags for tag in self.tags)
-
-    def dag_filter(self) -> models.Q:
-        """A filter on ``Dag`` rows selecting this grant's DAGs, for one SQL query."""
-        selected = models.Q(pk__in=[])
-        if self.dag_ids:
-            selected |= models.Q(dag_id__in=self.dag_ids)
-        for pattern in self.dag_patterns:
-            selected |= models.Q(dag_id__regex=glob_to_regex(pattern))
-        for tag in self.tags:
-            selected |= carries_tag(tag)
-        return models.Q(profile_id=self.profile_id) & selected
 
     def as_payload(self) -> dict[str, Any]:
         """The grant as audit payload."""

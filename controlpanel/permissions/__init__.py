@@ -8,9 +8,9 @@ no secret (the history, the management pages) answer a signed-in user without th
 with 403 and a sentence saying what is missing (the ``*_ONLY`` messages in ``roles``).
 
 By area: ``core`` (actions, levels, ``require``), ``roles`` (panel roles, teams),
-``grants`` (DAG rights), ``runs``, ``approvals`` (the two-person rule), ``querysets``
-(rules for many users or teams in one query), and ``access`` (``Access`` assembled from
-those parts, ``access_for``).
+``matching`` (which DAGs a grant selects, in SQL and in Python), ``grants`` (DAG rights),
+``runs``, ``approvals`` (the two-person rule), ``querysets`` (rules for many users or teams
+in one query), and ``access`` (``Access`` assembled from those parts, ``access_for``).
 """
 
 from controlpanel.permissions.access import Access, access_for
@@ -21,6 +21,14 @@ from controlpanel.permissions.core import (
     ActionDenied,
     DagAction,
     require,
+)
+from controlpanel.permissions.matching import (
+    carries_tag,
+    dag_matches,
+    dags_granted_by,
+    dags_matching,
+    glob_to_regex,
+    grant_matches,
 )
 from controlpanel.permissions.querysets import is_auditor_expression, teams_seeing_dags
 from controlpanel.permissions.roles import (
@@ -44,6 +52,12 @@ __all__ = [
     "ActionDenied",
     "DagAction",
     "access_for",
+    "carries_tag",
+    "dag_matches",
+    "dags_granted_by",
+    "dags_matching",
+    "glob_to_regex",
+    "grant_matches",
     "is_auditor_expression",
     "require",
     "teams_seeing_dags",

@@ -16,6 +16,7 @@ from controlpanel.models import LEVEL_RANK, ApprovalRequest, Dag, DagGrant, Leve
 
 from .core import ACTION_LEVEL, APPROVABLE, DagAction
 from .grants import DagRights
+from .matching import grant_matches
 
 
 class ApprovalRights(DagRights):
@@ -41,7 +42,7 @@ class ApprovalRights(DagRights):
         def selects(grant: DagGrant) -> bool:
             return (
                 grant.profile_id == dag.profile_id
-                and grant.matches(dag.dag_id, dag.tags)
+                and grant_matches(grant, dag.dag_id, dag.tags)
                 and LEVEL_RANK[Level(grant.level)] >= needed
             )
 

@@ -3,9 +3,8 @@ they may see.
 
 Rights come from team grants (team x profile x DAG selector x level); a user's rights are
 the union of their teams' grants, and panel admins hold every level on every DAG. Which
-DAGs a grant selects is ``DagGrant.matches`` and ``DagGrant.dag_filter``. A DAG the user
-may not see is 404, the same as one that does not exist; one they may see but not act on
-is 403.
+DAGs a grant selects is the one rule in ``matching``. A DAG the user may not see is 404,
+the same as one that does not exist; one they may see but not act on is 403.
 """
 
 from __future__ import annotations
@@ -13,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from controlpanel.models import LEVEL_RANK, AirflowProfile, Dag, DagGrant, Level
 
 from .core import ACTION_LEVEL, LEVELS_BY_RANK, ActionDenied, DagAction
+from .matching import dags_granted_by, grant_matches
 from .roles import PanelRoles
 
 
@@ -51,7 +51,7 @@ class DagRights(PanelRoles):
         tag_list = list(tags)
         best: Level | None = None
         for grant in self.grants():
-            if grant.profile_id == profile_id and grant.matches(dag_id, tag_list):
+            if grant.profile_id == profile_id and grant_matches(grant, dag_id, tag_list):
                 level = Level(grant.level)
                 if best is None or LEVEL_RANK[level] > LEVEL_RANK[best]:
                     best = level
@@ -79,10 +79,7 @@ class DagRights(PanelRoles):
         grants = self.grants()
         if not grants:
             return dags.none()
-        selected = Q(pk__in=[])
-        for grant in grants:
-            selected |= grant.dag_filter()
-        return dags.filter(selected)
+        return dags.filter(dags_granted_by(grants))
 
     def visible_profiles(self) -> QuerySet[AirflowProfile]:
         """Profiles the user has a grant on (all for superusers)."""

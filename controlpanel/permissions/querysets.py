@@ -14,6 +14,8 @@ from django.db.models import Exists, OuterRef, Q
 
 from controlpanel.models import AirflowProfile, Dag, DagGrant
 
+from .matching import grant_matches
+
 APP = "controlpanel"
 
 
@@ -42,6 +44,6 @@ def teams_seeing_dags(profile: AirflowProfile, dag_ids: Iterable[str]) -> dict[s
         Dag.objects.filter(profile=profile, dag_id__in=wanted).values_list("dag_id", "tags")
     )
     return {
-        dag_id: {g.team_id for g in grants if g.matches(dag_id, tags.get(dag_id) or [])}
+        dag_id: {g.team_id for g in grants if grant_matches(g, dag_id, tags.get(dag_id) or [])}
         for dag_id in wanted
     }

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 
-from controlpanel.models import Dag, Run, carries_tag
-from controlpanel.permissions import Access
+from controlpanel.models import Dag, Run
+from controlpanel.permissions import Access, carries_tag
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from controlpanel.models import (
     Team,
     TeamMembership,
 )
-from controlpanel.permissions import access_for, require
+from controlpanel.permissions import access_for, dags_granted_by, require
 from controlpanel.services import lock_row
 
 TEAM_FIELDS = ("name", "slug", "description")
@@ -313,7 +313,7 @@ def preview_grant(
     )
     if not (grant.dag_ids or grant.dag_patterns or grant.tags):
         return []
-    return list(Dag.objects.filter(grant.dag_filter()).order_by("dag_id"))
+    return list(Dag.objects.filter(dags_granted_by([grant])).order_by("dag_id"))
 
 
 def catalog_was_read(profile: AirflowProfile) -> bool:

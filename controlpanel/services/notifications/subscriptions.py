@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from controlpanel.audit import Actor, Outcome, audited, record_event
 from controlpanel.models import DagGrant, Subscription, Team
-from controlpanel.permissions import access_for, require
+from controlpanel.permissions import access_for, dag_matches, require
 from controlpanel.services import lock_row
 from controlpanel.services.notification_channels import (
     Attempt,
@@ -73,7 +73,7 @@ def covers_dag(sub: Subscription, dag_id: str) -> bool:
     """
     if not (sub.dag_ids or sub.dag_patterns):
         return True
-    return DagGrant(dag_ids=sub.dag_ids, dag_patterns=sub.dag_patterns).matches(dag_id, [])
+    return dag_matches(dag_id, (), ids=sub.dag_ids, patterns=sub.dag_patterns)
 
 
 def _require_manager(actor: Actor, action: str, team: Team, payload: dict[str, Any]) -> None:

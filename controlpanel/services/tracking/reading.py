@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from controlpanel.models import AirflowProfile, Dag, DagGrant, PollStatus, Run
+from controlpanel.permissions import dags_granted_by
 from dags_api import AirflowClient, HealthStatus
 from dags_api import DagRun as AirflowRun
 from dags_api import TaskInstance as AirflowTaskInstance
@@ -98,10 +99,7 @@ def granted_dags(profile: AirflowProfile) -> QuerySet[Dag]:
     grants = list(DagGrant.objects.filter(profile=profile))
     if not grants:
         return Dag.objects.none()
-    selected = Q(pk__in=[])
-    for grant in grants:
-        selected |= grant.dag_filter()
-    return Dag.objects.filter(selected)
+    return Dag.objects.filter(dags_granted_by(grants))
 
 
 @dataclass(frozen=True)
