@@ -110,7 +110,7 @@ from django.core.management import call_command  # noqa: E402
 
 from controlpanel.audit import Actor  # noqa: E402
 from controlpanel.models import AirflowProfile, Run  # noqa: E402
-from controlpanel.services import catalog, dags, tracking  # noqa: E402
+from controlpanel.services import actions, catalog, tracking  # noqa: E402
 from dags_api import AirflowClient, BasicAuth, ConnectionSettings, new_dag_run_id  # noqa: E402
 from tests.harness.airflow import start_airflow  # noqa: E402
 
@@ -228,7 +228,8 @@ def bench_lag(profile: AirflowProfile, count: int) -> None:
     lags: list[float] = []
     try:
         for _ in range(count):
-            run = dags.trigger_run(Actor(user=boss), fast)
+            wish = actions.TriggerInput()
+            run = actions.started_run(actions.trigger(Actor(user=boss), fast, wish))
             seen_at = wait_finished_in_panel(run)
             run.refresh_from_db()
             assert run.end_date is not None and run.state == "success", run.state

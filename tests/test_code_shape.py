@@ -21,7 +21,6 @@ LONG_BY_NATURE = ("controlpanel/migrations/", "controlpanel/settings.py")
 # it; the test fails while an entry here no longer offends, so this only shrinks, to empty.
 STILL_BEING_SPLIT = {
     "controlpanel/api/serializers.py",
-    "controlpanel/services/dags.py::trigger_run",
 }
 
 

@@ -35,7 +35,7 @@ from controlpanel.airflow_compat.paging import Paging
 from controlpanel.models import AirflowProfile, Dag, Run
 from controlpanel.permissions import ActionDenied, DagAction, carries_tag
 from controlpanel.selectors import airflow_reads
-from controlpanel.services import catalog, dags, triggers
+from controlpanel.services import actions, catalog, dags
 from dags_api import DagRun
 
 
@@ -101,8 +101,10 @@ class DagView(CompatView):
         paused = body.validated_data["is_paused"]
         action = "dag.pause" if paused else "dag.unpause"
         actor = self.actor()
-        dag = dags.find_dag(actor, profile, dag_id, DagAction.PAUSE, action)
-        return Response(shapes.dag(self.api, dags.set_paused(actor, dag, paused)))
+        dag = dags.find_dag(actor, profile, dag_id, action)
+        with _approval_points_to_the_panel(dag):
+            actions.set_paused(actor, dag, paused, can_wait=False)
+        return Response(shapes.dag(self.api, dag))
 
 
 class DagDetailsView(CompatView):
@@ -127,23 +129,23 @@ class RunsView(CompatView):
 
     def post(self, request: Request, profile: str, api: str, dag_id: str) -> Response:
         actor = self.actor()
-        dag = dags.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
+        dag = dags.find_dag(actor, profile, dag_id, "dag.trigger")
         given = trigger_input(self.api, request.data)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise serializers.ValidationError("An Idempotency-Key has at most 200 characters.")
+        wish = actions.TriggerInput(
+            conf=given.conf,
+            logical_date=given.logical_date,
+            note=given.note or "",
+            idempotency_key=key,
+            dag_run_id=given.dag_run_id,
+            existing_is_conflict=True,
+            can_wait=False,
+        )
         with _approval_points_to_the_panel(dag):
-            result = triggers.trigger_with_conf(
-                actor,
-                dag,
-                conf=given.conf,
-                logical_date=given.logical_date,
-                note=given.note,
-                idempotency_key=key or None,
-                dag_run_id=given.dag_run_id,
-                existing_is_conflict=True,
-            )
-        return Response(shapes.dag_run(self.api, shapes.as_dag_run(result.run), dag.label))
+            run = actions.started_run(actions.trigger(actor, dag, wish))
+        return Response(shapes.dag_run(self.api, shapes.as_dag_run(run), dag.label))
 
     def _dag_ids(self, profile: str, dag_id: str) -> list[str]:
         if dag_id != "~":
@@ -184,10 +186,10 @@ class RunView(CompatView):
 
     def patch(self, request: Request, profile: str, api: str, dag_id: str, run_id: str) -> Response:
         actor = self.actor()
-        dag = dags.find_dag(actor, profile, dag_id, DagAction.SET_RUN_STATE, "run.set_state")
+        dag = dags.find_dag(actor, profile, dag_id, "run.set_state")
         body = RunPatchBody(data=request.data)
         body.is_valid(raise_exception=True)
-        dags.set_run_state(actor, _panel_run(dag, run_id), body.validated_data["state"])
+        actions.set_run_state(actor, _panel_run(dag, run_id), body.validated_data["state"])
         run = airflow_reads.dag_run(dag, run_id)
         return Response(shapes.dag_run(self.api, run, dag.label))
 
@@ -200,10 +202,11 @@ class RunClearView(CompatView):
 
     def post(self, request: Request, profile: str, api: str, dag_id: str, run_id: str) -> Response:
         actor = self.actor()
-        dag = dags.find_dag(actor, profile, dag_id, DagAction.RETRY, "run.retry")
+        dag = dags.find_dag(actor, profile, dag_id, "run.retry")
         body = ClearBody(data=request.data)
         body.is_valid(raise_exception=True)
-        if body.validated_data["dry_run"]:
+        if body.validated_data["dry_run"]:  # what a retry would clear: a read, for operators
+            self.access.get_dag(profile, dag_id, DagAction.RETRY)
             failed = [
                 ti
                 for ti in airflow_reads.task_instances(dag, run_id)
@@ -211,7 +214,8 @@ class RunClearView(CompatView):
             ]
             items = [shapes.task_instance(self.api, ti) for ti in failed]
             return Response(shapes.collection(self.api, "task_instances", items, len(items)))
-        dags.retry_failed_tasks(actor, _panel_run(dag, run_id))
+        with _approval_points_to_the_panel(dag):
+            actions.retry(actor, _panel_run(dag, run_id), can_wait=False)
         return Response(shapes.dag_run(self.api, airflow_reads.dag_run(dag, run_id)))
 
 
@@ -307,8 +311,11 @@ class TaskLogView(CompatView):
 
 
 def _panel_run(dag: Dag, run_id: str) -> Run:
-    """The panel's record of a run (a stand-in when the poller has not seen it yet)."""
-    airflow_reads.dag_run(dag, run_id)  # 404 when Airflow has none
+    """The panel's record of a run (a stand-in when the poller has not seen it yet).
+
+    Not read from Airflow first: the action checks access before it calls Airflow, which
+    answers 404 (audited as the action's failure) for a run it does not have.
+    """
     found = Run.objects.select_related("profile").filter(
         profile=dag.profile, dag_id=dag.dag_id, dag_run_id=run_id
     )
@@ -326,8 +333,8 @@ def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
 
 @contextmanager
 def _approval_points_to_the_panel(dag: Dag) -> Iterator[None]:
-    """A trigger the caller's grants put behind approval: Airflow's API has no "pending"
-    answer, so the refusal (403, audited as denied by the trigger) says where to ask."""
+    """An action the caller's grants put behind approval: Airflow's API has no "pending"
+    answer, so the refusal (403, audited as denied by the action) says where to ask."""
     try:
         yield
     except ActionDenied as exc:
@@ -335,8 +342,8 @@ def _approval_points_to_the_panel(dag: Dag) -> Iterator[None]:
             raise
         page = settings.PANEL_BASE_URL + reverse("dag", args=[dag.profile.slug, dag.dag_id])
         raise ActionDenied(
-            f"Runs of {dag.dag_id} need a second person's approval, which Airflow's API cannot "
-            f"ask for: request it in the panel ({page}) or with its own API "
-            f"(POST /api/dags/{dag.profile.slug}/{dag.dag_id}/runs/ with a reason).",
+            f"{exc.message.removesuffix(': request approval instead.')}, which Airflow's API "
+            f"cannot ask for: request it in the panel ({page}) or with the panel's own API "
+            f"(POST /api/dags/{dag.profile.slug}/{dag.dag_id}/runs/ with a reason, for a run).",
             code=exc.code,
         ) from exc

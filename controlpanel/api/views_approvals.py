@@ -10,7 +10,7 @@ from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
 from controlpanel.models import ApprovalRequest
 from controlpanel.selectors.approvals import approval_list
-from controlpanel.services import approvals
+from controlpanel.services import actions, approvals
 
 
 @extend_schema(parameters=[OpenApiParameter("state", str, enum=list(ApprovalRequest.State))])
@@ -46,7 +46,7 @@ class ApprovalDecisionView(ApiView):
         approval = self.access.get_approval(approval_id)
         body = s.DecisionSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        decide = approvals.approve if self.decision == "approve" else approvals.reject
+        decide = actions.approve if self.decision == "approve" else approvals.reject
         approval = decide(self.actor(), approval, body.validated_data["comment"])
         approval = self.access.get_approval(approval.pk)
         return Response(s.ApprovalRequestSerializer(approval).data)

@@ -18,8 +18,8 @@ from controlpanel import limits, selectors
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
 from controlpanel.models import Dag, Run
-from controlpanel.permissions import Access, DagAction
-from controlpanel.services import approvals, catalog, dags, task_logs, triggers
+from controlpanel.permissions import Access
+from controlpanel.services import actions, catalog, dags, task_logs
 from dags_api import AirflowError
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -116,23 +116,22 @@ class DagView(ApiView):
         responses={200: s.DagDetailSerializer, 202: s.ApprovalCreatedSerializer},
     )
     def patch(self, request: Request, profile: str, dag_id: str) -> Response:
-        body = s.DagPatchSerializer(data=request.data)
         actor = self.actor()
         paused = bool(request.data.get("is_paused")) if isinstance(request.data, dict) else False
-        audit_action = "dag.pause" if paused else "dag.unpause"
-        dag = dags.find_dag(actor, profile, dag_id, DagAction.PAUSE, audit_action)
+        dag = dags.find_dag(actor, profile, dag_id, "dag.pause" if paused else "dag.unpause")
+        body = s.DagPatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        if self.access.needs_approval(dag, DagAction.PAUSE):
-            action = "pause" if body.validated_data["is_paused"] else "unpause"
-            reason = body.validated_data["reason"]
-            return _approval_response(approvals.request_operation(actor, dag, action, reason))
-        dag = dags.set_paused(actor, dag, body.validated_data["is_paused"])
+        result = actions.set_paused(
+            actor, dag, body.validated_data["is_paused"], reason=body.validated_data["reason"]
+        )
+        if isinstance(result, actions.ApprovalRequested):
+            return _approval_response(result)
         return Response(dag_data(dag, self.access, selectors.newest_run(dag), detail=True))
 
 
-def _approval_response(approval: Any) -> Response:
+def _approval_response(result: actions.ApprovalRequested) -> Response:
     """202 with the approval request made instead of acting."""
-    data = {"approval_request": s.ApprovalRequestSerializer(approval).data}
+    data = {"approval_request": s.ApprovalRequestSerializer(result.approval).data}
     return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -152,32 +151,22 @@ class DagRunsView(ApiView):
     )
     def post(self, request: Request, profile: str, dag_id: str) -> Response:
         actor = self.actor()
-        dag = dags.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
+        dag = dags.find_dag(actor, profile, dag_id, "dag.trigger")
         body = s.TriggerSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > 200:
             raise serializers.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        if self.access.needs_approval(dag, DagAction.TRIGGER):
-            approval, _created = approvals.request_approval(
-                actor,
-                dag,
-                conf=body.validated_data["conf"],
-                logical_date=body.validated_data["logical_date"],
-                note=body.validated_data["note"],
-                reason=body.validated_data["reason"],
-                idempotency_key=key or None,
-            )
-            data = {"approval_request": s.ApprovalRequestSerializer(approval).data}
-            return Response(data, status=status.HTTP_202_ACCEPTED)
-        result = triggers.trigger_with_conf(
-            actor,
-            dag,
+        wish = actions.TriggerInput(
             conf=body.validated_data["conf"],
             logical_date=body.validated_data["logical_date"],
-            note=body.validated_data["note"],
-            idempotency_key=key or None,
+            note=body.validated_data["note"] or "",
+            reason=body.validated_data["reason"],
+            idempotency_key=key,
         )
+        result = actions.trigger(actor, dag, wish)
+        if isinstance(result, actions.ApprovalRequested):
+            return _approval_response(result)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(s.RunSerializer(result.run).data, status=code)
 
@@ -273,15 +262,11 @@ class RunRetryView(ApiView):
     )
     def post(self, request: Request, run_id: int) -> Response:
         run = selectors.visible_run(self.access, run_id)
-        dag = dags.dag_of(run)
-        if self.access.can(DagAction.RETRY, dag) and self.access.needs_approval(
-            dag, DagAction.RETRY
-        ):
-            body = s.RetryRequestSerializer(data=request.data or {})
-            body.is_valid(raise_exception=True)
-            reason = body.validated_data["reason"]
-            approval = approvals.request_operation(self.actor(), dag, "retry", reason, run)
-            return _approval_response(approval)
-        cleared = dags.retry_failed_tasks(self.actor(), run)
-        run = Run.objects.select_related("profile", "triggered_by").get(pk=run.pk)
-        return Response({"cleared_tasks": cleared, "run": s.RunSerializer(run).data})
+        body = s.RetryRequestSerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        result = actions.retry(self.actor(), run, reason=body.validated_data["reason"])
+        if isinstance(result, actions.ApprovalRequested):
+            return _approval_response(result)
+        run = selectors.visible_run(self.access, run.pk)
+        data = {"cleared_tasks": list(result.cleared_tasks), "run": s.RunSerializer(run).data}
+        return Response(data)

@@ -2,15 +2,16 @@
 
 A grant may require approval (``DagGrant.requires_approval``); whoever may trigger a DAG
 only through such grants asks instead (``request_approval``), and a member of the grant's
-approver team approves or rejects. Approving starts the run through the trigger rule
-(``triggers.trigger_with_conf``), as the requester, with the DAG's params checked again.
-Every step is audited: ``approval.request``, ``.approve``, ``.reject``, ``.cancel``,
-``.expire``; the ``dag.trigger`` that follows an approval names the request.
+approver team approves or rejects. Whether an action needs approval is decided once, by
+``actions.gate.may_act``; the actions (``services.actions``) make the request here, and
+``actions.approve`` decides through ``decide`` and then carries the request out, as the
+requester, with the DAG's params checked again. Every step is audited:
+``approval.request``, ``.approve``, ``.reject``, ``.cancel``, ``.expire``; the
+``dag.trigger`` that follows an approval names the request.
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from controlpanel import limits
 from controlpanel.audit import Actor, Outcome, audited, record_event
 from controlpanel.models import ApprovalRequest, Dag, Delivery, Run
 from controlpanel.permissions import ActionDenied, DagAction, access_for, require
-from controlpanel.services import catalog, dags, lock_row, notifications, triggers
-from dags_api import AirflowError
+from controlpanel.services import lock_row, notifications, triggers
 
 State = ApprovalRequest.State
 Action = ApprovalRequest.Action
@@ -33,6 +32,11 @@ DAG_ACTION: dict[str, DagAction] = {
     Action.PAUSE: DagAction.PAUSE,
     Action.UNPAUSE: DagAction.PAUSE,
     Action.RETRY: DagAction.RETRY,
+}
+DECISION_ACTIONS: dict[str, str] = {
+    State.APPROVED: "approval.approve",
+    State.REJECTED: "approval.reject",
+    State.CANCELLED: "approval.cancel",
 }
 GONE = "No such approval request."
 REASON_MAX_CHARS = 2000
@@ -49,29 +53,26 @@ class ApprovalConflict(Exception):
 def request_approval(
     actor: Actor,
     dag: Dag,
+    body: dict[str, Any],
     *,
-    conf: dict[str, Any],
-    logical_date: datetime | None,
-    note: str | None,
     reason: str,
-    idempotency_key: str | None = None,
+    idempotency_key: str = "",
 ) -> tuple[ApprovalRequest, bool]:
     """Ask the approvers to let a run start; (the request, whether this call made it).
 
-    The conf is checked first exactly as for a trigger. The same Idempotency-Key with the
-    same body gives back the same request; with another body, IdempotencyKeyReused.
+    ``body``: the trigger as ``triggers.checked_body`` passed it. The same Idempotency-Key
+    with the same body gives back the same request; with another body, IdempotencyKeyReused.
     """
-    body = triggers.checked_body(actor, dag, conf=conf, logical_date=logical_date, note=note)
-    body["reason"] = reason = (reason or "").strip()
+    body = {**body, "reason": (reason or "").strip()}
     fingerprint = triggers.request_fingerprint(dag, body) if idempotency_key else ""
     if idempotency_key:
         found = _request_for_key(actor, dag, body, idempotency_key, fingerprint)
         if found is not None:
             return found, False
     try:
-        return _create_request(actor, dag, body, idempotency_key or "", fingerprint), True
+        return _create_request(actor, dag, body, idempotency_key, fingerprint), True
     except IntegrityError:  # a twin with the same key won the race
-        found = _request_for_key(actor, dag, body, idempotency_key or "", fingerprint)
+        found = _request_for_key(actor, dag, body, idempotency_key, fingerprint)
         if found is None:
             raise
         return found, False
@@ -92,8 +93,8 @@ def request_operation(
 ) -> ApprovalRequest:
     """Ask the approvers to let a pause, unpause or retry (of ``run``) happen.
 
-    Only where the grants say so (``approval_for_operate``); carried out as the requester
-    once approved.
+    Only where the grants say so (``approval_for_operate``, decided by ``actions``); carried
+    out as the requester once approved.
     """
     body: dict[str, Any] = {"conf": {}, "logical_date": None, "note": "", "reason": reason}
     body["reason"] = (reason or "").strip()
@@ -109,9 +110,10 @@ def _create_request(
     action: str = Action.TRIGGER,
     target_run: Run | None = None,
 ) -> ApprovalRequest:
-    """Write the request and its audit event (the right to act, through grants needing
-    approval)."""
-    dag_action = DAG_ACTION[action]
+    """Write the request and its audit event; its approvers are the teams the grants name.
+
+    Whether it is needed was decided by the action that calls this (``actions.gate``).
+    """
     with audited(
         actor,
         "approval.request",
@@ -120,10 +122,7 @@ def _create_request(
         payload=body,
         failed=(ValidationError,),
     ) as event:
-        access = access_for(actor.user)
-        require(access.can(dag_action, dag), f"You may not {action} {dag.dag_id}.")
-        grants = access.approval_grants(dag, dag_action)
-        require(bool(grants), f"This needs no approval: {action} {dag.dag_id} directly.")
+        grants = access_for(actor.user).approval_grants(dag, DAG_ACTION[action])
         if not body["reason"]:
             raise ValidationError({"reason": ["Say why this run is needed."]})
         if len(body["reason"]) > REASON_MAX_CHARS:
@@ -153,38 +152,23 @@ def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def approve(actor: Actor, approval: ApprovalRequest, comment: str = "") -> ApprovalRequest:
-    """Approve the request and start its run, as the requester, with the requested conf.
-
-    Of several approvals at once exactly one wins; the others get ApprovalConflict. A run
-    Airflow (or the DAG's changed params) refuses is kept on the request as
-    ``trigger_error``, shown to both people, and audited as a failed ``dag.trigger``.
-    """
-    approval = _decide(actor, approval, State.APPROVED, "approval.approve", comment)
-    _start_run(actor, approval)
-    with transaction.atomic():  # the requester hears of the decision and of the run's start
-        notifications.notify_approval(approval, Delivery.Event.APPROVAL_DECIDED)
-    return approval
-
-
 def reject(actor: Actor, approval: ApprovalRequest, comment: str = "") -> ApprovalRequest:
     """Refuse the request: no run starts."""
-    return _decide(actor, approval, State.REJECTED, "approval.reject", comment)
+    return decide(actor, approval, State.REJECTED, comment)
 
 
 def cancel(actor: Actor, approval: ApprovalRequest) -> ApprovalRequest:
     """The requester withdraws a pending request."""
-    return _decide(actor, approval, State.CANCELLED, "approval.cancel", "")
+    return decide(actor, approval, State.CANCELLED, "")
 
 
-def _decide(
-    actor: Actor, approval: ApprovalRequest, state: str, action: str, comment: str
-) -> ApprovalRequest:
+def decide(actor: Actor, approval: ApprovalRequest, state: str, comment: str) -> ApprovalRequest:
     """Move a pending request to ``state`` once, audited; ApprovalConflict if it is not pending.
 
     The row lock (PostgreSQL) and the conditional update (everywhere) let one decision win.
     """
     expire_if_due(approval)
+    action = DECISION_ACTIONS[state]
     payload = {"approval_request": approval.pk, "comment": comment[:REASON_MAX_CHARS]}
     with audited(
         actor,
@@ -225,41 +209,6 @@ def _check_may_decide(actor: Actor, approval: ApprovalRequest, state: str) -> No
         access.may_decide_approval(approval),
         "Only members of the approver team decide this request.",
     )
-
-
-def _start_run(actor: Actor, approval: ApprovalRequest) -> None:
-    """Carry out the approved action as the requester; a refusal is kept on the request."""
-    requester = Actor(user=approval.requested_by, source=actor.source, ip_address=actor.ip_address)
-    try:
-        dag = catalog.refresh_dag(approval.profile, approval.dag_id)  # the DAG may have changed
-        if approval.action in (Action.PAUSE, Action.UNPAUSE):
-            dags.set_paused(requester, dag, approval.action == Action.PAUSE, approval)
-            return
-        if approval.action == Action.RETRY and approval.target_run is not None:
-            dags.retry_failed_tasks(requester, approval.target_run, approval)
-            return
-        triggers.trigger_with_conf(
-            requester,
-            dag,
-            conf=approval.conf,
-            logical_date=approval.logical_date,
-            note=approval.note,
-            # Unique in Airflow even when another panel database counted the same id.
-            dag_run_id=f"approved__{approval.pk}_{secrets.token_hex(4)}",
-            approval=approval,
-        )
-    except (
-        AirflowError,
-        triggers.ConfRefused,
-        limits.LimitError,
-        ActionDenied,
-        ValueError,
-    ) as exc:
-        message = getattr(exc, "user_message", None) or str(exc)
-        if isinstance(exc, triggers.ConfRefused):
-            message += " " + "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
-        ApprovalRequest.objects.filter(pk=approval.pk).update(trigger_error=message[:2000])
-        approval.trigger_error = message[:2000]
 
 
 def expire_if_due(approval: ApprovalRequest, now: datetime | None = None) -> bool:

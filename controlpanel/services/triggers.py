@@ -1,18 +1,16 @@
-"""The trigger rule, for the web form and the API alike: the conf checked against the DAG's
-params (one validator, plain-word messages), then the run started once per Idempotency-Key.
+"""The checks a trigger's input passes, for every channel alike: the panel's limits, the
+conf against the DAG's params (one validator, plain-word messages), and the Idempotency-Key.
 
-The run itself is started by ``services.dags.trigger_run``, which checks access and audits;
-a conf or key refused here is audited here (``dag.trigger``, failed, with the errors), so a
-refusal reads the same in the trail whether it came from the form or the API.
+``services.actions.trigger`` runs them; a conf or key refused here is audited here
+(``dag.trigger``, failed, with the errors), so a refusal reads the same in the trail
+whether it came from the form, either API or an approved request.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +19,8 @@ from django.db import IntegrityError, transaction
 
 from controlpanel import limits, paramforms
 from controlpanel.audit import Actor, audited
-from controlpanel.models import ApprovalRequest, Dag, IdempotentRequest, Run
-from controlpanel.services import catalog, dags
+from controlpanel.models import Dag, IdempotentRequest
+from controlpanel.services import catalog
 from dags_api import AirflowError
 
 # How long a request waits for an identical one already talking to Airflow.
@@ -47,14 +45,6 @@ class IdempotencyKeyReused(ValueError):
 
     def __init__(self) -> None:
         super().__init__(KEY_REUSED)
-
-
-@dataclass(frozen=True)
-class Triggered:
-    """The run, and whether this request started it (201) or found it (200)."""
-
-    run: Run
-    created: bool
 
 
 def conf_errors(dag: Dag, conf: dict[str, Any]) -> dict[str, list[str]]:
@@ -89,17 +79,14 @@ def idempotent_run_id(user_id: int, key: str) -> str:
     return "api__" + hashlib.sha256(f"{user_id}:{key}".encode()).hexdigest()[:32]
 
 
-def record_conf_refusal(
-    actor: Actor, dag: Dag, body: dict[str, Any], errors: dict[str, list[str]]
-) -> None:
-    """Audit a trigger refused for its conf (the form's own check, before any conf exists).
+def refuse_conf(actor: Actor, dag: Dag, body: dict[str, Any], errors: dict[str, list[str]]) -> None:
+    """Raise ConfRefused for what the channel could not read, audited as a failed trigger.
 
     A note past its limit is kept only up to the limit.
     """
     if isinstance(body.get("note"), str):
         body = {**body, "note": body["note"][: settings.NOTE_MAX_CHARS]}
-    with contextlib.suppress(ConfRefused):
-        _refused(actor, dag, body, ConfRefused(errors))
+    _refused(actor, dag, body, ConfRefused(errors))
 
 
 def checked_body(
@@ -132,62 +119,7 @@ def checked_body(
     return body
 
 
-def trigger_with_conf(
-    actor: Actor,
-    dag: Dag,
-    *,
-    conf: dict[str, Any],
-    logical_date: datetime | None,
-    note: str | None,
-    idempotency_key: str | None = None,
-    dag_run_id: str | None = None,
-    unpause: bool = False,
-    existing_is_conflict: bool = False,
-    approval: ApprovalRequest | None = None,
-) -> Triggered:
-    """Check the conf, then start the run (once per Idempotency-Key when one is given).
-
-    ``existing_is_conflict``: a ``dag_run_id`` that already exists is a conflict (Airflow's
-    answer) rather than the same run found again (see ``dags.trigger_run``).
-    ``approval``: the approved request this run carries out (``services.approvals``).
-    Raises LimitError (a conf or note past the panel's limits), ConfRefused or
-    IdempotencyKeyReused (all audited), or what ``dags.trigger_run`` raises.
-    """
-    body = checked_body(actor, dag, conf=conf, logical_date=logical_date, note=note)
-
-    def start(run_id: str | None) -> Run:
-        return dags.trigger_run(
-            actor,
-            dag,
-            conf=conf,
-            logical_date=logical_date,
-            note=note or "",
-            dag_run_id=run_id,
-            unpause=unpause,
-            existing_is_conflict=existing_is_conflict
-            and run_id is not None
-            and run_id == dag_run_id,
-            approval=approval,
-        )
-
-    if not idempotency_key:
-        return Triggered(start(dag_run_id), created=True)
-    fingerprint = request_fingerprint(dag, body)
-    record, mine = _claim_key(actor, dag, body, idempotency_key, fingerprint)
-    if record.run_id is not None:
-        found = Run.objects.select_related("profile", "triggered_by").get(pk=record.run_id)
-        return Triggered(found, created=False)
-    try:
-        run = start(idempotent_run_id(actor.user.pk, idempotency_key))
-    except Exception:
-        if mine:  # let the caller try the same key again
-            IdempotentRequest.objects.filter(pk=record.pk, run__isnull=True).delete()
-        raise
-    IdempotentRequest.objects.filter(pk=record.pk).update(run=run)
-    return Triggered(run, created=mine)
-
-
-def _claim_key(
+def claim_key(
     actor: Actor, dag: Dag, body: dict[str, Any], key: str, fingerprint: str
 ) -> tuple[IdempotentRequest, bool]:
     """The key's record, and whether this request made it; waits briefly for a twin's run.

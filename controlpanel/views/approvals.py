@@ -6,19 +6,18 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from controlpanel.audit import Actor
-from controlpanel.models import ApprovalRequest, Dag, Run
+from controlpanel.models import ApprovalRequest, Dag
 from controlpanel.permissions import access_for
 from controlpanel.selectors.approvals import STATES, approval_list, conf_rows
-from controlpanel.services import approvals
+from controlpanel.services import actions, approvals
 
 LIST_LIMIT = 200
-DECISIONS = {"approve": approvals.approve, "reject": approvals.reject}
+DECISIONS = {"approve": actions.approve, "reject": approvals.reject}
 
 
 def approvals_badge(request: HttpRequest) -> dict[str, Any]:
@@ -29,27 +28,10 @@ def approvals_badge(request: HttpRequest) -> dict[str, Any]:
     return {"approvals_to_decide": access_for(user).approvals_to_decide().count()}
 
 
-def ask_approval(
-    request: HttpRequest,
-    back: HttpResponse,
-    dag: Dag,
-    action: str,
-    reason: str,
-    run: Run | None = None,
-) -> HttpResponse:
-    """Request approval for a pause, unpause or retry the user's grants put behind it.
-
-    To the request's page; without a reason, ``back`` with the reason asked for.
-    """
-    try:
-        approval = approvals.request_operation(
-            Actor.from_request(request), dag, action, reason, run
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return back
+def approval_requested(request: HttpRequest, result: actions.ApprovalRequested) -> HttpResponse:
+    """To the request's page, saying that the action waits for an approver."""
     messages.success(request, "Approval requested: it happens once an approver agrees.")
-    return redirect("approval", pk=approval.pk)
+    return redirect("approval", pk=result.approval.pk)
 
 
 @login_required

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,8 +19,9 @@ from controlpanel.audit import Actor
 from controlpanel.models import Dag
 from controlpanel.permissions import Access, DagAction, access_for
 from controlpanel.selectors.history import RunHistory, RunPoint, recent_runs
+from controlpanel.services import actions
 from controlpanel.services import dags as dag_services
-from controlpanel.views.approvals import ask_approval
+from controlpanel.views.approvals import approval_requested
 from controlpanel.views.listing import PAGE_SIZE, Badge, badge
 from dags_api import AirflowError
 
@@ -114,16 +116,18 @@ def dag_pause(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
     paused = request.POST.get("paused") == "1"
     actor = Actor.from_request(request)
     action = "dag.pause" if paused else "dag.unpause"
-    dag = dag_services.find_dag(actor, profile, dag_id, DagAction.PAUSE, action)
-    if access_for(request.user).needs_approval(dag, DagAction.PAUSE):
-        back = redirect(reverse("dag_pause", args=[profile, dag_id]))
-        word = "pause" if paused else "unpause"
-        return ask_approval(request, back, dag, word, request.POST.get("reason", ""))
+    dag = dag_services.find_dag(actor, profile, dag_id, action)
+    reason = request.POST.get("reason", "")
     try:
-        dag_services.set_paused(actor, dag, paused)
+        result = actions.set_paused(actor, dag, paused, reason=reason)
+    except ValidationError as exc:  # approval needed, and no reason given
+        messages.error(request, " ".join(exc.messages))
+        return redirect(reverse("dag_pause", args=[profile, dag_id]))
     except AirflowError as exc:
         messages.error(request, exc.user_message)
-    else:
-        word = "paused: no new runs start until it is unpaused" if paused else "unpaused"
-        messages.success(request, f"{dag.label} is {word}.")
+        return redirect(_back(request, reverse("home")))
+    if isinstance(result, actions.ApprovalRequested):
+        return approval_requested(request, result)
+    word = "paused: no new runs start until it is unpaused" if paused else "unpaused"
+    messages.success(request, f"{dag.label} is {word}.")
     return redirect(_back(request, reverse("home")))

@@ -26,7 +26,7 @@ from controlpanel.models import Dag, Run
 from controlpanel.permissions import Access, DagAction, access_for, require
 from controlpanel.selectors.approvals import pending_requests_of
 from controlpanel.selectors.history import dag_history
-from controlpanel.services import approvals, triggers
+from controlpanel.services import actions, triggers
 from controlpanel.services import catalog as catalog_services
 from controlpanel.services import dags as dag_services
 from controlpanel.views.listing import badge
@@ -210,8 +210,8 @@ def _usable_run_id(posted_id: str) -> bool:
 def _within_limits(submission: paramforms.Submission, note: str) -> paramforms.Submission:
     """The submission with the panel's conf and note limits added to its errors.
 
-    The same limits ``triggers.trigger_with_conf`` enforces, said on the form before a conf
-    too big to show is drawn back into it.
+    The same limits the trigger action enforces (``triggers.checked_body``), said on the
+    form before a conf too big to show is drawn back into it.
     """
     problems = limits.conf_problems(submission.conf) + limits.note_problems(note)
     if not problems:
@@ -346,62 +346,41 @@ def _preview_from_json(request: HttpRequest, dag: Dag) -> dict[str, Any]:
 
 
 def _trigger(request: HttpRequest, profile: str, dag_id: str) -> HttpResponse:
+    """Read the posted form and hand it to the trigger action; show what it came to."""
     actor = Actor.from_request(request)
-    dag = dag_services.find_dag(actor, profile, dag_id, DagAction.TRIGGER, "dag.trigger")
+    dag = dag_services.find_dag(actor, profile, dag_id, "dag.trigger")
     form, conf = _read_form(request, dag)
     logical_date = None if "logical_date" in form.field_errors else _logical_date(form.logical_date)
-    if form.errors:
-        body = {"conf": conf, "logical_date": form.logical_date or None, "note": form.note}
-        triggers.record_conf_refusal(actor, dag, body, form.field_errors)
-        return _render(request, dag, form)
-    if access_for(request.user).needs_approval(dag, DagAction.TRIGGER):
-        return _request_approval(request, actor, dag, form, conf, logical_date)
+    wish = actions.TriggerInput(
+        conf=conf,
+        logical_date=logical_date,
+        logical_date_text=form.logical_date,
+        note=form.note,
+        reason=form.reason,
+        dag_run_id=form.dag_run_id,
+        unpause=form.unpause,
+        input_errors=form.field_errors if form.errors else {},
+    )
     try:
-        run = triggers.trigger_with_conf(
-            actor,
-            dag,
-            conf=conf,
-            logical_date=logical_date,
-            note=form.note,
-            dag_run_id=form.dag_run_id,
-            unpause=form.unpause,
-        ).run
+        result = actions.trigger(actor, dag, wish)
     except triggers.ConfRefused as exc:
-        _conf_rejection(form, exc.errors)
-        return _render(request, dag, form)
-    except limits.LimitError as exc:
-        form.errors.extend(m for messages_ in exc.errors.values() for m in messages_)
-        return _render(request, dag, form)
-    except AirflowError as exc:
-        _airflow_rejection(form, exc)
-        return _render(request, dag, form)
-    messages.success(request, f"Run {run.dag_run_id} of {dag.label} started.")
-    return redirect("run", pk=run.pk)
-
-
-def _request_approval(
-    request: HttpRequest,
-    actor: Actor,
-    dag: Dag,
-    form: TriggerForm,
-    conf: dict[str, Any],
-    logical_date: datetime | None,
-) -> HttpResponse:
-    """The form of a DAG whose runs need approval: ask the approvers instead of triggering."""
-    try:
-        approval, _created = approvals.request_approval(
-            actor, dag, conf=conf, logical_date=logical_date, note=form.note, reason=form.reason
-        )
-    except triggers.ConfRefused as exc:
-        _conf_rejection(form, exc.errors)
+        if not form.errors:  # else the form shows its own reading of the same mistakes
+            _conf_rejection(form, exc.errors)
         return _render(request, dag, form)
     except (limits.LimitError, ValidationError) as exc:
         errors = exc.errors if isinstance(exc, limits.LimitError) else exc.message_dict
         form.field_errors.update(errors)
         form.errors.extend(m for messages_ in errors.values() for m in messages_)
         return _render(request, dag, form)
-    messages.success(request, f"Approval requested: {dag.label} runs once an approver agrees.")
-    return redirect("approval", pk=approval.pk)
+    except AirflowError as exc:
+        _airflow_rejection(form, exc)
+        return _render(request, dag, form)
+    if isinstance(result, actions.ApprovalRequested):
+        messages.success(request, f"Approval requested: {dag.label} runs once an approver agrees.")
+        return redirect("approval", pk=result.approval.pk)
+    run = actions.started_run(result)
+    messages.success(request, f"Run {run.dag_run_id} of {dag.label} started.")
+    return redirect("run", pk=run.pk)
 
 
 def _conf_rejection(form: TriggerForm, errors: dict[str, list[str]]) -> None:

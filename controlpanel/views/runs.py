@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -22,10 +23,9 @@ from controlpanel.selectors.approvals import pending_requests_of
 from controlpanel.selectors.history import FINISHED_STATES as FINISHED
 from controlpanel.selectors.history import duration_seconds, duration_words
 from controlpanel.selectors.runs import how_started, with_dag_names
-from controlpanel.services import dags as dag_services
-from controlpanel.services import task_logs
+from controlpanel.services import actions, task_logs
 from controlpanel.views import run_parts
-from controlpanel.views.approvals import ask_approval
+from controlpanel.views.approvals import approval_requested
 from controlpanel.views.listing import (
     FINISHED_RUN_STATES,
     RUN_STATE_EXPLANATIONS,
@@ -166,24 +166,25 @@ def _log_number(request: HttpRequest, name: str, default: int) -> int:
 @login_required
 @require_POST
 def run_retry(request: HttpRequest, pk: int) -> HttpResponse:
-    """Clear the failed tasks so Airflow runs them again (operate; the service audits)."""
+    """Clear the failed tasks so Airflow runs them again (operate; the action audits)."""
     run = _visible_run(request, pk)
-    dag = dag_services.dag_of(run)
-    access = access_for(request.user)
-    if access.can(DagAction.RETRY, dag) and access.needs_approval(dag, DagAction.RETRY):
-        reason = request.POST.get("reason", "")
-        return ask_approval(request, redirect("run", pk=run.pk), dag, "retry", reason, run)
+    reason = request.POST.get("reason", "")
     try:
-        cleared = dag_services.retry_failed_tasks(Actor.from_request(request), run)
+        result = actions.retry(Actor.from_request(request), run, reason=reason)
+    except ValidationError as exc:  # approval needed, and no reason given
+        messages.error(request, " ".join(exc.messages))
+        return redirect("run", pk=run.pk)
     except AirflowError as exc:
         messages.error(request, f"Airflow did not retry the tasks. {exc.user_message}")
+        return redirect("run", pk=run.pk)
+    if isinstance(result, actions.ApprovalRequested):
+        return approval_requested(request, result)
+    if result.cleared_tasks:
+        labels = run_parts.task_labels(run)
+        retrying = ", ".join(labels.get(task_id) or task_id for task_id in result.cleared_tasks)
+        messages.success(request, f"Retrying: {retrying}.")
     else:
-        if cleared:
-            labels = run_parts.task_labels(run)
-            retrying = ", ".join(labels.get(task_id) or task_id for task_id in cleared)
-            messages.success(request, f"Retrying: {retrying}.")
-        else:
-            messages.warning(request, "There were no failed tasks to retry.")
+        messages.warning(request, "There were no failed tasks to retry.")
     return redirect("run", pk=run.pk)
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, ApprovalRequest, AuditEvent, Dag, Run, Team
 from controlpanel.permissions import ActionDenied, DagAction, access_for
-from controlpanel.services import approvals, catalog, dags, notifications
+from controlpanel.services import actions, approvals, catalog, notifications
 from dags_api import AirflowClient
 from tests.controlpanel.notify_helpers import LOOPBACK, WebhookReceiver
 from tests.factories import (
@@ -35,6 +35,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.actions import start_run
 from tests.helpers.celery import CeleryProcesses, wait_for
 from tests.helpers.profiles import harness_profile
 
@@ -56,16 +57,15 @@ class Live:
         return Dag.objects.select_related("profile").get(profile=self.profile, dag_id=dag_id)
 
     def ask(self, name: str = "requester", **fields: Any) -> ApprovalRequest:
-        request, _created = approvals.request_approval(
-            self.actor(name),
-            self.dag(fields.get("dag_id", "cp_quick")),
+        wish = actions.TriggerInput(
             conf=fields.get("conf", {}),
-            logical_date=None,
             note=fields.get("note", ""),
             reason=fields.get("reason", "month-end close"),
-            idempotency_key=fields.get("key"),
+            idempotency_key=fields.get("key", ""),
         )
-        return request
+        result = actions.trigger(self.actor(name), self.dag(fields.get("dag_id", "cp_quick")), wish)
+        assert isinstance(result, actions.ApprovalRequested)
+        return result.approval
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def fresh_access(user: Any) -> Any:
 
 def test_a_direct_trigger_is_refused_when_approval_is_needed(live: Live) -> None:
     with pytest.raises(ActionDenied) as refused:
-        dags.trigger_run(live.actor("requester"), live.dag())
+        start_run(live.actor("requester"), live.dag(), can_wait=False)
     assert refused.value.code == "approval_required"
     assert not Run.objects.exists()
     assert [e.outcome for e in events("dag.trigger")] == ["denied"]
@@ -165,10 +165,10 @@ def test_the_same_idempotency_key_gives_back_the_same_request(live: Live) -> Non
 def test_the_requester_may_not_approve_their_own_request(live: Live) -> None:
     request = live.ask()
     with pytest.raises(ActionDenied) as refused:
-        approvals.approve(live.actor("requester"), request)
+        actions.approve(live.actor("requester"), request)
     assert refused.value.code == "self_approval"
     with pytest.raises(ActionDenied):
-        approvals.approve(live.actor("outsider"), request)
+        actions.approve(live.actor("outsider"), request)
     assert ApprovalRequest.objects.get(pk=request.pk).state == "pending"
     assert [e.outcome for e in events("approval.approve")] == ["denied", "denied"]
     assert not Run.objects.exists()
@@ -203,7 +203,7 @@ def test_five_approvals_at_once_start_one_run(
     request = live.ask(conf={"who": "approvals"}, note="approved run")
     copies = [ApprovalRequest.objects.get(pk=request.pk) for _ in MANAGERS]
     actions = [
-        functools.partial(approvals.approve, live.actor(name), copy, "fine")
+        functools.partial(actions.approve, live.actor(name), copy, "fine")
         for name, copy in zip(MANAGERS, copies, strict=True)
     ]
     assert race(actions) == ["conflict"] * 4 + ["done"]
@@ -228,7 +228,7 @@ def test_reject_and_cancel_end_a_request_once(live: Live) -> None:
     rejected = live.ask()
     approvals.reject(live.actor("boss"), rejected, "not this month")
     with pytest.raises(approvals.ApprovalConflict):
-        approvals.approve(live.actor("boss2"), rejected)
+        actions.approve(live.actor("boss2"), rejected)
     cancelled = live.ask(reason="second try")
     with pytest.raises(ActionDenied):
         approvals.cancel(live.actor("boss"), cancelled)
@@ -246,7 +246,7 @@ def test_deciding_an_expired_request_is_a_conflict(live: Live) -> None:
     )
     request.refresh_from_db()
     with pytest.raises(approvals.ApprovalConflict):
-        approvals.approve(live.actor("boss"), request)
+        actions.approve(live.actor("boss"), request)
     assert ApprovalRequest.objects.get(pk=request.pk).state == "expired"
     assert [e.outcome for e in events("approval.expire")] == ["succeeded"]
     assert not Run.objects.exists()
@@ -258,7 +258,7 @@ def test_params_are_checked_again_at_approval_time(live: Live) -> None:
     # Valid when asked; as if the DAG's params changed since, it now refuses the conf.
     ApprovalRequest.objects.filter(pk=request.pk).update(conf={"batch_size": 0})
     request.refresh_from_db()
-    approvals.approve(live.actor("boss"), request)
+    actions.approve(live.actor("boss"), request)
     request.refresh_from_db()
     assert request.state == "approved"
     assert "batch_size" in request.trigger_error
@@ -310,7 +310,7 @@ def test_approvers_hear_of_requests_and_requesters_of_decisions(
     try:
         request = live.ask(conf={"name": "approvals"})
         wait_for(lambda: len(receiver.requests) == 1, processes, what="the request notification")
-        approvals.approve(live.actor("boss"), request, "fine")
+        actions.approve(live.actor("boss"), request, "fine")
         wait_for(lambda: len(receiver.requests) == 2, processes, what="the decision notification")
     finally:
         processes.stop_all()
@@ -350,7 +350,7 @@ def test_with_approval_for_operate_a_pause_waits_for_an_approver(
     assert fresh_access(live.users["outsider"]).needs_approval(dag, DagAction.PAUSE)
     assert fresh_access(live.users["outsider"]).needs_approval(dag, DagAction.RETRY)
     with pytest.raises(ActionDenied) as refused:
-        dags.set_paused(live.actor("outsider"), dag, True)
+        actions.set_paused(live.actor("outsider"), dag, True, can_wait=False)
     assert refused.value.code == "approval_required"
 
     client = Client()
@@ -364,7 +364,7 @@ def test_with_approval_for_operate_a_pause_waits_for_an_approver(
     request = ApprovalRequest.objects.get(pk=asked.json()["approval_request"]["id"])
     assert (request.action, request.reason) == ("pause", "maintenance window")
     try:
-        approvals.approve(live.actor("boss"), request)
+        actions.approve(live.actor("boss"), request)
         assert panel_admin_client.get_dag("cp_mapped").is_paused is True
     finally:
         panel_admin_client.set_paused("cp_mapped", False)
@@ -402,7 +402,7 @@ def test_a_retry_request_is_kept_with_its_run_and_airflows_refusal_is_shown(
     body = asked.json()["approval_request"]
     assert (body["action"], body["target_run"]) == ("retry", run.pk)
     request = ApprovalRequest.objects.get(pk=body["id"])
-    approvals.approve(live.actor("boss"), request)
+    actions.approve(live.actor("boss"), request)
     request.refresh_from_db()
     assert request.state == "approved" and request.trigger_error  # Airflow has no such run
     assert [e.outcome for e in events("run.retry")] == ["failed"]

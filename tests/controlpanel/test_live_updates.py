@@ -9,7 +9,9 @@ import pytest
 from django.test import Client
 
 from controlpanel import live_updates
+from controlpanel.services import actions
 from tests.harness.airflow import free_port
+from tests.helpers.actions import start_run
 from tests.world import World
 
 
@@ -42,7 +44,7 @@ def test_anonymous_visitors_get_no_banner(settings: Any, db: None) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_triggering_works_while_redis_is_down(airflow: Any, settings: Any) -> None:
     from controlpanel.audit import Actor
-    from controlpanel.services import catalog, dags
+    from controlpanel.services import catalog
     from tests.factories import UserFactory
     from tests.helpers.profiles import harness_profile
 
@@ -51,6 +53,6 @@ def test_triggering_works_while_redis_is_down(airflow: Any, settings: Any) -> No
     profile = harness_profile(airflow)
     catalog.refresh_catalog(profile)
     boss = UserFactory.create(username="boss", is_superuser=True)
-    run = dags.trigger_run(Actor(user=boss), profile.dags.get(dag_id="cp_paused"))
+    run = start_run(Actor(user=boss), profile.dags.get(dag_id="cp_paused"))
     assert run.pk and run.state == "queued"
-    dags.set_run_state(Actor(user=boss), run, "failed")
+    actions.set_run_state(Actor(user=boss), run, "failed")

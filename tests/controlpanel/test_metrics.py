@@ -25,6 +25,7 @@ from dags_api import AirflowNotFound, AirflowUnavailable
 from tests.controlpanel.conftest import SettingsLoader
 from tests.factories import DagFactory, ProfileFactory, RunFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.actions import start_run
 from tests.helpers.metrics import scrape, value
 from tests.helpers.profiles import harness_profile
 
@@ -146,11 +147,11 @@ def test_triggers_are_counted_by_outcome_once_committed(
     quick = DagFactory.create(profile=profile, dag_id="cp_quick")
     missing = DagFactory.create(profile=profile, dag_id="cp_not_in_airflow")
     with django_capture_on_commit_callbacks(execute=True):
-        dags.trigger_run(Actor(user=superuser), quick, conf={"name": "metrics"})
+        start_run(Actor(user=superuser), quick, conf={"name": "metrics"})
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(AirflowNotFound):
-        dags.trigger_run(Actor(user=superuser), missing)
+        start_run(Actor(user=superuser), missing)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ActionDenied):
-        dags.trigger_run(Actor(user=UserFactory.create()), quick)
+        start_run(Actor(user=UserFactory.create()), quick)
     with (
         django_capture_on_commit_callbacks(execute=True),
         contextlib.suppress(RuntimeError),
@@ -171,7 +172,7 @@ def test_a_trigger_denied_on_a_made_up_profile_is_counted_as_unknown(
     actor = Actor(user=UserFactory.create())
     for slug in ("made-up-1", "made-up-2"):
         with django_capture_on_commit_callbacks(execute=True), pytest.raises(Exception):  # noqa: B017
-            dags.find_dag(actor, slug, "etl", dags.DagAction.TRIGGER, "dag.trigger")
+            dags.find_dag(actor, slug, "etl", "dag.trigger")
     samples = scrape()
     assert value(samples, "panel_dag_triggers_total", profile="unknown", outcome="denied") == 2
     assert not any("made-up" in str(labels) for _, labels in samples)

@@ -17,12 +17,13 @@ from django.core import mail
 
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery, Run
-from controlpanel.services import catalog, dags, notifications
+from controlpanel.services import catalog, notifications
 from dags_api import AirflowClient, new_dag_run_id
 from tests.conftest import wait_for_run
 from tests.controlpanel.notify_helpers import WebhookReceiver
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.actions import start_run
 from tests.helpers.polling import finished, poll_once, poll_until
 from tests.helpers.profiles import harness_profile
 
@@ -58,8 +59,8 @@ def test_real_runs_notify_each_subscription_once(
         actor, blind, channel="email", emails=["blind@example.org"], on_success=True
     )
 
-    bad = dags.trigger_run(actor, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "load"})
-    ok = dags.trigger_run(actor, profile.dags.get(dag_id="cp_quick"), conf={"name": "n"})
+    bad = start_run(actor, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "load"})
+    ok = start_run(actor, profile.dags.get(dag_id="cp_quick"), conf={"name": "n"})
     poll_until(profile, finished(bad, ok))
     # The poller reads the ended runs again (and a second worker might race): still once.
     Run.objects.filter(pk__in=[bad.pk, ok.pk]).update(is_finished=False, state="running")

@@ -14,10 +14,11 @@ import pytest
 
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Delivery
-from controlpanel.services import catalog, dags, notifications
+from controlpanel.services import catalog, notifications
 from tests.controlpanel.notify_helpers import LOOPBACK, WebhookReceiver
 from tests.factories import GrantFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.actions import start_run
 from tests.helpers.celery import CeleryProcesses, wait_for
 from tests.helpers.profiles import harness_profile
 
@@ -48,7 +49,7 @@ def test_a_worker_notifies_a_failed_run_and_retries_a_server_error(
     receiver.statuses = [503]
     hook = notifications.subscribe(boss, team, channel="webhook", url=receiver.url, secret="s")
 
-    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "extract"})
+    run = start_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "extract"})
     wait_for(
         lambda: Delivery.objects.filter(run=run, status="sent").exists(),
         workers,

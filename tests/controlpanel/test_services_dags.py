@@ -10,12 +10,13 @@ from django.http import Http404
 
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Dag, Run
-from controlpanel.permissions import ActionDenied, DagAction
-from controlpanel.services import catalog, dags
+from controlpanel.permissions import ActionDenied
+from controlpanel.services import actions, catalog, dags
 from dags_api import AirflowClient, AirflowUnavailable, AirflowValidationError, new_dag_run_id
 from tests.conftest import wait_for_run
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.actions import retry_run, start_run
 from tests.helpers.profiles import harness_profile
 
 pytestmark = [pytest.mark.airflow, pytest.mark.django_db(transaction=True)]
@@ -79,7 +80,7 @@ def test_trigger_writes_the_run_and_an_audit_event_and_a_resubmission_makes_no_s
 ) -> None:
     run_id = new_dag_run_id()
     dag = live.dag("cp_quick")
-    run = dags.trigger_run(
+    run = start_run(
         live.actor("operator"),
         dag,
         conf={"name": "audit"},
@@ -89,7 +90,7 @@ def test_trigger_writes_the_run_and_an_audit_event_and_a_resubmission_makes_no_s
     assert (run.dag_run_id, run.triggered_by, run.source) == (run_id, live.users["operator"], "web")
     assert run.conf == {"name": "audit"} and run.state == "queued"
 
-    again = dags.trigger_run(
+    again = start_run(
         live.actor("operator"),
         dag,
         conf={"name": "audit"},
@@ -113,7 +114,7 @@ def test_trigger_writes_the_run_and_an_audit_event_and_a_resubmission_makes_no_s
 
 def test_viewer_may_not_trigger_and_the_attempt_is_audited(live: Live) -> None:
     with pytest.raises(ActionDenied):
-        dags.trigger_run(live.actor("viewer"), live.dag("cp_quick"), conf={"name": "x"})
+        start_run(live.actor("viewer"), live.dag("cp_quick"), conf={"name": "x"})
     [denied] = events("dag.trigger")
     assert denied.outcome == "denied" and denied.actor_username == "viewer"
     assert denied.payload["conf"] == {"name": "x"}
@@ -122,9 +123,7 @@ def test_viewer_may_not_trigger_and_the_attempt_is_audited(live: Live) -> None:
 
 def test_outsider_gets_404_and_the_probe_is_audited(live: Live) -> None:
     with pytest.raises(Http404):
-        dags.find_dag(
-            live.actor("outsider"), "harness", "cp_quick", DagAction.TRIGGER, "dag.trigger"
-        )
+        dags.find_dag(live.actor("outsider"), "harness", "cp_quick", "dag.trigger")
     [denied] = events("dag.trigger")
     assert (denied.outcome, denied.dag_id, denied.actor_username) == (
         "denied",
@@ -135,7 +134,7 @@ def test_outsider_gets_404_and_the_probe_is_audited(live: Live) -> None:
 
 def test_invalid_conf_fails_with_the_param_named_and_is_audited(live: Live) -> None:
     with pytest.raises(AirflowValidationError) as err:
-        dags.trigger_run(live.actor("operator"), live.dag("cp_etl"), conf={"rows": "many"})
+        start_run(live.actor("operator"), live.dag("cp_etl"), conf={"rows": "many"})
     assert err.value.param == "rows"
     [failed] = events("dag.trigger")
     assert failed.outcome == "failed"
@@ -150,7 +149,7 @@ def test_airflow_down_fails_in_plain_words_and_is_audited(
     down = harness_profile(panel_airflow, slug="down", base_url=f"http://127.0.0.1:{free_port()}")
     dag = Dag.objects.create(profile=down, dag_id="cp_quick")
     with pytest.raises(AirflowUnavailable):
-        dags.trigger_run(live.actor("superuser"), dag, conf={})
+        start_run(live.actor("superuser"), dag, conf={})
     [failed] = events("dag.trigger")
     assert failed.outcome == "failed" and "refused" in failed.message
     assert failed.profile_slug == "down"
@@ -161,11 +160,11 @@ def test_operate_user_pauses_and_unpauses_others_may_not(
 ) -> None:
     dag = live.dag("cp_etl")
     with pytest.raises(ActionDenied):
-        dags.set_paused(live.actor("operator"), dag, True)  # trigger level is not enough
-    dags.set_paused(live.actor("operate_user"), dag, True)
+        actions.set_paused(live.actor("operator"), dag, True)  # trigger level is not enough
+    actions.set_paused(live.actor("operate_user"), dag, True)
     assert panel_admin_client.get_dag("cp_etl").is_paused is True
     assert live.dag("cp_etl").is_paused is True
-    dags.set_paused(live.actor("operate_user"), dag, False)
+    actions.set_paused(live.actor("operate_user"), dag, False)
     assert panel_admin_client.get_dag("cp_etl").is_paused is False
     outcomes = [
         (e.action, e.outcome, e.actor_username)
@@ -181,15 +180,15 @@ def test_operate_user_pauses_and_unpauses_others_may_not(
 def test_retry_reruns_the_failed_tasks_until_the_run_succeeds(
     live: Live, panel_admin_client: AirflowClient
 ) -> None:
-    run = dags.trigger_run(
+    run = start_run(
         live.actor("operate_user"),
         live.dag("cp_etl"),
         conf={"fail_at": "transform", "fail_mode": "first_try"},
     )
     assert wait_for_run(panel_admin_client, "cp_etl", run.dag_run_id).state == "failed"
     with pytest.raises(ActionDenied):
-        dags.retry_failed_tasks(live.actor("operator"), run)
-    assert dags.retry_failed_tasks(live.actor("operate_user"), run) == ["load", "transform"]
+        retry_run(live.actor("operator"), run)
+    assert retry_run(live.actor("operate_user"), run) == ["load", "transform"]
     assert Run.objects.get(pk=run.pk).state == "queued"
     assert wait_for_run(panel_admin_client, "cp_etl", run.dag_run_id).state == "success"
     retried = events("run.retry")
@@ -201,10 +200,10 @@ def test_set_run_state_marks_the_run_in_airflow(
     live: Live, panel_admin_client: AirflowClient
 ) -> None:
     dag = live.dag("cp_paused")  # paused: the run stays queued until we mark it
-    run = dags.trigger_run(live.actor("superuser"), dag, conf={})
+    run = start_run(live.actor("superuser"), dag, conf={})
     with pytest.raises(ValueError, match="success or failed"):
-        dags.set_run_state(live.actor("superuser"), run, "running")
-    dags.set_run_state(live.actor("superuser"), run, "failed")
+        actions.set_run_state(live.actor("superuser"), run, "running")
+    actions.set_run_state(live.actor("superuser"), run, "failed")
     assert panel_admin_client.get_dag_run("cp_paused", run.dag_run_id).state == "failed"
     assert Run.objects.get(pk=run.pk).state == "failed"
     assert [e.outcome for e in events("run.set_state")] == ["failed", "succeeded"]
@@ -212,11 +211,9 @@ def test_set_run_state_marks_the_run_in_airflow(
 
 def test_unpause_and_trigger_needs_operate(live: Live, panel_admin_client: AirflowClient) -> None:
     dag = live.dag("cp_etl")
-    dags.set_paused(live.actor("operate_user"), dag, True)
+    actions.set_paused(live.actor("operate_user"), dag, True)
     with pytest.raises(ActionDenied):
-        dags.trigger_run(live.actor("operator"), live.dag("cp_etl"), unpause=True)
-    run = dags.trigger_run(
-        live.actor("operate_user"), live.dag("cp_etl"), unpause=True, conf={"rows": 1}
-    )
+        start_run(live.actor("operator"), live.dag("cp_etl"), unpause=True)
+    run = start_run(live.actor("operate_user"), live.dag("cp_etl"), unpause=True, conf={"rows": 1})
     assert panel_admin_client.get_dag("cp_etl").is_paused is False
     assert wait_for_run(panel_admin_client, "cp_etl", run.dag_run_id).state == "success"

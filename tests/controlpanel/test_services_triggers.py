@@ -9,7 +9,7 @@ import pytest
 
 from controlpanel.audit import Actor
 from controlpanel.models import AuditEvent, Dag, Run
-from controlpanel.services import triggers
+from controlpanel.services import actions, triggers
 from tests.world import World
 
 pytestmark = pytest.mark.django_db
@@ -51,9 +51,7 @@ def test_a_required_param_without_default_must_be_given(dag: Dag) -> None:
 def test_a_refused_conf_is_audited_and_nothing_is_started(dag: Dag, world: World) -> None:
     actor = Actor(user=world.users["operator"], source=AuditEvent.Source.API)
     with pytest.raises(triggers.ConfRefused) as refused:
-        triggers.trigger_with_conf(
-            actor, dag, conf={"rows": "many", "who": "me"}, logical_date=None, note=None
-        )
+        actions.trigger(actor, dag, actions.TriggerInput(conf={"rows": "many", "who": "me"}))
     assert refused.value.errors == {"rows": ["The value must be of type integer."]}
     event = AuditEvent.objects.get(action="dag.trigger")
     assert (event.outcome, event.source, event.message) == (

@@ -17,10 +17,11 @@ from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor
 from controlpanel.locks import held_lock
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
-from controlpanel.services import catalog, dags, tracking
+from controlpanel.services import actions, catalog, tracking
 from dags_api import AirflowClient, new_dag_run_id
 from tests.factories import GrantFactory, TeamFactory
 from tests.harness.airflow import AirflowInstance, free_port
+from tests.helpers.actions import retry_run, start_run
 from tests.helpers.polling import finished, poll_until
 from tests.helpers.profiles import harness_profile
 
@@ -41,8 +42,8 @@ def profile(panel_airflow: AirflowInstance) -> Any:
 def test_runs_are_followed_to_success_and_failure_with_complete_history(
     profile: Any, boss: Actor
 ) -> None:
-    ok = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "poll"})
-    bad = dags.trigger_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "transform"})
+    ok = start_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "poll"})
+    bad = start_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "transform"})
     poll_until(profile, finished(ok, bad))
 
     ok.refresh_from_db()
@@ -91,13 +92,13 @@ def test_runs_are_followed_to_success_and_failure_with_complete_history(
 def test_a_run_cleared_for_retry_comes_back_and_every_try_is_kept(
     profile: Any, boss: Actor
 ) -> None:
-    run = dags.trigger_run(
+    run = start_run(
         boss,
         profile.dags.get(dag_id="cp_etl"),
         conf={"fail_at": "transform", "fail_mode": "first_try"},
     )
     poll_until(profile, finished(run))
-    assert dags.retry_failed_tasks(boss, run) == ["load", "transform"]
+    assert retry_run(boss, run) == ["load", "transform"]
     assert Run.objects.get(pk=run.pk).is_finished is False
     poll_until(
         profile,
@@ -138,13 +139,13 @@ def test_ungranted_dags_are_not_tracked_when_started_elsewhere(
 
 def test_a_run_queued_too_long_says_why(profile: Any, boss: Actor, settings: Any) -> None:
     settings.STALE_RUN_SECONDS = 1
-    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))
+    run = start_run(boss, profile.dags.get(dag_id="cp_paused"))
     time.sleep(2)
     tracking.poll_profile(profile)
     run.refresh_from_db()
     assert run.state == "queued" and run.stale_reason == tracking.STALE_DAG_PAUSED
     assert PollStatus.objects.get(profile=profile).scheduler_healthy is True
-    dags.set_run_state(boss, run, "failed")  # leave no queued run behind for other tests
+    actions.set_run_state(boss, run, "failed")  # leave no queued run behind for other tests
 
 
 def test_polling_is_batched_and_writes_only_changes(
@@ -154,7 +155,7 @@ def test_polling_is_batched_and_writes_only_changes(
     profile.track_external_runs = False  # only our 5 runs, whatever else the Airflow holds
     profile.save()
     paused = profile.dags.get(dag_id="cp_paused")
-    runs = [dags.trigger_run(boss, paused) for _ in range(5)]
+    runs = [start_run(boss, paused) for _ in range(5)]
     first = tracking.poll_profile(profile)
     # One page of active runs and one of their task instances: never one request per run.
     assert (first.requests, first.runs_seen) == (2, 5), first
@@ -162,7 +163,7 @@ def test_polling_is_batched_and_writes_only_changes(
     # Nothing moved: the run list only, the queued runs' task instances are not read again.
     assert again.requests == 1 and again.rows_written == 0
     for run in runs:
-        dags.set_run_state(boss, run, "failed")
+        actions.set_run_state(boss, run, "failed")
     ended = tracking.poll_profile(profile)
     # The runs left the active list: one request reads how they ended, one their tasks.
     assert (ended.requests, ended.runs_seen) == (3, 5), ended
@@ -177,20 +178,20 @@ def test_queued_runs_cost_no_task_reads_whatever_their_tasks(
     profile.track_external_runs = False
     profile.save()
     wide = profile.dags.get(dag_id="cp_paused_wide")
-    runs = [dags.trigger_run(boss, wide) for _ in range(21)]
+    runs = [start_run(boss, wide) for _ in range(21)]
     first = tracking.poll_profile(profile)
     assert first.requests == 1 + 2, first  # the run list, then each new run's tasks once
     assert TaskInstance.objects.filter(run__in=runs).count() == 105
     steady = [tracking.poll_profile(profile) for _ in range(2)]
     assert [c.requests for c in steady] == [1, 1]  # at most 2 x ceil(21 / 100) + 1 = 3
-    dags.set_run_state(boss, runs[0], "failed")
+    actions.set_run_state(boss, runs[0], "failed")
     ended = tracking.poll_profile(profile)
     # The ended run's last read: its five tasks; the 20 others keep their rows.
     assert ended.requests == 1 + 1 + 1, ended
     assert TaskInstance.objects.filter(run__in=runs).count() == 105
     assert Run.objects.get(pk=runs[0].pk).is_finished
     for run in runs[1:]:
-        dags.set_run_state(boss, run, "failed")
+        actions.set_run_state(boss, run, "failed")
 
 
 def test_first_reads_past_the_cycles_budget_wait_for_the_next_cycle(
@@ -202,7 +203,7 @@ def test_first_reads_past_the_cycles_budget_wait_for_the_next_cycle(
     profile.track_external_runs = False
     profile.save()
     wide = profile.dags.get(dag_id="cp_paused_wide")
-    runs = [dags.trigger_run(boss, wide) for _ in range(41)]
+    runs = [start_run(boss, wide) for _ in range(41)]
     first = tracking.poll_profile(profile)
     assert first.requests == tracking.request_budget(41) == 3, first
     read = Run.objects.filter(pk__in=[r.pk for r in runs], last_polled_at__isnull=False)
@@ -215,7 +216,7 @@ def test_first_reads_past_the_cycles_budget_wait_for_the_next_cycle(
     assert not Run.objects.filter(pk__in=[r.pk for r in runs], last_polled_at__isnull=True)
     assert tracking.poll_profile(profile).requests == 1
     for run in runs:
-        dags.set_run_state(boss, run, "failed")
+        actions.set_run_state(boss, run, "failed")
 
 
 def test_a_run_started_elsewhere_is_adopted_only_on_a_granted_dag(
@@ -227,7 +228,7 @@ def test_a_run_started_elsewhere_is_adopted_only_on_a_granted_dag(
     GrantFactory.create(
         team=TeamFactory.create(slug="quick"), profile=profile, dag_ids=["cp_quick"]
     )
-    ours = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))  # not granted
+    ours = start_run(boss, profile.dags.get(dag_id="cp_paused"))  # not granted
     outside_paused = new_dag_run_id("outside")
     panel_admin_client.trigger_dag_run("cp_paused", dag_run_id=outside_paused)
     outside_quick = new_dag_run_id("outside")
@@ -237,7 +238,7 @@ def test_a_run_started_elsewhere_is_adopted_only_on_a_granted_dag(
     tracked = set(Run.objects.filter(profile=profile).values_list("dag_run_id", flat=True))
     assert ours.dag_run_id in tracked and outside_quick in tracked
     assert outside_paused not in tracked
-    dags.set_run_state(boss, ours, "failed")
+    actions.set_run_state(boss, ours, "failed")
     panel_admin_client.set_dag_run_state("cp_paused", outside_paused, "failed")
 
 
@@ -245,12 +246,12 @@ def test_the_poller_logs_in_to_airflow_2_once(airflow: AirflowInstance, boss: Ac
     """The profile's client sends a session cookie, not the password, on every request."""
     profile = harness_profile(airflow, slug="session")
     catalog.refresh_catalog(profile)
-    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))
+    run = start_run(boss, profile.dags.get(dag_id="cp_paused"))
     for _ in range(3):
         assert not tracking.poll_profile(profile).error
     logins = client_for(profile).transport.logins
     assert logins is not None and logins.login_count == 1
-    dags.set_run_state(boss, run, "failed")
+    actions.set_run_state(boss, run, "failed")
 
 
 def test_an_unreachable_airflow_backs_off_that_profile_only(
@@ -266,7 +267,7 @@ def test_an_unreachable_airflow_backs_off_that_profile_only(
     assert status.last_success_at is None
     assert "backing off" in tracking.poll_profile(down).skipped
 
-    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"))
+    run = start_run(boss, profile.dags.get(dag_id="cp_quick"))
     poll_until(profile, finished(run))  # the healthy profile keeps polling meanwhile
     assert PollStatus.objects.get(profile=profile).last_success_at is not None
 
@@ -275,7 +276,7 @@ def test_a_poll_while_another_is_running_is_skipped_so_cycles_never_pile_up(
     profile: Any, boss: Actor
 ) -> None:
     """Beat starts a poll every interval; one that finds the profile busy does nothing."""
-    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_paused"))
+    run = start_run(boss, profile.dags.get(dag_id="cp_paused"))
     transport = client_for(profile).transport
     before = transport.request_count
     with held_lock(f"poll:{profile.pk}", 30) as acquired:
@@ -284,4 +285,4 @@ def test_a_poll_while_another_is_running_is_skipped_so_cycles_never_pile_up(
     assert transport.request_count == before
     assert tasks.poll_profile(profile.pk) is not None  # free again: it polls
     assert transport.request_count > before
-    dags.set_run_state(boss, run, "failed")
+    actions.set_run_state(boss, run, "failed")

@@ -11,10 +11,11 @@ from django.test import Client
 from controlpanel.airflow_clients import client_for
 from controlpanel.audit import Actor
 from controlpanel.models import Run, StateChange, TaskInstance
-from controlpanel.services import catalog, dags
+from controlpanel.services import catalog
 from controlpanel.services.tracking import request_budget
 from tests.factories import GrantFactory, TeamFactory
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.actions import retry_run, start_run
 from tests.helpers.polling import finished, poll_once, poll_until
 from tests.helpers.profiles import harness_profile
 
@@ -35,7 +36,7 @@ def test_tasks_display_names_come_with_the_batch_read_and_show_on_the_run_page(
     profile: Any, boss: Actor
 ) -> None:
     # The DAG is paused in the harness: the run waits queued, its tasks listed without state.
-    run = dags.trigger_run(boss, profile.dags.get(dag_id=DISPLAY_NAMED_DAG), conf={})
+    run = start_run(boss, profile.dags.get(dag_id=DISPLAY_NAMED_DAG), conf={})
     try:
         cycle = poll_once(profile)
         names = dict(TaskInstance.objects.filter(run=run).values_list("task_id", "display_name"))
@@ -59,13 +60,13 @@ def test_tasks_display_names_come_with_the_batch_read_and_show_on_the_run_page(
 def test_a_retry_through_the_panel_shows_failed_then_queued_again_by_whom(
     profile: Any, boss: Actor
 ) -> None:
-    run = dags.trigger_run(
+    run = start_run(
         boss,
         profile.dags.get(dag_id="cp_etl"),
         conf={"fail_at": "transform", "fail_mode": "first_try"},
     )
     poll_until(profile, finished(run))
-    assert dags.retry_failed_tasks(boss, run) == ["load", "transform"]
+    assert retry_run(boss, run) == ["load", "transform"]
     poll_until(profile, finished(run))
     assert Run.objects.get(pk=run.pk).state == "success"
 
@@ -101,7 +102,7 @@ def test_a_retry_made_in_airflow_shows_on_the_timeline_without_a_name(
     catalog.refresh_catalog(profile)
     # Runs of granted DAGs are followed when they come back to life in Airflow.
     GrantFactory.create(team=TeamFactory.create(), profile=profile, dag_ids=["cp_etl"])
-    run = dags.trigger_run(
+    run = start_run(
         boss,
         profile.dags.get(dag_id="cp_etl"),
         conf={"fail_at": "load", "fail_mode": "first_try"},

@@ -15,8 +15,9 @@ import pytest
 
 from controlpanel.audit import Actor
 from controlpanel.models import PollStatus, Run, StateChange, TaskInstance
-from controlpanel.services import catalog, dags
+from controlpanel.services import catalog
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.actions import start_run
 from tests.helpers.celery import CeleryProcesses, wait_for
 from tests.helpers.profiles import harness_profile
 from tests.tcp_proxy import TcpProxy
@@ -38,8 +39,8 @@ def test_worker_and_beat_follow_runs_to_success_and_failure(
 ) -> None:
     profile = harness_profile(panel_airflow)
     catalog.refresh_catalog(profile)
-    ok = dags.trigger_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "worker"})
-    bad = dags.trigger_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "load"})
+    ok = start_run(boss, profile.dags.get(dag_id="cp_quick"), conf={"name": "worker"})
+    bad = start_run(boss, profile.dags.get(dag_id="cp_etl"), conf={"fail_at": "load"})
     wait_for(run_is(ok, "success"), celery_processes, what="the quick run to succeed")
     wait_for(run_is(bad, "failed"), celery_processes, what="the ETL run to fail")
     states = dict(TaskInstance.objects.filter(run=bad).values_list("task_id", "state"))
@@ -57,7 +58,7 @@ def test_killing_the_worker_mid_run_leaves_no_duplicates_and_the_next_one_catche
     # Enough mapped tasks that the run is still going when the poller first sees one succeed
     # (with six, Airflow 3 once finished them all between two polls).
     items = list(range(1, 17))
-    run = dags.trigger_run(boss, profile.dags.get(dag_id="cp_mapped"), conf={"items": items})
+    run = start_run(boss, profile.dags.get(dag_id="cp_mapped"), conf={"items": items})
     wait_for(
         lambda: TaskInstance.objects.filter(run=run, state="success").exists(),
         celery_processes,
@@ -96,10 +97,10 @@ def test_an_airflow_outage_backs_off_one_profile_while_another_keeps_polling(
             profile.track_external_runs = False  # both reach the same Airflow
             profile.save()
             catalog.refresh_catalog(profile)
-        behind_outage = dags.trigger_run(boss, flaky.dags.get(dag_id="cp_quick"))
+        behind_outage = start_run(boss, flaky.dags.get(dag_id="cp_quick"))
         proxy.stop()  # the flaky profile's Airflow is "down" from here
 
-        meanwhile = dags.trigger_run(boss, direct.dags.get(dag_id="cp_quick"))
+        meanwhile = start_run(boss, direct.dags.get(dag_id="cp_quick"))
         wait_for(run_is(meanwhile, "success"), celery_processes, what="the direct run")
         wait_for(
             lambda: PollStatus.objects.get(profile=flaky).consecutive_failures >= 1,

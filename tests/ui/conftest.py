@@ -164,7 +164,8 @@ def fake_airflow(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAirflow]:
     """Every Airflow call of the services and views goes to one fake (no network)."""
     fake = FakeAirflow()
     for module in (
-        "controlpanel.services.dags",
+        "controlpanel.services.actions.triggering",
+        "controlpanel.services.actions.operate",
         "controlpanel.services.catalog",
         "controlpanel.services.task_logs",
     ):

@@ -286,7 +286,7 @@ _AUDITING_CALLS = {
     "record_event",
     "AuditedAction",
     "_audited_on_run",
-    "_decide",
+    "may_act",
     "_require_manager",
     "_save_checked",
     "ensure_may_manage_teams",
@@ -308,11 +308,11 @@ def _recorded_actions() -> set[str]:
                 if name in _AUDITING_CALLS:
                     values = [*node.args, *(k.value for k in node.keywords if k.arg == "action")]
                     codes |= _constants(values)
-            elif isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name | ast.Tuple) and "action" in ast.unparse(t)
-                for t in node.targets
+            elif isinstance(node, ast.Assign | ast.AnnAssign) and any(
+                isinstance(t, ast.Name | ast.Tuple) and "action" in ast.unparse(t).lower()
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
             ):
-                codes |= _constants(list(ast.walk(node.value)))
+                codes |= _constants(list(ast.walk(node.value))) if node.value else set()
     return codes
 
 

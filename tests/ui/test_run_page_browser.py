@@ -12,8 +12,8 @@ import pytest
 
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, Run
-from controlpanel.services import dags
 from tests.harness.airflow import AirflowInstance
+from tests.helpers.actions import start_run
 from tests.helpers.browser import SHOTS, expect, logged_in, person
 from tests.helpers.polling import finished, poll_until
 from tests.helpers.profiles import harness_with_catalog
@@ -39,7 +39,7 @@ def test_a_failed_then_retried_run_fits_a_phone_and_tells_its_story(
     browser: Any, live_server: Any, harness: AirflowProfile
 ) -> None:
     user = person("etl_operator", harness, "operate", dag_ids=["cp_etl"])
-    run = dags.trigger_run(
+    run = start_run(
         Actor(user=user),
         harness.dags.get(dag_id="cp_etl"),
         conf={"fail_at": "transform", "fail_mode": "first_try"},
