@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -13,8 +12,14 @@ from rest_framework.response import Response
 
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
-from controlpanel.models import ApiToken
 from controlpanel.permissions import Access, require
+from controlpanel.selectors.users import (
+    manageable_token,
+    memberships_by_team,
+    user_named,
+    users_by_username,
+    visible_tokens,
+)
 from controlpanel.services import tokens, users
 
 
@@ -41,7 +46,7 @@ class MeView(ApiView):
         access, user = self.access, self.me()
         teams = [
             {"slug": m.team.slug, "name": m.team.name, "role": m.role}
-            for m in user.team_memberships.select_related("team").order_by("team__slug")
+            for m in memberships_by_team(user)
         ]
         data = {
             "username": user.get_username(),
@@ -61,8 +66,7 @@ class UsersView(ApiView):
 
     def get(self, request: Request) -> Response:
         require(self.access.is_superuser, users.ONLY_ADMINS)
-        accounts = get_user_model().objects.order_by("username").prefetch_related("groups")
-        page = self.paginate_queryset(accounts)
+        page = self.paginate_queryset(users_by_username())
         return self.get_paginated_response([_user_payload(u) for u in page or []])
 
     def post(self, request: Request) -> Response:
@@ -88,7 +92,7 @@ class UserView(ApiView):
 
     def _user(self, username: str) -> Any:
         require(self.access.is_superuser, users.ONLY_ADMINS)
-        user = get_user_model().objects.filter(username=username).first()
+        user = user_named(username)
         if user is None:
             raise Http404("No such user.")
         return user
@@ -122,10 +126,7 @@ class TokensView(ApiView):
     serializer_class = s.TokenSerializer
 
     def get(self, request: Request) -> Response:
-        mine = ApiToken.objects.select_related("user")
-        if not self.access.is_superuser:
-            mine = mine.filter(user=self.me())
-        return self.paginated(mine, s.TokenSerializer)
+        return self.paginated(visible_tokens(self.access), s.TokenSerializer)
 
     @extend_schema(request=s.TokenCreateSerializer, responses={201: s.NewTokenSerializer})
     def post(self, request: Request) -> Response:
@@ -134,7 +135,7 @@ class TokensView(ApiView):
         owner = self.me()
         username = body.validated_data.get("username")
         if username and username != request.user.get_username():
-            owner = get_user_model().objects.filter(username=username).first()
+            owner = user_named(username)
             if owner is None:
                 raise serializers.ValidationError({"username": ["There is no such user."]})
         try:
@@ -156,15 +157,9 @@ class TokenView(ApiView):
 
     serializer_class = s.TokenSerializer
 
-    def _token(self, token_id: int) -> ApiToken:
-        token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
-        if token is None or not self.access.can_manage_tokens_of(token.user):
-            raise Http404("No such API token.")
-        return token
-
     def get(self, request: Request, token_id: int) -> Response:
-        return Response(s.TokenSerializer(self._token(token_id)).data)
+        return Response(s.TokenSerializer(manageable_token(self.access, token_id)).data)
 
     def delete(self, request: Request, token_id: int) -> Response:
-        token = tokens.revoke_token(self.actor(), self._token(token_id))
+        token = tokens.revoke_token(self.actor(), manageable_token(self.access, token_id))
         return Response(s.TokenSerializer(token).data)

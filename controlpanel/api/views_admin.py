@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -14,7 +12,18 @@ from rest_framework.response import Response
 
 from controlpanel.api import serializers as s
 from controlpanel.api.base import ApiView
-from controlpanel.models import AirflowProfile, DagGrant, Subscription, Team
+from controlpanel.models import DagGrant, Team
+from controlpanel.selectors.members import team_member, team_members
+from controlpanel.selectors.profiles import visible_profile, visible_profiles_by_name
+from controlpanel.selectors.teams import (
+    team_grant,
+    team_grants_as_added,
+    team_subscription,
+    team_subscriptions,
+    visible_team,
+    visible_teams_by_name,
+)
+from controlpanel.selectors.users import user_named
 from controlpanel.services import notifications, profiles, teams
 
 
@@ -33,7 +42,7 @@ class ProfilesView(ApiView):
     serializer_class = s.ProfileSerializer
 
     def get(self, request: Request) -> Response:
-        return self.paginated(self.access.visible_profiles().order_by("name"), s.ProfileSerializer)
+        return self.paginated(visible_profiles_by_name(self.access), s.ProfileSerializer)
 
     @extend_schema(request=s.ProfileWriteSerializer, responses={201: s.ProfileSerializer})
     def post(self, request: Request) -> Response:
@@ -58,11 +67,11 @@ class ProfileView(ApiView):
     serializer_class = s.ProfileSerializer
 
     def get(self, request: Request, slug: str) -> Response:
-        return Response(s.ProfileSerializer(_visible_profile(self, slug)).data)
+        return Response(s.ProfileSerializer(visible_profile(self.access, slug)).data)
 
     @extend_schema(request=s.ProfileWriteSerializer, responses=s.ProfileSerializer)
     def patch(self, request: Request, slug: str) -> Response:
-        profile, actor = _visible_profile(self, slug), self.actor()
+        profile, actor = visible_profile(self.access, slug), self.actor()
         if not self.access.can_manage_profiles:
             profiles.update_profile(actor, profile)  # refuses and audits the attempt
         body = s.ProfileWriteSerializer(data=request.data, partial=True)
@@ -74,7 +83,7 @@ class ProfileView(ApiView):
         return Response(s.ProfileSerializer(profile).data)
 
     def delete(self, request: Request, slug: str) -> Response:
-        profiles.delete_profile(self.actor(), _visible_profile(self, slug))
+        profiles.delete_profile(self.actor(), visible_profile(self.access, slug))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -85,26 +94,12 @@ class ProfileTestView(ApiView):
 
     @extend_schema(request=None, responses={200: dict[str, Any]})
     def post(self, request: Request, slug: str) -> Response:
-        profile = _visible_profile(self, slug)
+        profile = visible_profile(self.access, slug)
         report = profiles.test_profile(self.actor(), profile)
         return Response(report.as_payload())
 
 
-def _visible_profile(view: ApiView, slug: str) -> AirflowProfile:
-    profile = view.access.visible_profiles().filter(slug=slug).first()
-    if profile is None:
-        raise Http404("No such connection profile.")
-    return profile
-
-
 # --- teams --------------------------------------------------------------------------------
-
-
-def _visible_team(view: ApiView, slug: str) -> Team:
-    team = view.access.visible_teams().filter(slug=slug).first()
-    if team is None:
-        raise Http404("No such team.")
-    return team
 
 
 class TeamsView(ApiView):
@@ -114,7 +109,7 @@ class TeamsView(ApiView):
     serializer_class = s.TeamSerializer
 
     def get(self, request: Request) -> Response:
-        return self.paginated(self.access.visible_teams().order_by("name"), s.TeamSerializer)
+        return self.paginated(visible_teams_by_name(self.access), s.TeamSerializer)
 
     def post(self, request: Request) -> Response:
         actor = self.actor()
@@ -131,10 +126,10 @@ class TeamView(ApiView):
     serializer_class = s.TeamSerializer
 
     def get(self, request: Request, slug: str) -> Response:
-        return Response(s.TeamSerializer(_visible_team(self, slug)).data)
+        return Response(s.TeamSerializer(visible_team(self.access, slug)).data)
 
     def patch(self, request: Request, slug: str) -> Response:
-        team, actor = _visible_team(self, slug), self.actor()
+        team, actor = visible_team(self.access, slug), self.actor()
         teams.ensure_may_manage_teams(actor, "team.update", {"team": team.slug})
         body = s.TeamSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -143,7 +138,7 @@ class TeamView(ApiView):
 
 
 def _user_named(username: str) -> Any:
-    user = get_user_model().objects.filter(username=username).first()
+    user = user_named(username)
     if user is None:
         raise serializers.ValidationError({"username": ["There is no such user."]})
     return user
@@ -156,13 +151,12 @@ class MembersView(ApiView):
     serializer_class = s.MemberSerializer
 
     def get(self, request: Request, slug: str) -> Response:
-        team = _visible_team(self, slug)
-        members = team.memberships.select_related("user").order_by("user__username")
-        return self.paginated(members, s.MemberSerializer)
+        team = visible_team(self.access, slug)
+        return self.paginated(team_members(team), s.MemberSerializer)
 
     @extend_schema(request=s.MemberAddSerializer, responses={201: s.MemberSerializer})
     def post(self, request: Request, slug: str) -> Response:
-        team, actor = _visible_team(self, slug), self.actor()
+        team, actor = visible_team(self.access, slug), self.actor()
         if not self.access.can_manage_members(team):
             teams.add_member(actor, team, request.user, "member")  # refuses and audits
         body = s.MemberAddSerializer(data=request.data)
@@ -178,12 +172,8 @@ class MemberView(ApiView):
     serializer_class = s.MemberSerializer
 
     def _member(self, slug: str, username: str) -> tuple[Team, Any]:
-        team = _visible_team(self, slug)
-        membership = team.memberships.select_related("user").filter(user__username=username)
-        found = membership.first()
-        if found is None:
-            raise Http404("No such member of this team.")
-        return team, found.user
+        team = visible_team(self.access, slug)
+        return team, team_member(team, username).user
 
     @extend_schema(request=s.MemberRoleSerializer, responses=s.MemberSerializer)
     def patch(self, request: Request, slug: str, username: str) -> Response:
@@ -209,12 +199,11 @@ class GrantsView(ApiView):
     serializer_class = s.GrantSerializer
 
     def get(self, request: Request, slug: str) -> Response:
-        team = _visible_team(self, slug)
-        grants = team.grants.select_related("profile").order_by("id")
-        return self.paginated(grants, s.GrantSerializer)
+        team = visible_team(self.access, slug)
+        return self.paginated(team_grants_as_added(team), s.GrantSerializer)
 
     def post(self, request: Request, slug: str) -> Response:
-        team, actor = _visible_team(self, slug), self.actor()
+        team, actor = visible_team(self.access, slug), self.actor()
         teams.ensure_may_manage_teams(actor, "grant.add", {"team": team.slug, **_raw(request.data)})
         body = s.GrantSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -228,11 +217,7 @@ class GrantView(ApiView):
     serializer_class = s.GrantSerializer
 
     def _grant(self, slug: str, grant_id: int) -> DagGrant:
-        team = _visible_team(self, slug)
-        grant = team.grants.select_related("profile", "team").filter(pk=grant_id).first()
-        if grant is None:
-            raise Http404("No such grant.")
-        return grant
+        return team_grant(visible_team(self.access, slug), grant_id)
 
     def get(self, request: Request, slug: str, grant_id: int) -> Response:
         return Response(s.GrantSerializer(self._grant(slug, grant_id)).data)
@@ -247,17 +232,10 @@ class GrantView(ApiView):
 
 def _notifications_team(view: ApiView, slug: str, *, reading: bool) -> Team:
     """The team (404 unless visible); reading its subscriptions needs managing them (403)."""
-    team = _visible_team(view, slug)
+    team = visible_team(view.access, slug)
     if reading and not view.access.can_manage_notifications(team):
         raise PermissionDenied(notifications.ONLY_MANAGERS)
     return team
-
-
-def _subscription_of(team: Team, subscription_id: int) -> Subscription:
-    sub = team.subscriptions.select_related("team", "profile").filter(pk=subscription_id).first()
-    if sub is None:
-        raise Http404("No such notification subscription.")
-    return sub
 
 
 class SubscriptionsView(ApiView):
@@ -268,8 +246,7 @@ class SubscriptionsView(ApiView):
 
     def get(self, request: Request, slug: str) -> Response:
         team = _notifications_team(self, slug, reading=True)
-        subs = team.subscriptions.select_related("team", "profile").order_by("id")
-        return self.paginated(subs, s.SubscriptionSerializer)
+        return self.paginated(team_subscriptions(team), s.SubscriptionSerializer)
 
     def post(self, request: Request, slug: str) -> Response:
         team, actor = _notifications_team(self, slug, reading=False), self.actor()
@@ -289,11 +266,11 @@ class SubscriptionView(ApiView):
 
     def get(self, request: Request, slug: str, subscription_id: int) -> Response:
         team = _notifications_team(self, slug, reading=True)
-        return Response(s.SubscriptionSerializer(_subscription_of(team, subscription_id)).data)
+        return Response(s.SubscriptionSerializer(team_subscription(team, subscription_id)).data)
 
     def patch(self, request: Request, slug: str, subscription_id: int) -> Response:
         team = _notifications_team(self, slug, reading=False)
-        sub, actor = _subscription_of(team, subscription_id), self.actor()
+        sub, actor = team_subscription(team, subscription_id), self.actor()
         if not self.access.can_manage_notifications(team):
             notifications.update_subscription(actor, sub)  # refuses and audits
         body = s.SubscriptionSerializer(data=request.data, partial=True)
@@ -305,7 +282,7 @@ class SubscriptionView(ApiView):
 
     def delete(self, request: Request, slug: str, subscription_id: int) -> Response:
         team = _notifications_team(self, slug, reading=False)
-        notifications.unsubscribe(self.actor(), _subscription_of(team, subscription_id))
+        notifications.unsubscribe(self.actor(), team_subscription(team, subscription_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -317,7 +294,7 @@ class SubscriptionTestView(ApiView):
     @extend_schema(request=None, responses=s.NotificationTestSerializer)
     def post(self, request: Request, slug: str, subscription_id: int) -> Response:
         team = _notifications_team(self, slug, reading=False)
-        sub = _subscription_of(team, subscription_id)
+        sub = team_subscription(team, subscription_id)
         result = notifications.send_test(self.actor(), sub)
         message = f"Test notification sent to {sub.target_text}." if result.ok else result.error
         return Response({"sent": result.ok, "message": message})

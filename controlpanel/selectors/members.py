@@ -1,12 +1,17 @@
-"""Who the team page's member picker offers: usernames and names, e-mails to panel admins."""
+"""A team's members as the team pages and the API read them, and who the picker offers.
+
+The member picker offers usernames and names, and e-mail addresses to panel admins only.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 
-from controlpanel.models import Team
+from controlpanel.models import Team, TeamMembership
 from controlpanel.permissions import Access
 
 # Options sent at once: the browser filters them as the person types, the server on each
@@ -49,3 +54,28 @@ def _choice(row: dict[str, str]) -> MemberChoice:
     email = row.get("email", "")
     parts = [part for part in (name, email and f"<{email}>") if part]
     return MemberChoice(username=row["username"], label=" ".join(parts) or row["username"])
+
+
+def team_members(team: Team) -> QuerySet[TeamMembership]:
+    """The team's memberships by username, with their users (one query)."""
+    return team.memberships.select_related("user").order_by("user__username")
+
+
+def team_member(team: Team, username: str) -> TeamMembership:
+    """The membership of ``username`` in ``team``, with its user, else 404."""
+    found = team.memberships.select_related("user").filter(user__username=username).first()
+    if found is None:
+        raise Http404("No such member of this team.")
+    return found
+
+
+def membership_of(team: Team, user_id: int) -> TeamMembership:
+    """The membership of the user with this id in ``team``, with user and team, else 404."""
+    return get_object_or_404(
+        TeamMembership.objects.select_related("user", "team"), team=team, user_id=user_id
+    )
+
+
+def other_team_count(membership: TeamMembership) -> int:
+    """In how many teams besides this one the member is."""
+    return membership.user.team_memberships.exclude(team_id=membership.team_id).count()
