@@ -8,13 +8,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from controlpanel.audit import Actor
 from controlpanel.forms import GrantForm, add_service_errors
-from controlpanel.models import DagGrant
 from controlpanel.permissions import access_for
+from controlpanel.selectors.teams import team_grant
 from controlpanel.services import teams as team_services
 from controlpanel.views.manage.common import managed_team
 from controlpanel.views.manage.teams import render_team_page
@@ -54,9 +54,7 @@ def grant_add(request: HttpRequest, slug: str) -> HttpResponse:
 def grant_remove(request: HttpRequest, slug: str, grant_id: int) -> HttpResponse:
     """Take a grant away from the team (panel admins)."""
     team = managed_team(request, slug)
-    grant = get_object_or_404(
-        DagGrant.objects.select_related("team", "profile"), pk=grant_id, team=team
-    )
+    grant = team_grant(team, grant_id)
     team_services.remove_grant(Actor.from_request(request), grant)
     messages.success(request, f"Grant removed: {grant.level} on {grant.selector_text}.")
     return redirect("manage:team", slug=team.slug)

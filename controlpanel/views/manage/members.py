@@ -7,18 +7,19 @@ what will happen, POST removes).
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from controlpanel.audit import Actor
 from controlpanel.forms import MemberAddForm, MemberRoleForm, add_service_errors
 from controlpanel.models import TeamMembership
 from controlpanel.permissions import access_for
-from controlpanel.selectors.members import member_choices
+from controlpanel.selectors.members import member_choices, membership_of, other_team_count
+from controlpanel.selectors.teams import team_grants
+from controlpanel.selectors.users import user_named
 from controlpanel.services import teams as team_services
 from controlpanel.views.manage.common import managed_team, require_form_methods
 from controlpanel.views.manage.teams import candidates_url, render_team_page
@@ -33,7 +34,7 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return render_team_page(request, team, member_form=form)
     username = form.cleaned_data["username"].strip()
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    user = user_named(username, active_only=True)
     if user is None:
         form.add_error(
             "username",
@@ -67,9 +68,7 @@ def member_candidates(request: HttpRequest, slug: str) -> HttpResponse:
 def member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     """Say what removing the member will do (GET), then take them out of the team (POST)."""
     team = managed_team(request, slug)
-    membership = get_object_or_404(
-        TeamMembership.objects.select_related("user", "team"), team=team, user_id=user_id
-    )
+    membership = membership_of(team, user_id)
     if request.method != "POST":
         return _confirm_removal(request, membership)
     username = membership.user.get_username()
@@ -87,9 +86,7 @@ def member_remove(request: HttpRequest, slug: str, user_id: int) -> HttpResponse
 def member_role(request: HttpRequest, slug: str, user_id: int) -> HttpResponse:
     """Make a member team admin, or a team admin a member."""
     team = managed_team(request, slug)
-    membership = get_object_or_404(
-        TeamMembership.objects.select_related("user"), team=team, user_id=user_id
-    )
+    membership = membership_of(team, user_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a role: member or team admin.")
@@ -114,7 +111,7 @@ def _confirm_removal(request: HttpRequest, membership: TeamMembership) -> HttpRe
         "membership": membership,
         "is_me": membership.user_id == request.user.pk,
         "refusal": team_services.removal_refusal(Actor.from_request(request), membership),
-        "grants": team.grants.select_related("profile").order_by("profile__name", "id"),
-        "other_teams": membership.user.team_memberships.exclude(team=team).count(),
+        "grants": team_grants(team),
+        "other_teams": other_team_count(membership),
     }
     return render(request, "manage/member_remove.html", context)

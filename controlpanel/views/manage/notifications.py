@@ -6,21 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from controlpanel.audit import Actor
 from controlpanel.forms import SubscriptionForm, add_service_errors
-from controlpanel.models import Subscription, Team
+from controlpanel.selectors.teams import team_subscription
 from controlpanel.services import notifications as notification_services
 from controlpanel.views.manage.common import managed_team, require_form_methods
-
-
-def _subscription(team: Team, subscription_id: int) -> Subscription:
-    """One of the team's subscriptions, else 404."""
-    return get_object_or_404(
-        Subscription.objects.select_related("team", "profile"), pk=subscription_id, team=team
-    )
 
 
 @login_required
@@ -54,7 +47,7 @@ def subscription_create(request: HttpRequest, slug: str) -> HttpResponse:
 def subscription_edit(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
     """Change a subscription; an empty secret field keeps the stored signing secret."""
     team = managed_team(request, slug)
-    subscription = _subscription(team, subscription_id)
+    subscription = team_subscription(team, subscription_id)
     if request.method != "POST":
         initial = SubscriptionForm.initial_for(subscription)
         form = SubscriptionForm(initial=initial, team=team, editing=True)
@@ -82,7 +75,7 @@ def subscription_edit(request: HttpRequest, slug: str, subscription_id: int) -> 
 def subscription_delete(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
     """Stop a notification."""
     team = managed_team(request, slug)
-    subscription = _subscription(team, subscription_id)
+    subscription = team_subscription(team, subscription_id)
     notification_services.unsubscribe(Actor.from_request(request), subscription)
     messages.success(request, f"Notification to {subscription.target_text} removed.")
     return redirect("manage:team", slug=team.slug)
@@ -93,7 +86,7 @@ def subscription_delete(request: HttpRequest, slug: str, subscription_id: int) -
 def subscription_test(request: HttpRequest, slug: str, subscription_id: int) -> HttpResponse:
     """Send a sample notification now and say how it went."""
     team = managed_team(request, slug)
-    subscription = _subscription(team, subscription_id)
+    subscription = team_subscription(team, subscription_id)
     result = notification_services.send_test(Actor.from_request(request), subscription)
     if result.ok:
         messages.success(request, f"Test notification sent to {subscription.target_text}.")

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from controlpanel.audit import Actor
 from controlpanel.forms import ProfileForm, add_service_errors
 from controlpanel.models import AirflowProfile
+from controlpanel.selectors.profiles import (
+    profile_holdings,
+    profile_named,
+    profiles_with_grant_counts,
+)
 from controlpanel.services import profiles as profile_services
 from controlpanel.views.manage.common import profile_manager, require_form_methods
 
@@ -22,8 +28,7 @@ from controlpanel.views.manage.common import profile_manager, require_form_metho
 def profile_list(request: HttpRequest) -> HttpResponse:
     """Every profile with its address, login type and warnings; never a secret."""
     profile_manager(request)
-    profiles = AirflowProfile.objects.annotate(grant_count=Count("grants")).order_by("name")
-    return render(request, "manage/profiles.html", {"profiles": profiles})
+    return render(request, "manage/profiles.html", {"profiles": profiles_with_grant_counts()})
 
 
 @login_required
@@ -56,7 +61,7 @@ def profile_create(request: HttpRequest) -> HttpResponse:
 def profile_edit(request: HttpRequest, slug: str) -> HttpResponse:
     """Change a profile; an empty password field keeps the stored secret."""
     profile_manager(request)
-    profile = get_object_or_404(AirflowProfile, slug=slug)
+    profile = profile_named(slug)
     if request.method != "POST":
         form = ProfileForm(initial=ProfileForm.initial_for(profile), editing=True)
     else:
@@ -82,17 +87,12 @@ def profile_edit(request: HttpRequest, slug: str) -> HttpResponse:
 def profile_delete(request: HttpRequest, slug: str) -> HttpResponse:
     """Ask for confirmation (GET), then delete the profile and what hangs on it (POST)."""
     profile_manager(request)
-    profile = get_object_or_404(AirflowProfile, slug=slug)
+    profile = profile_named(slug)
     if request.method == "POST":
         profile_services.delete_profile(Actor.from_request(request), profile)
         messages.success(request, f"Profile {profile.name} deleted.")
         return redirect("manage:profiles")
-    context = {
-        "profile": profile,
-        "dag_count": profile.dags.count(),
-        "run_count": profile.runs.count(),
-        "grant_count": profile.grants.count(),
-    }
+    context = {"profile": profile, **asdict(profile_holdings(profile))}
     return render(request, "manage/profile_delete.html", context)
 
 
@@ -101,7 +101,7 @@ def profile_delete(request: HttpRequest, slug: str) -> HttpResponse:
 def profile_test(request: HttpRequest, slug: str) -> HttpResponse:
     """Test the connection and say what was found, in plain words."""
     profile_manager(request)
-    profile = get_object_or_404(AirflowProfile, slug=slug)
+    profile = profile_named(slug)
     report = profile_services.test_profile(Actor.from_request(request), profile)
     level = messages.SUCCESS if report.ok else messages.ERROR
     messages.add_message(request, level, f"{profile.name}: {report.summary()}")

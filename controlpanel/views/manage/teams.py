@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +16,8 @@ from controlpanel.audit import Actor
 from controlpanel.forms import GrantForm, MemberAddForm, TeamForm, add_service_errors
 from controlpanel.models import Team, TeamMembership
 from controlpanel.permissions import access_for
-from controlpanel.selectors.members import member_choices
+from controlpanel.selectors.members import member_choices, team_members
+from controlpanel.selectors.teams import team_grants, team_subscriptions, visible_teams_with_counts
 from controlpanel.services import notifications as notification_services
 from controlpanel.services import teams as team_services
 from controlpanel.views.manage.common import (
@@ -33,11 +33,8 @@ def team_list(request: HttpRequest) -> HttpResponse:
     """The teams the user manages: all for panel admins, their own for team admins."""
     access = access_for(request.user)
     access.require_team_pages()
-    teams = access.visible_teams().annotate(
-        member_count=Count("memberships", distinct=True),
-        grant_count=Count("grants", distinct=True),
-    )
-    managed = [team for team in teams.order_by("name") if access.can_manage_members(team)]
+    teams = visible_teams_with_counts(access)
+    managed = [team for team in teams if access.can_manage_members(team)]
     context = {"teams": managed, "can_create": access.can_manage_teams()}
     return render(request, "manage/teams.html", context)
 
@@ -108,17 +105,15 @@ def render_team_page(
     access = access_for(request.user)
     context = {
         "team": team,
-        "memberships": team.memberships.select_related("user").order_by("user__username"),
-        "grants": team.grants.select_related("profile", "approver_team").order_by(
-            "profile__name", "id"
-        ),
+        "memberships": team_members(team),
+        "grants": team_grants(team),
         "can_change_team": access.can_manage_teams(),
         "member_form": member_form or MemberAddForm(candidates_url=candidates_url(team)),
         "member_choices": member_choices(access, team),
         "grant_form": grant_form or GrantForm(),
         "roles": TeamMembership.Role.choices,
         "preview": preview,
-        "subscriptions": team.subscriptions.select_related("profile").order_by("id"),
+        "subscriptions": team_subscriptions(team),
         "deliveries": notification_services.recent_deliveries(team),
     }
     return render(request, "manage/team_detail.html", context)

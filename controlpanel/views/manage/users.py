@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -20,7 +20,7 @@ from django.views.decorators.http import require_safe
 from controlpanel.account_forms import PasswordResetForm, UserCreateForm, UserEditForm
 from controlpanel.audit import Actor
 from controlpanel.forms import add_service_errors
-from controlpanel.selectors.users import USER_STATES, tokens_of, users_for_admin
+from controlpanel.selectors.users import USER_STATES, tokens_of, user_for_admin, users_for_admin
 from controlpanel.services import users as user_services
 from controlpanel.views.manage.common import require_form_methods, user_manager
 
@@ -39,20 +39,12 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, "manage/users.html", context)
 
 
-def _managed_user(user_id: int) -> Any:
-    """The user (with roles, teams and directory link) or 404."""
-    user = users_for_admin().filter(pk=user_id).first()
-    if user is None:
-        raise Http404("No such user.")
-    return user
-
-
 @login_required
 @require_safe
 def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     """One user: who they are, their roles, their teams and their API tokens."""
     user_manager(request)
-    user = _managed_user(user_id)
+    user = user_for_admin(user_id)
     context = {
         "account": user,
         "directory": user_services.directory_provider(user),
@@ -104,7 +96,7 @@ def _show_password(request: HttpRequest, user: Any, password: str) -> HttpRespon
 def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
     """Change email, name, the audit-reviewer role; deactivate or reactivate."""
     user_manager(request)
-    user = _managed_user(user_id)
+    user = user_for_admin(user_id)
     initial = {
         "email": user.email,
         "first_name": user.first_name,
@@ -147,7 +139,7 @@ def _save_user(actor: Actor, user: Any, data: dict[str, Any]) -> None:
 def user_password(request: HttpRequest, user_id: int) -> HttpResponse:
     """Set someone's password: typed or generated, shown once. Not for directory users."""
     user_manager(request)
-    user = _managed_user(user_id)
+    user = user_for_admin(user_id)
     form = PasswordResetForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         try:
