@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 
 from controlpanel.models import AUDIT_ACTIONS, AuditEvent, Dag, Run, Team
 from controlpanel.permissions import Access
@@ -71,6 +72,11 @@ def audit_events(
     if until is not None:
         events = events.filter(created_at__lt=until)
     return events
+
+
+def audit_event(pk: int) -> AuditEvent:
+    """One audit event by id, else 404 (the history is whole for those who may read it)."""
+    return get_object_or_404(AuditEvent, pk=pk)
 
 
 def action_choices(selected: str = "") -> list[tuple[str, str]]:

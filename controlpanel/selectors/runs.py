@@ -73,6 +73,11 @@ def run_timeline(run: Run) -> QuerySet[StateChange]:
     return run.state_changes.select_related("retry_requested_by")
 
 
+def task_labels(run: Run) -> dict[str, str]:
+    """Each task id of the run and its display name ("" when it has none; one query)."""
+    return dict(run.task_instances.values_list("task_id", "display_name"))
+
+
 # How Airflow names the runs it starts itself: the id's prefix says how the run began.
 AIRFLOW_RUN_KINDS = (
     ("scheduled__", "Scheduled"),

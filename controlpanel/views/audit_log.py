@@ -13,11 +13,11 @@ from datetime import timedelta
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from controlpanel.models import AuditEvent, Team
+from controlpanel.models import AuditEvent
 from controlpanel.permissions import access_for
 from controlpanel.selectors import (
     action_choices,
@@ -26,8 +26,11 @@ from controlpanel.selectors import (
     event_rows,
     events_before,
 )
+from controlpanel.selectors.audit import audit_event
 from controlpanel.selectors.dates import day_start
-from controlpanel.views.listing import first_page, parse_date, parse_int, query_without
+from controlpanel.selectors.pages import first_page
+from controlpanel.selectors.teams import teams_by_name
+from controlpanel.views.listing import parse_date, parse_int, query_without
 
 FILTERS = ("user", "team", "profile", "dag", "run", "action", "outcome", "from", "to")
 
@@ -74,7 +77,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         else "",
         "export_query": query_without(request, "before"),
         "outcomes": AuditEvent.Outcome.choices,
-        "teams": Team.objects.order_by("name"),
+        "teams": teams_by_name(),
         "paged": "before" in request.GET,
     }
     return render(request, "audit/list.html", context)
@@ -85,7 +88,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
 def audit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One event with its payload and hashes."""
     _reviewer(request)
-    event = get_object_or_404(AuditEvent, pk=pk)
+    event = audit_event(pk)
     payload = json.dumps(event.payload, indent=2, sort_keys=True, default=str)
     (row,) = event_rows([event], access_for(request.user))
     return render(request, "audit/detail.html", {"event": event, "row": row, "payload": payload})

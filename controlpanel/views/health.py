@@ -11,7 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from controlpanel.live_updates import redis_available, worker_heartbeat
-from controlpanel.models import AirflowProfile
+from controlpanel.selectors.profiles import active_profiles_with_polls
 from controlpanel.views.core import database_status
 
 
@@ -21,7 +21,7 @@ def _profile_polls(now: Any, max_age: float) -> dict[str, Any]:
     than ``max_age`` (a profile not polled yet counts as pollable).
     """
     polls: dict[str, Any] = {}
-    for profile in AirflowProfile.objects.filter(is_active=True).select_related("poll_status"):
+    for profile in active_profiles_with_polls():
         status = getattr(profile, "poll_status", None)
         last = status.last_success_at if status else None
         age = (now - last).total_seconds() if last else None

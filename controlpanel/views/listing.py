@@ -1,24 +1,24 @@
-"""Helpers shared by the list pages: state words, date filters, keyset pages, query strings.
+"""Helpers shared by the list pages: state words, date filters, query strings.
 
-``day_start`` and ``filter_dates`` live with the reads (controlpanel.selectors.dates).
+``day_start`` and ``filter_dates`` live with the reads (controlpanel.selectors.dates), and
+so do keyset pages (controlpanel.selectors.pages, also named here for the list views).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from controlpanel.models import AuditEvent
 from controlpanel.selectors.history import FINISHED_STATES
-
-M = TypeVar("M", bound=Model)
-
-PAGE_SIZE = 50
+from controlpanel.selectors.pages import PAGE_SIZE as PAGE_SIZE
+from controlpanel.selectors.pages import KeysetPage as KeysetPage
+from controlpanel.selectors.pages import first_page as first_page
+from controlpanel.selectors.pages import keyset_page as keyset_page
 
 # What a state means, in words: colour only reinforces it. The one list of state words:
 # badges, the run page's task table and its timeline all read it.
@@ -97,29 +97,6 @@ def parse_date(text: str | None) -> date | None:
 def parse_int(text: str | None) -> int | None:
     """A positive integer query parameter, or None (also past a 64-bit database column)."""
     return int(text) if text and text.isascii() and text.isdigit() and len(text) < 19 else None
-
-
-@dataclass
-class KeysetPage:
-    """One page of rows newest first, and the id to continue from (None on the last page)."""
-
-    items: list[Any]
-    next_before: int | None
-
-
-def keyset_page(qs: QuerySet[M], before: int | None, size: int = PAGE_SIZE) -> KeysetPage:
-    """Rows with id below ``before``, by id descending: an index range scan at any depth."""
-    if before is not None:
-        qs = qs.filter(pk__lt=before)
-    return first_page(qs.order_by("-pk"), size)
-
-
-def first_page(qs: QuerySet[M], size: int = PAGE_SIZE) -> KeysetPage:
-    """The first ``size`` rows in the queryset's own order, and the id to continue from."""
-    rows = list(qs[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
-    return KeysetPage(rows, rows[-1].pk if more and rows else None)
 
 
 def query_without(request: HttpRequest, *names: str, **extra: Any) -> str:

@@ -1,10 +1,14 @@
-"""What the run page's live part shows: task rows and timeline entries, in people's words."""
+"""What the run page's live part shows: task rows and timeline entries, in people's words.
+
+``task_labels`` is read in controlpanel.selectors.runs and named here for the run views.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controlpanel.models import Run, StateChange, TaskInstance
+from controlpanel.models import StateChange, TaskInstance
+from controlpanel.selectors.runs import task_labels as task_labels
 from controlpanel.views.listing import STATE_WORDS, Badge, badge
 
 FAILED_TASK_STATES = ("failed", "upstream_failed", "up_for_retry")
@@ -109,8 +113,3 @@ def timeline(changes: list[StateChange], tis: list[TaskInstance]) -> list[Timeli
         )
         for change in changes
     ]
-
-
-def task_labels(run: Run) -> dict[str, str]:
-    """Each task id of the run and its display name ("" when it has none)."""
-    return dict(run.task_instances.values_list("task_id", "display_name"))

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from controlpanel.account_forms import TokenCreateForm
 from controlpanel.audit import Actor
-from controlpanel.models import ApiToken
 from controlpanel.permissions import access_for
-from controlpanel.selectors.users import tokens_of
+from controlpanel.selectors.users import manageable_token, tokens_of
 from controlpanel.services import tokens as token_services
 
 require_form_methods = require_http_methods(["GET", "HEAD", "POST"])
@@ -57,10 +56,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_form_methods
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     """Ask (GET), then revoke (POST); someone else's token does not exist for you (404)."""
-    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
-    access = access_for(request.user)
-    if token is None or not access.can_manage_tokens_of(token.user):
-        raise Http404("No such API token.")
+    token = manageable_token(access_for(request.user), token_id)
     own = token.user_id == request.user.pk
     if request.method == "POST":
         token_services.revoke_token(Actor.from_request(request), token)
