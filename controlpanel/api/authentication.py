@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
 from controlpanel.models import ApiToken
-from controlpanel.services.tokens import find_token
+from controlpanel.services.tokens import find_token, note_use
 
-# Writing last_used_at on every request would make every read a write; a minute is enough.
-LAST_USED_RESOLUTION = timedelta(seconds=60)
 UNUSABLE_KEY_MESSAGE = "The API token is unknown, revoked or expired."
 
 
@@ -43,14 +39,6 @@ class BearerTokenAuthentication(BaseAuthentication):
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) to requests without credentials.
         return f'{self.keyword} realm="api"'
-
-
-def note_use(token: ApiToken) -> None:
-    """Record when the token was last used (at most once a minute)."""
-    now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
 
 
 def token_of(request: Request) -> ApiToken | None:

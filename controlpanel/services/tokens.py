@@ -1,4 +1,4 @@
-"""API tokens: create (shown once) and revoke them; both audited, refusals too.
+"""API tokens: create (shown once) and revoke them, both audited (refusals too); note their use.
 
 A user creates and revokes their own tokens; a superuser (or ``manage.py``) for anyone.
 """
@@ -19,6 +19,8 @@ TOKEN_PREFIX_LENGTH = 8
 MAX_EXPIRES_DAYS = 3650
 ONLY_OWN_TOKENS = "You may only manage your own API tokens; a panel administrator may manage any."
 READ_ONLY_MESSAGE = "This API token is read-only: it cannot change anything."
+# Writing last_used_at on every request would make every read a write; a minute is enough.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 def _may_manage_tokens_of(actor: Actor, user: Any) -> bool:
@@ -99,3 +101,15 @@ def find_token(plaintext: str) -> ApiToken | None:
     if token is None or not token.is_usable or not token.user.is_active:
         return None
     return token
+
+
+def note_use(token: ApiToken) -> None:
+    """Record when the token was last used (at most once a minute).
+
+    Not audited: it is bookkeeping for the token lists, written by the authentication of
+    every API call (the panel's and the Airflow-compatible one).
+    """
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
