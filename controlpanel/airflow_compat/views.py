@@ -32,18 +32,11 @@ from controlpanel.airflow_compat.bodies import (
     trigger_input,
 )
 from controlpanel.airflow_compat.paging import Paging
-from controlpanel.models import AirflowProfile, Dag, Run
-from controlpanel.permissions import ActionDenied, DagAction, carries_tag
-from controlpanel.selectors import airflow_reads
+from controlpanel.models import Dag
+from controlpanel.permissions import ActionDenied, DagAction
+from controlpanel.selectors import airflow_reads, compat
 from controlpanel.services import actions, catalog, dags
 from dags_api import DagRun
-
-
-def _profile(slug: str) -> AirflowProfile:
-    profile = AirflowProfile.objects.filter(slug=slug, is_active=True).first()
-    if profile is None:
-        raise Http404("No such Airflow.")
-    return profile
 
 
 class HealthView(CompatView):
@@ -53,7 +46,7 @@ class HealthView(CompatView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, profile: str, api: str) -> Response:
-        status = airflow_reads.airflow_health(_profile(profile))
+        status = airflow_reads.airflow_health(compat.active_profile(profile))
         return Response(shapes.health(self.api, status))
 
 
@@ -64,7 +57,8 @@ class VersionView(CompatView):
     permission_classes = [AllowAny]
 
     def get(self, request: Request, profile: str, api: str) -> Response:
-        return Response(shapes.version(airflow_reads.airflow_version(_profile(profile))))
+        version = airflow_reads.airflow_version(compat.active_profile(profile))
+        return Response(shapes.version(version))
 
 
 class DagsView(CompatView):
@@ -72,14 +66,15 @@ class DagsView(CompatView):
 
     def get(self, request: Request, profile: str, api: str) -> Response:
         paging = Paging.of(request)
-        dags_seen = self.access.visible_dags(_profile(profile)).filter(is_active=True)
         params = request.query_params
-        if pattern := params.get("dag_id_pattern", "").strip():
-            dags_seen = dags_seen.filter(dag_id__icontains=pattern)
-        if (paused := params.get("paused", "").strip().lower()) in ("true", "false"):
-            dags_seen = dags_seen.filter(is_paused=paused == "true")
-        for tag in params.getlist("tags"):
-            dags_seen = dags_seen.filter(carries_tag(tag))
+        paused = params.get("paused", "").strip().lower()
+        dags_seen = compat.dags_matching(
+            self.access,
+            compat.active_profile(profile),
+            pattern=params.get("dag_id_pattern", "").strip(),
+            paused={"true": True, "false": False}.get(paused),
+            tags=params.getlist("tags"),
+        )
         dags_seen = dags_seen.order_by(paging.order_by("dag_id", {"dag_id", "is_paused"}))
         page = list(dags_seen[paging.offset : paging.offset + paging.limit])
         items = [shapes.dag(self.api, row) for row in page]
@@ -124,7 +119,7 @@ class RunsView(CompatView):
         paging = Paging.of(request)
         dag_ids = self._dag_ids(profile, dag_id)
         states = request.query_params.getlist("state") or None
-        runs = airflow_reads.dag_runs(_profile(profile), dag_ids, states)
+        runs = airflow_reads.dag_runs(compat.active_profile(profile), dag_ids, states)
         return Response(self._page(runs, paging))
 
     def post(self, request: Request, profile: str, api: str, dag_id: str) -> Response:
@@ -150,8 +145,7 @@ class RunsView(CompatView):
     def _dag_ids(self, profile: str, dag_id: str) -> list[str]:
         if dag_id != "~":
             return [self.access.get_dag(profile, dag_id).dag_id]
-        seen = self.access.visible_dags(_profile(profile)).filter(is_active=True)
-        return list(seen.values_list("dag_id", flat=True))
+        return compat.visible_dag_ids(self.access, compat.active_profile(profile))
 
     def _page(self, runs: list[DagRun], paging: Paging) -> dict[str, Any]:
         runs = paging.sort(runs, lambda r: r.run_after or r.queued_at or r.logical_date)
@@ -171,7 +165,7 @@ class RunsBatchView(RunsView):
         if wanted:
             dag_ids = [d for d in dag_ids if d in set(wanted)]
         runs = airflow_reads.dag_runs(
-            _profile(profile), dag_ids, body.validated_data.get("states") or None
+            compat.active_profile(profile), dag_ids, body.validated_data.get("states") or None
         )
         return Response(self._page(runs, Paging.of_body(body.validated_data)))
 
@@ -189,7 +183,7 @@ class RunView(CompatView):
         dag = dags.find_dag(actor, profile, dag_id, "run.set_state")
         body = RunPatchBody(data=request.data)
         body.is_valid(raise_exception=True)
-        actions.set_run_state(actor, _panel_run(dag, run_id), body.validated_data["state"])
+        actions.set_run_state(actor, compat.panel_run(dag, run_id), body.validated_data["state"])
         run = airflow_reads.dag_run(dag, run_id)
         return Response(shapes.dag_run(self.api, run, dag.label))
 
@@ -215,7 +209,7 @@ class RunClearView(CompatView):
             items = [shapes.task_instance(self.api, ti) for ti in failed]
             return Response(shapes.collection(self.api, "task_instances", items, len(items)))
         with _approval_points_to_the_panel(dag):
-            actions.retry(actor, _panel_run(dag, run_id), can_wait=False)
+            actions.retry(actor, compat.panel_run(dag, run_id), can_wait=False)
         return Response(shapes.dag_run(self.api, airflow_reads.dag_run(dag, run_id)))
 
 
@@ -239,12 +233,14 @@ class TaskInstancesBatchView(CompatView):
         body = TaskInstancesBatchBody(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        seen = self.access.visible_dags(_profile(profile)).filter(is_active=True)
-        dag_ids = list(seen.values_list("dag_id", flat=True))
+        dag_ids = compat.visible_dag_ids(self.access, compat.active_profile(profile))
         if data.get("dag_ids"):
             dag_ids = [d for d in dag_ids if d in set(data["dag_ids"])]
         tis = airflow_reads.task_instances_of(
-            _profile(profile), dag_ids, data.get("dag_run_ids") or None, data.get("state") or None
+            compat.active_profile(profile),
+            dag_ids,
+            data.get("dag_run_ids") or None,
+            data.get("state") or None,
         )
         if data.get("task_ids"):
             tis = [ti for ti in tis if ti.task_id in set(data["task_ids"])]
@@ -308,18 +304,6 @@ class TaskLogView(CompatView):
         if self.api == shapes.V1:
             return Response({"content": text, "continuation_token": ""})
         return Response({"content": text.splitlines(), "continuation_token": None})
-
-
-def _panel_run(dag: Dag, run_id: str) -> Run:
-    """The panel's record of a run (a stand-in when the poller has not seen it yet).
-
-    Not read from Airflow first: the action checks access before it calls Airflow, which
-    answers 404 (audited as the action's failure) for a run it does not have.
-    """
-    found = Run.objects.select_related("profile").filter(
-        profile=dag.profile, dag_id=dag.dag_id, dag_run_id=run_id
-    )
-    return found.first() or Run(profile=dag.profile, dag_id=dag.dag_id, dag_run_id=run_id)
 
 
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
