@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -22,8 +21,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 from controlpanel import limits, paramforms
 from controlpanel.audit import Actor
 from controlpanel.markdown import render_markdown
-from controlpanel.models import Dag, Run
+from controlpanel.models import Dag
 from controlpanel.permissions import Access, DagAction, access_for, require
+from controlpanel.selectors import trigger_form
 from controlpanel.selectors.approvals import pending_requests_of
 from controlpanel.selectors.history import dag_history
 from controlpanel.services import actions, triggers
@@ -32,8 +32,6 @@ from controlpanel.services import dags as dag_services
 from controlpanel.views.listing import badge
 from dags_api import AirflowConflict, AirflowError, AirflowValidationError, new_dag_run_id
 from dags_api.client import DAG_RUN_ID_PATTERN
-
-RECENT_CONFS = 10
 
 
 @dataclass
@@ -89,22 +87,9 @@ def _maybe_refresh(dag: Dag) -> tuple[Dag, str]:
     return fresh, ""
 
 
-def _recent_runs(request: HttpRequest, access: Access, dag: Dag) -> list[Run]:
-    """The user's and their teammates' recent runs of this DAG, to load their conf back."""
-    teams = list(access.memberships())
-    mine = Q(triggered_by_id=request.user.pk) | Q(triggered_by__team_memberships__team_id__in=teams)
-    runs = access.visible_runs().filter(profile=dag.profile, dag_id=dag.dag_id).filter(mine)
-    return list(runs.distinct().order_by("-created_at", "-id")[:RECENT_CONFS])
-
-
 def _initial_form(request: HttpRequest, access: Access, dag: Dag) -> TriggerForm:
-    values = None
     source = request.GET.get("from_run", "")
-    if source.isdigit():
-        run = access.visible_runs().filter(pk=int(source), profile=dag.profile, dag_id=dag.dag_id)
-        found = run.first()
-        if found is not None and isinstance(found.conf, dict):
-            values = found.conf
+    values = trigger_form.conf_of_run(access, dag, int(source)) if source.isdigit() else None
     fields = paramforms.build_fields(dag.ordered_params, values)
     conf = values if values is not None else paramforms.default_conf(fields)
     return TriggerForm(fields, new_dag_run_id(), conf_json=json.dumps(conf, indent=2))
@@ -141,7 +126,10 @@ def _render(
         "can_operate": access.can(DagAction.PAUSE, dag),
         "permissions": access.dag_permissions(dag),
         "time_zone": timezone.get_current_timezone_name(),
-        "recent_runs": [(run, badge(run.state)) for run in _recent_runs(request, access, dag)],
+        "recent_runs": [
+            (run, badge(run.state))
+            for run in trigger_form.runs_to_copy(access, dag, request.user.pk)
+        ],
         "history": dag_history(access, dag),
         **extra,
     }
