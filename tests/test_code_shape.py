@@ -17,12 +17,6 @@ MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 60
 LONG_BY_NATURE = ("controlpanel/migrations/", "controlpanel/settings.py")
 
-# Temporary: offenders whose split is under way. Remove an entry in the change that splits
-# it; the test fails while an entry here no longer offends, so this only shrinks, to empty.
-STILL_BEING_SPLIT = {
-    "controlpanel/api/serializers.py",
-}
-
 
 def python_files() -> dict[str, str]:
     """Every module of the panel and of dags_api: source by path relative to the project."""
@@ -107,11 +101,7 @@ def test_the_limits_let_exactly_60_and_450_lines_pass() -> None:
 
 
 def test_no_module_is_over_450_lines() -> None:
-    offenders = {
-        path: lines
-        for path, lines in long_modules(python_files()).items()
-        if path not in STILL_BEING_SPLIT
-    }
+    offenders = long_modules(python_files())
     assert not offenders, (
         f"modules over {MAX_MODULE_LINES} lines; make each a package split by concern:\n"
         + described(offenders)
@@ -119,22 +109,8 @@ def test_no_module_is_over_450_lines() -> None:
 
 
 def test_no_function_is_over_60_lines() -> None:
-    offenders = {
-        name: lines
-        for name, lines in long_functions(python_files()).items()
-        if name not in STILL_BEING_SPLIT
-    }
+    offenders = long_functions(python_files())
     assert not offenders, (
         f"functions over {MAX_FUNCTION_LINES} lines; split them into well-named helpers:\n"
         + described(offenders)
-    )
-
-
-def test_every_entry_still_being_split_still_offends() -> None:
-    files = python_files()
-    offending = set(long_modules(files)) | set(long_functions(files))
-    done = sorted(STILL_BEING_SPLIT - offending)
-    assert not done, (
-        "no longer over the limit (or gone): remove from STILL_BEING_SPLIT in "
-        "tests/test_code_shape.py: " + ", ".join(done)
     )
