@@ -202,11 +202,11 @@ def test_five_approvals_at_once_start_one_run(
 ) -> None:
     request = live.ask(conf={"who": "approvals"}, note="approved run")
     copies = [ApprovalRequest.objects.get(pk=request.pk) for _ in MANAGERS]
-    actions = [
+    attempts = [
         functools.partial(actions.approve, live.actor(name), copy, "fine")
         for name, copy in zip(MANAGERS, copies, strict=True)
     ]
-    assert race(actions) == ["conflict"] * 4 + ["done"]
+    assert race(attempts) == ["conflict"] * 4 + ["done"]
     request.refresh_from_db()
     assert request.state == "approved" and request.trigger_error == ""
     [run] = Run.objects.all()

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from django.http import Http404
+from django.utils import timezone
 
 from controlpanel.audit import Actor
 from controlpanel.models import AirflowProfile, AuditEvent, Dag, Run
 from controlpanel.permissions import ActionDenied
-from controlpanel.services import actions, catalog, dags
+from controlpanel.services import actions, catalog, dags, triggers
 from dags_api import AirflowClient, AirflowUnavailable, AirflowValidationError, new_dag_run_id
 from tests.conftest import wait_for_run
 from tests.factories import GrantFactory, MembershipFactory, TeamFactory, UserFactory
@@ -132,14 +133,31 @@ def test_outsider_gets_404_and_the_probe_is_audited(live: Live) -> None:
     )
 
 
-def test_invalid_conf_fails_with_the_param_named_and_is_audited(live: Live) -> None:
+def test_a_conf_airflow_refuses_fails_with_the_param_named_and_is_audited(live: Live) -> None:
+    # The panel's copy of the params is out of date (read before the DAG gained them), so
+    # its own check passes the conf and Airflow's refusal is what the user hears.
+    dag = live.dag("cp_etl")
+    Dag.objects.filter(pk=dag.pk).update(params={}, params_synced_at=timezone.now())
+    dag.refresh_from_db()
     with pytest.raises(AirflowValidationError) as err:
-        start_run(live.actor("operator"), live.dag("cp_etl"), conf={"rows": "many"})
+        start_run(live.actor("operator"), dag, conf={"rows": "many"})
     assert err.value.param == "rows"
     [failed] = events("dag.trigger")
     assert failed.outcome == "failed"
     assert "'rows'" in failed.message and failed.payload["conf"] == {"rows": "many"}
     assert failed.payload["error"] == "AirflowValidationError"
+    assert not Run.objects.exists()
+
+
+def test_a_conf_that_breaks_the_params_is_refused_before_airflow_and_audited(
+    live: Live,
+) -> None:
+    with pytest.raises(triggers.ConfRefused) as refused:
+        start_run(live.actor("operator"), live.dag("cp_etl"), conf={"rows": "many"})
+    assert set(refused.value.errors) == {"rows"}
+    [failed] = events("dag.trigger")
+    assert (failed.outcome, failed.payload["conf"]) == ("failed", {"rows": "many"})
+    assert failed.payload["errors"] == refused.value.errors
     assert not Run.objects.exists()
 
 
