@@ -22,3 +22,7 @@ class RunRights(DagRights):
             profile_id=OuterRef("profile_id"), dag_id=OuterRef("dag_id")
         )
         return runs.filter(Exists(same_dag))
+
+    def may_see_run(self, run: Run) -> bool:
+        """True when the user may open the run's page."""
+        return self.visible_runs().filter(pk=run.pk).exists()

@@ -78,3 +78,8 @@ def conf_rows(approval: ApprovalRequest, dag: Dag | None) -> list[ConfRow]:
     named = {f.name for f in fields}
     rows += [ConfRow(k, k, _shown(v), "", True) for k, v in conf.items() if k not in named]
     return rows
+
+
+def dag_of_request(approval: ApprovalRequest) -> Dag | None:
+    """The catalog entry of the DAG a request names (None when the catalog lost it)."""
+    return Dag.objects.filter(profile=approval.profile, dag_id=approval.dag_id).first()

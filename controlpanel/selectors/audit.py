@@ -231,3 +231,18 @@ def _csv_row(row: tuple[Any, ...]) -> list[Any]:
 
 # json.dumps(payload, sort_keys=True, default=str), made once for the million rows.
 _payload_json = json.JSONEncoder(sort_keys=True, default=str).encode
+
+
+def trigger_event(run: Run) -> AuditEvent | None:
+    """The audit event of a run's trigger: who, through what and from which address."""
+    return (
+        AuditEvent.objects.filter(
+            action="dag.trigger",
+            outcome=AuditEvent.Outcome.SUCCEEDED,
+            profile_slug=run.profile.slug,
+            dag_id=run.dag_id,
+            dag_run_id=run.dag_run_id,
+        )
+        .order_by("id")
+        .first()
+    )

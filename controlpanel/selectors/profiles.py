@@ -61,3 +61,8 @@ def profile_holdings(profile: AirflowProfile) -> ProfileHoldings:
 def active_profiles_with_polls() -> QuerySet[AirflowProfile]:
     """The active profiles, each with its ``poll_status`` (absent before the first poll)."""
     return AirflowProfile.objects.filter(is_active=True).select_related("poll_status")
+
+
+def active_visible_profiles(access: Access) -> list[AirflowProfile]:
+    """The switched-on profiles the user sees DAGs of (the catalog's profile filter)."""
+    return list(access.visible_profiles().filter(is_active=True))

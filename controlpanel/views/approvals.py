@@ -11,9 +11,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from controlpanel.audit import Actor
-from controlpanel.models import ApprovalRequest, Dag
+from controlpanel.models import ApprovalRequest
 from controlpanel.permissions import access_for
-from controlpanel.selectors.approvals import STATES, approval_list, conf_rows
+from controlpanel.selectors.approvals import STATES, approval_list, conf_rows, dag_of_request
 from controlpanel.services import actions, approvals
 
 LIST_LIMIT = 200
@@ -49,7 +49,7 @@ def approval_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One request: who asked, why, the conf as the form labels it, and the decision."""
     access = access_for(request.user)
     approval = access.get_approval(pk)
-    dag = Dag.objects.filter(profile=approval.profile, dag_id=approval.dag_id).first()
+    dag = dag_of_request(approval)
     context = {
         "approval": approval,
         "dag": dag,
@@ -87,7 +87,7 @@ def approval_decide(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"Approved, but the run did not start: {approval.trigger_error}")
     elif run is not None:
         messages.success(request, f"Approved: run {run.dag_run_id} started.")
-        if access_for(request.user).visible_runs().filter(pk=run.pk).exists():
+        if access_for(request.user).may_see_run(run):
             return redirect("run", pk=run.pk)
     else:
         messages.success(request, f"Request {approval.get_state_display().lower()}.")

@@ -19,6 +19,7 @@ from controlpanel.audit import Actor
 from controlpanel.models import Dag
 from controlpanel.permissions import Access, DagAction, access_for
 from controlpanel.selectors.history import RunHistory, RunPoint, recent_runs
+from controlpanel.selectors.profiles import active_visible_profiles
 from controlpanel.services import actions
 from controlpanel.services import dags as dag_services
 from controlpanel.views.approvals import approval_requested
@@ -80,7 +81,7 @@ def catalog(request: HttpRequest) -> HttpResponse:
     )
     dags = selectors.catalog_dags(access, filters)
     page = Paginator(dags, PAGE_SIZE).get_page(request.GET.get("page"))
-    profiles = list(access.visible_profiles().filter(is_active=True))
+    profiles = active_visible_profiles(access)
     context = {
         "rows": _rows(access, list(page.object_list)),
         "page": page,

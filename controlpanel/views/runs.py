@@ -17,9 +17,10 @@ from django.views.decorators.http import require_POST, require_safe
 
 from controlpanel import limits, selectors
 from controlpanel.audit import Actor
-from controlpanel.models import AirflowProfile, AuditEvent, Run
+from controlpanel.models import AirflowProfile, Run
 from controlpanel.permissions import DagAction, access_for
 from controlpanel.selectors.approvals import pending_requests_of
+from controlpanel.selectors.audit import trigger_event
 from controlpanel.selectors.history import FINISHED_STATES as FINISHED
 from controlpanel.selectors.history import duration_seconds, duration_words
 from controlpanel.selectors.runs import how_started, with_dag_names
@@ -78,21 +79,6 @@ def airflow_run_url(run: Run) -> str:
     return airflow_ui_run_url(run.profile.base_url, version, run.dag_id, run.dag_run_id)
 
 
-def _trigger_event(run: Run) -> AuditEvent | None:
-    """The audit event of the trigger: who, through what and from which address."""
-    return (
-        AuditEvent.objects.filter(
-            action="dag.trigger",
-            outcome=AuditEvent.Outcome.SUCCEEDED,
-            profile_slug=run.profile.slug,
-            dag_id=run.dag_id,
-            dag_run_id=run.dag_run_id,
-        )
-        .order_by("id")
-        .first()
-    )
-
-
 @login_required
 @require_safe
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -103,7 +89,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "airflow_url": airflow_run_url(run),
             "conf_json": json.dumps(run.conf, indent=2, sort_keys=True, default=str),
-            "trigger_event": _trigger_event(run),
+            "trigger_event": trigger_event(run),
             "dag_visible": access_for(request.user).can(DagAction.VIEW, context["dag"]),
             "audit_url": _audit_url(request, run),
         }
